@@ -1,0 +1,21 @@
+// Small file helpers with explicit durability.
+#ifndef LIAISON_BASE_FILE_UTIL_H_
+#define LIAISON_BASE_FILE_UTIL_H_
+
+#include <string>
+#include <sys/types.h>
+
+#include "liaison/status.h"
+
+namespace liaison {
+
+// Writes `content` to `path` through a temporary file that is fsync'd, given `mode`, and renamed
+// over `path`; then fsyncs the directory. Readers see the old or the new file, never a mix.
+Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode);
+
+// Reads a whole file of at most `max_bytes`. kNotFound if absent, kTooLarge if longer.
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 1 << 20);
+
+}  // namespace liaison
+
+#endif  // LIAISON_BASE_FILE_UTIL_H_

@@ -1,0 +1,109 @@
+// liaison::Client: one device's end of liaison. Start here.
+//
+// A Client lives on a state directory (an LMDB environment holding the device's keys, pinned
+// contacts, the outbox, the inbox and the ids of messages already received). It talks to one
+// relay over CurveZMQ with the relay's public key pinned.
+//
+//   auto client = liaison::Client::Open({.state_dir = "..."});
+//   (*client)->Send("desk-dresden/1", "hello");   // encrypted, kept in the outbox until stored
+//   (*client)->Sync();                             // send the outbox, fetch, decrypt, store, ack
+//   for (auto& m : *(*client)->Inbox()) ...
+//
+// Guarantees: a message reaches the application (the inbox) once, however often the relay
+// delivers it; it is acknowledged to the relay only after the inbox commit returned; a message
+// written while the relay is unreachable waits in the outbox and goes out on the next Sync.
+//
+// Thread-safety: a Client is used from one thread at a time. Several Clients (on different state
+// directories) may live in one process; there is no global state.
+#ifndef LIAISON_CLIENT_H_
+#define LIAISON_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "liaison/status.h"
+
+namespace liaison {
+
+struct ClientOptions {
+  // Directory of the device's state. Created by Create(); must exist for Open().
+  std::string state_dir;
+  // Relay endpoint (e.g. "tcp://127.0.0.1:7400") and its CURVE public key (Z85, 40 chars).
+  // Required by Create(); for Open() they override the stored values when non-empty.
+  std::string relay_endpoint;
+  std::string relay_public_key;
+  // How long one request waits for the relay before the operation reports kUnavailable.
+  std::chrono::milliseconds timeout{5000};
+};
+
+// What a coordinator needs to admit this device: its address and public keys (TOML text).
+struct DeviceCard {
+  std::string address;
+  std::string transport_key;  // CURVE public key, Z85
+  std::string signing_key;    // Ed25519 public key, hex
+  std::string dh_key;         // X25519 public key, hex
+  std::string ToToml() const;
+};
+
+struct InboxMessage {
+  std::string id;             // message id, hex (32 chars), unique per sender
+  std::string sender;         // authenticated sender address
+  int64_t stored_at = 0;      // when the relay stored it, microseconds since the epoch
+  int64_t received_at = 0;    // when this device stored it
+  std::string text;
+};
+
+struct SyncReport {
+  size_t sent = 0;            // outbox messages the relay acknowledged as stored
+  size_t failed = 0;          // outbox messages the relay refused for good (reason logged in errors)
+  size_t still_queued = 0;    // outbox messages waiting (relay unreachable, mailbox or store full)
+  size_t received = 0;        // new messages now in the inbox
+  size_t duplicates = 0;      // deliveries of messages already in the inbox (acknowledged again)
+  size_t rejected = 0;        // deliveries that failed authentication or decoding (dropped)
+  std::vector<std::string> errors;  // one line per failed or rejected message
+};
+
+class Client {
+ public:
+  // Makes a new device: keys, state directory, relay endpoint and key. `address` is the device
+  // address ("member/device", 1..64 bytes). kAlreadyExists if the directory holds a device.
+  static Result<std::unique_ptr<Client>> Create(const ClientOptions& options, std::string_view address);
+  // Opens an existing device. kNotFound if the directory holds none.
+  static Result<std::unique_ptr<Client>> Open(const ClientOptions& options);
+  virtual ~Client() = default;
+
+  virtual const std::string& address() const = 0;
+  virtual DeviceCard Card() const = 0;
+
+  // Encrypts `text` for `recipient`, stores it in the outbox, and tries to hand it to the relay.
+  // Returns the message id (hex). OK as soon as the message is durably in the outbox, even if
+  // the relay is unreachable; Sync() sends it later. Errors: kInvalidArgument (empty or >64 KiB
+  // text, bad address), kNotFound (the relay knows no keys for the recipient), kUnauthenticated
+  // (the recipient's keys changed since they were pinned), kUnavailable (keys not yet known and
+  // the relay unreachable).
+  virtual Result<std::string> Send(std::string_view recipient, std::string_view text) = 0;
+
+  // Publishes this device's keys if needed, sends the outbox, then fetches, decrypts, stores and
+  // acknowledges everything pending. kUnavailable if the relay does not answer (the outbox and
+  // the inbox are intact; call again later).
+  virtual Result<SyncReport> Sync() = 0;
+
+  // Subscribes to pushes and handles deliveries as they arrive for `duration`, calling
+  // `on_message` (may be empty) for each new inbox message after it is stored.
+  virtual Result<SyncReport> Listen(std::chrono::milliseconds duration,
+                                    const std::function<void(const InboxMessage&)>& on_message) = 0;
+
+  // The inbox, oldest first.
+  virtual Result<std::vector<InboxMessage>> Inbox() = 0;
+  // Messages waiting in the outbox.
+  virtual Result<size_t> OutboxSize() = 0;
+};
+
+}  // namespace liaison
+
+#endif  // LIAISON_CLIENT_H_

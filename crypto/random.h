@@ -1,0 +1,30 @@
+// Random bytes from the operating system's CSPRNG (libsodium's randombytes_buf: getrandom(2) on
+// Linux). Use these for nonces, ids and anything else that must be unpredictable; secrets that
+// must stay in protected memory are made with SecretBytes<N>::Random() instead.
+//
+// Thread-safety: every function here may be called from any thread at any time.
+#ifndef LIAISON_CRYPTO_RANDOM_H_
+#define LIAISON_CRYPTO_RANDOM_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace liaison::crypto {
+
+// Fills all of `out` with random bytes. Never fails (libsodium aborts the process if the kernel
+// CSPRNG is unusable). An empty span is allowed and does nothing.
+void RandomBytes(std::span<uint8_t> out);
+
+// N random bytes by value, e.g. a nonce or a message id.
+template <size_t N>
+std::array<uint8_t, N> RandomArray() {
+  std::array<uint8_t, N> out;
+  RandomBytes(out);
+  return out;
+}
+
+}  // namespace liaison::crypto
+
+#endif  // LIAISON_CRYPTO_RANDOM_H_

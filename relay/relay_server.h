@@ -1,0 +1,70 @@
+// liaison-relay's server: a ZeroMQ ROUTER with CURVE, admitted by the ZAP handler, storing
+// envelopes in the MailboxStore and pushing them to subscribed recipients (docs/protocol.md).
+//
+// One thread runs the loop: it takes every request that has arrived (up to
+// kMaxRequestsPerBatch), applies all writes in one durable LMDB commit, and only after that
+// commit returned sends the replies, answers reads, and pushes new deliveries. A request is never
+// answered "stored" before its bytes are on disk.
+//
+// Thread-safety: Run() on one thread; RequestStop() from any thread or a signal handler.
+#ifndef LIAISON_RELAY_RELAY_SERVER_H_
+#define LIAISON_RELAY_RELAY_SERVER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "base/clock.h"
+#include "relay/config.h"
+#include "relay/device_registry.h"
+#include "relay/zap_handler.h"
+#include "store/mailbox_store.h"
+
+namespace liaison::relay {
+
+class RelayServer {
+ public:
+  // Opens the store, starts the ZAP handler, and binds the ROUTER. Errors: whatever the store
+  // or the key files report, kUnavailable if the endpoint cannot be bound, kInternal if the
+  // socket does not read back the security options it was given. `clock` must outlive the server.
+  static Result<std::unique_ptr<RelayServer>> Open(const RelayConfig& config, Clock& clock);
+  ~RelayServer();
+
+  // The endpoint actually bound (with the real port if the configuration said "*").
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Serves until `stop` becomes true (checked at least every 200 ms).
+  Status Run(const std::atomic<bool>& stop);
+
+ private:
+  struct Session;
+  struct Request;
+  struct Pending;
+  RelayServer(const RelayConfig& config, Clock& clock);
+  Status Setup();
+  void HandleBatch(std::vector<Request>& batch);
+  void ApplyWrites(std::vector<Pending*>& writes);
+  void PushPending(const std::string& address);
+  bool SendTo(const Bytes& routing_id, const Bytes& frame);
+  void Reply(const Request& request, uint16_t status, uint8_t type, const Bytes& body);
+  void ReplyError(const Request& request, uint8_t type, const Status& status);
+  void Periodic();
+
+  RelayConfig config_;
+  Clock& clock_;
+  zmq::context_t context_;
+  DeviceRegistry registry_;
+  std::unique_ptr<ZapHandler> zap_;
+  std::unique_ptr<store::MailboxStore> store_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+  std::map<std::string, Session, std::less<>> sessions_;
+  int64_t next_sweep_micros_ = 0;
+  int64_t next_reader_check_micros_ = 0;
+};
+
+}  // namespace liaison::relay
+
+#endif  // LIAISON_RELAY_RELAY_SERVER_H_

@@ -1,0 +1,125 @@
+#include "relay/config.h"
+
+#include <sys/stat.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include <filesystem>
+#include <fstream>
+#include <toml++/toml.h>
+
+#include "base/file_util.h"
+
+namespace liaison::relay {
+
+const char* DefaultConfigToml() {
+  return R"(# liaison-relay configuration. Every key is optional; these are the defaults.
+
+# ZeroMQ endpoint the relay binds (CURVE-encrypted TCP). Use "tcp://127.0.0.1:*" for a free port;
+# the bound endpoint is written to the file "endpoint" in the data directory.
+listen = "tcp://127.0.0.1:7400"
+# trace, debug, info, warn or error. Logs never contain message content or keys.
+log_level = "info"
+
+[store]
+# Size of the LMDB map. Sends beyond it are refused with "store full", never dropped.
+map_size_mib = 1024
+# Per recipient device: a sender of one message more gets "mailbox full" (retry later).
+max_mailbox_messages = 100000
+max_mailbox_mib = 512
+# Messages nobody acknowledged are purged after their expiry: this default, at most max_ttl_days.
+default_ttl_days = 30
+max_ttl_days = 90
+
+[transport]
+# A CURVE handshake not finished within this time is dropped.
+handshake_timeout_ms = 5000
+# ZMTP heartbeats detect dead peers.
+heartbeat_interval_ms = 10000
+heartbeat_timeout_ms = 30000
+)";
+}
+
+namespace {
+
+template <class T>
+Status ReadPositive(const toml::table& table, const char* section, const char* key, T* out) {
+  const toml::node* node = section ? table[section][key].node() : table[key].node();
+  if (node == nullptr) return Status::Ok();
+  auto value = node->value<int64_t>();
+  if (!value || *value <= 0) {
+    return Status::Error(Code::kInvalidArgument, std::string(section ? section : "") + (section ? "." : "") + key +
+                                                     " must be a positive integer");
+  }
+  *out = static_cast<T>(*value);
+  return Status::Ok();
+}
+
+Status ReadString(const toml::table& table, const char* key, std::string* out) {
+  const toml::node* node = table[key].node();
+  if (node == nullptr) return Status::Ok();
+  auto value = node->value<std::string>();
+  if (!value || value->empty()) return Status::Error(Code::kInvalidArgument, std::string(key) + " must be a non-empty string");
+  *out = *value;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<RelayConfig> LoadConfig(const std::string& data_dir) {
+  RelayConfig config;
+  config.data_dir = data_dir;
+  if (!std::filesystem::exists(config.ConfigPath())) return config;
+  toml::table table;
+  try {
+    table = toml::parse_file(config.ConfigPath());
+  } catch (const toml::parse_error& e) {
+    return Status::Error(Code::kInvalidArgument, config.ConfigPath() + ": " + std::string(e.description()) +
+                                                     " at line " + std::to_string(e.source().begin.line));
+  }
+  Status s;
+  LIAISON_RETURN_IF_ERROR(ReadString(table, "listen", &config.listen));
+  LIAISON_RETURN_IF_ERROR(ReadString(table, "log_level", &config.log_level));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "map_size_mib", &config.map_size_mib));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_mailbox_messages", &config.max_mailbox_messages));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_mailbox_mib", &config.max_mailbox_mib));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "default_ttl_days", &config.default_ttl_days));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_ttl_days", &config.max_ttl_days));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "handshake_timeout_ms", &config.handshake_timeout_ms));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_interval_ms", &config.heartbeat_interval_ms));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_timeout_ms", &config.heartbeat_timeout_ms));
+  return config;
+}
+
+Status InitDataDir(const std::string& data_dir, const std::string& listen_override) {
+  RelayConfig config;
+  config.data_dir = data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return Status::Error(Code::kIoError, "cannot create " + data_dir + ": " + ec.message());
+  if (std::filesystem::exists(config.SecretKeyPath())) {
+    return Status::Error(Code::kAlreadyExists, data_dir + " already holds a relay key; refusing to overwrite it");
+  }
+  char public_z85[41] = {};
+  char secret_z85[41] = {};
+  if (zmq_curve_keypair(public_z85, secret_z85) != 0) {
+    return Status::Error(Code::kInternal, "zmq_curve_keypair failed (libzmq built without CURVE?)");
+  }
+  Status written = WriteFileAtomically(config.SecretKeyPath(), std::string(secret_z85) + "\n", 0600);
+  sodium_memzero(secret_z85, sizeof secret_z85);
+  LIAISON_RETURN_IF_ERROR(written);
+  LIAISON_RETURN_IF_ERROR(WriteFileAtomically(config.PublicKeyPath(), std::string(public_z85) + "\n", 0644));
+  std::string toml = DefaultConfigToml();
+  if (!listen_override.empty()) {
+    const std::string needle = "listen = \"tcp://127.0.0.1:7400\"";
+    toml.replace(toml.find(needle), needle.size(), "listen = \"" + listen_override + "\"");
+  }
+  LIAISON_RETURN_IF_ERROR(WriteFileAtomically(config.ConfigPath(), toml, 0644));
+  if (!std::filesystem::exists(config.DevicesPath())) {
+    LIAISON_RETURN_IF_ERROR(WriteFileAtomically(
+        config.DevicesPath(), "# address transport-public-key(Z85), one device per line\n", 0644));
+  }
+  return Status::Ok();
+}
+
+}  // namespace liaison::relay

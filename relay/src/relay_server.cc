@@ -1,0 +1,468 @@
+#include "relay/relay_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "base/file_util.h"
+#include "relay/limits.h"
+#include "wire/frame.h"
+#include "wire/limits.h"
+#include "wire/messages.h"
+
+// Debian's libzmq is a non-draft build whose zmq.h hides this option; libzmq handles it anyway.
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
+namespace liaison::relay {
+
+using wire::FrameType;
+using wire::WireStatus;
+
+struct RelayServer::Session {
+  Bytes routing_id;
+  bool subscribed = false;
+  uint64_t pushed_up_to = 0;  // highest seq pushed on this connection
+  uint32_t in_flight = 0;     // pushed, not yet acknowledged
+};
+
+struct RelayServer::Request {
+  Bytes routing_id;
+  std::string user;  // ZAP User-Id: the authenticated device address
+  zmq::message_t frame;
+  bool extra_parts = false;
+};
+
+// A decoded write waiting for the group commit.
+struct RelayServer::Pending {
+  const Request* request;
+  wire::FrameHeader header;
+  std::variant<wire::SendRequest, wire::AckRequest, wire::PublishKeysRequest> body;
+  Status status;               // outcome after the commit
+  store::PutResult put;        // for sends
+  uint32_t removed = 0;        // for acks
+};
+
+namespace {
+
+uint8_t ReplyType(FrameType type) { return static_cast<uint8_t>(type) | wire::kReplyBit; }
+
+template <class T>
+Bytes EncodeOrDie(const T& value) {
+  auto encoded = wire::Encode(value);
+  // Every value the relay encodes is built within its limits; failure is a bug.
+  if (!encoded.ok()) {
+    spdlog::critical("encoding a reply failed: {}", encoded.status().ToString());
+    std::abort();
+  }
+  return std::move(encoded).value();
+}
+
+std::string Short(std::string_view address) { return std::string(address.substr(0, 64)); }
+
+}  // namespace
+
+RelayServer::RelayServer(const RelayConfig& config, Clock& clock)
+    : config_(config), clock_(clock), context_(1), registry_(config.DevicesPath()) {}
+
+RelayServer::~RelayServer() {
+  router_.close();
+  if (zap_) zap_->Stop();
+  context_.close();
+}
+
+Result<std::unique_ptr<RelayServer>> RelayServer::Open(const RelayConfig& config, Clock& clock) {
+  std::unique_ptr<RelayServer> server(new RelayServer(config, clock));
+  LIAISON_RETURN_IF_ERROR(server->Setup());
+  return server;
+}
+
+Status RelayServer::Setup() {
+  store::MailboxStoreOptions options;
+  options.path = config_.StorePath();
+  options.map_size_bytes = config_.map_size_mib << 20;
+  options.max_mailbox_messages = config_.max_mailbox_messages;
+  options.max_mailbox_bytes = config_.max_mailbox_mib << 20;
+  options.default_ttl_micros = static_cast<int64_t>(config_.default_ttl_days) * 86400 * kMicrosPerSecond;
+  options.max_ttl_micros = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
+  LIAISON_ASSIGN_OR_RETURN(store_, store::MailboxStore::Open(options, clock_));
+
+  Status reload = registry_.ReloadIfChanged();
+  if (!reload.ok()) spdlog::warn("{}", reload.ToString());
+
+  LIAISON_ASSIGN_OR_RETURN(std::string secret_text, ReadFile(config_.SecretKeyPath(), 128));
+  while (!secret_text.empty() && (secret_text.back() == '\n' || secret_text.back() == '\r')) secret_text.pop_back();
+  auto secret = ParseZ85Key(secret_text);
+  std::fill(secret_text.begin(), secret_text.end(), '\0');
+  if (!secret.ok()) return secret.status().WithContext(config_.SecretKeyPath());
+
+  // The ZAP handler must be bound before any CURVE socket binds, or libzmq would admit anyone.
+  zap_ = std::make_unique<ZapHandler>(context_, registry_);
+  LIAISON_RETURN_IF_ERROR(zap_->Start());
+
+  try {
+    router_ = zmq::socket_t(context_, zmq::socket_type::router);
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret->data(), secret->size()));
+    secret->fill(0);
+    router_.set(zmq::sockopt::zap_domain, kZapDomain);
+    router_.set(zmq::sockopt::integral_option<ZMQ_ZAP_ENFORCE_DOMAIN, int, true>{}, 1);
+    const int read_back = router_.get(zmq::sockopt::integral_option<ZMQ_ZAP_ENFORCE_DOMAIN, int, true>{});
+    if (read_back != 1) {
+      return Status::Error(Code::kInternal, "libzmq did not accept ZMQ_ZAP_ENFORCE_DOMAIN; refusing to run open");
+    }
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+    router_.set(zmq::sockopt::router_mandatory, 1);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    router_.set(zmq::sockopt::sndhwm, kSendHighWaterMark);
+    router_.set(zmq::sockopt::handshake_ivl, config_.handshake_timeout_ms);
+    router_.set(zmq::sockopt::heartbeat_ivl, config_.heartbeat_interval_ms);
+    router_.set(zmq::sockopt::heartbeat_timeout, config_.heartbeat_timeout_ms);
+    router_.set(zmq::sockopt::heartbeat_ttl, config_.heartbeat_timeout_ms);
+    router_.bind(config_.listen);
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Error(Code::kUnavailable, "cannot listen on " + config_.listen + ": " + e.what());
+  }
+  LIAISON_RETURN_IF_ERROR(WriteFileAtomically(config_.EndpointPath(), endpoint_ + "\n", 0644));
+  spdlog::info("listening on {} (CURVE, ZAP domain \"{}\"), {} devices registered, store at {}", endpoint_,
+               kZapDomain, registry_.size(), config_.StorePath());
+  return Status::Ok();
+}
+
+Status RelayServer::Run(const std::atomic<bool>& stop) {
+  std::vector<Request> batch;
+  while (!stop.load()) {
+    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return Status::Error(Code::kInternal, std::string("poll: ") + e.what());
+    }
+    batch.clear();
+    while (batch.size() < kMaxRequestsPerBatch) {
+      zmq::message_t routing;
+      if (!router_.recv(routing, zmq::recv_flags::dontwait)) break;
+      Request request;
+      request.routing_id.assign(routing.data<uint8_t>(), routing.data<uint8_t>() + routing.size());
+      if (routing.more()) {
+        (void)router_.recv(request.frame, zmq::recv_flags::none);
+        const char* user = request.frame.gets("User-Id");
+        request.user = user ? user : "";
+        while (request.frame.more()) {  // one frame per message: drain and refuse the rest
+          zmq::message_t extra;
+          (void)router_.recv(extra, zmq::recv_flags::none);
+          request.extra_parts = true;
+          if (!extra.more()) break;
+        }
+      }
+      batch.push_back(std::move(request));
+    }
+    if (!batch.empty()) HandleBatch(batch);
+    Periodic();
+  }
+  spdlog::info("stopping");
+  return Status::Ok();
+}
+
+bool RelayServer::SendTo(const Bytes& routing_id, const Bytes& frame) {
+  try {
+    if (!router_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    return router_.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: the peer is gone. The message stays in the store for its next connection.
+    return false;
+  }
+}
+
+void RelayServer::Reply(const Request& request, uint16_t status, uint8_t type, const Bytes& body) {
+  wire::FrameHeader header;
+  header.type = type;
+  header.status = status;
+  auto decoded = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
+  header.request_id = decoded.ok() ? decoded->header.request_id : 0;
+  if (!SendTo(request.routing_id, wire::EncodeFrame(header, body))) {
+    spdlog::debug("reply to {} not sent: peer gone or its queue is full", Short(request.user));
+  }
+}
+
+void RelayServer::ReplyError(const Request& request, uint8_t type, const Status& status) {
+  wire::ErrorBody body;
+  body.reason = status.message().substr(0, wire::kMaxReasonBytes);
+  Reply(request, static_cast<uint16_t>(wire::WireStatusFromCode(status.code())), type, EncodeOrDie(body));
+}
+
+void RelayServer::HandleBatch(std::vector<Request>& batch) {
+  std::vector<Pending> decoded;
+  decoded.reserve(batch.size());
+  std::vector<const Request*> reads;
+  std::vector<std::string> touched;  // mailboxes that may have something new to push
+
+  for (Request& request : batch) {
+    if (request.user.empty()) continue;  // not from an authenticated peer: cannot happen with ZAP
+    const ByteView bytes(request.frame.data<uint8_t>(), request.frame.size());
+    auto frame = wire::DecodeFrame(bytes);
+    const uint8_t error_type = wire::kReplyBit | static_cast<uint8_t>(FrameType::kError);
+    if (!frame.ok()) {
+      spdlog::info("refused a frame from {}: {}", Short(request.user), frame.status().ToString());
+      ReplyError(request, error_type, frame.status());
+      continue;
+    }
+    const auto type = static_cast<FrameType>(frame->header.type);
+    if (request.extra_parts) {
+      ReplyError(request, ReplyType(type), Status::Error(Code::kMalformed, "one frame per message"));
+      continue;
+    }
+    if (frame->header.type & wire::kReplyBit || type == FrameType::kDeliver) {
+      ReplyError(request, error_type, Status::Error(Code::kMalformed, "clients send requests only"));
+      continue;
+    }
+
+    // Track the newest connection of each device; a new one starts a fresh push cursor.
+    Session& session = sessions_[request.user];
+    if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
+
+    Pending pending{&request, frame->header, {}, Status::Ok(), {}, 0};
+    Status body_status;
+    switch (type) {
+      case FrameType::kSend: {
+        auto body = wire::Decode<wire::SendRequest>(frame->body);
+        if (!body.ok()) { body_status = body.status(); break; }
+        if (!registry_.HasAddress(body->recipient)) {
+          body_status = Status::Error(Code::kNotFound, "no registered device has that address");
+          break;
+        }
+        pending.body = std::move(body).value();
+        decoded.push_back(std::move(pending));
+        continue;
+      }
+      case FrameType::kAck: {
+        auto body = wire::Decode<wire::AckRequest>(frame->body);
+        if (!body.ok()) { body_status = body.status(); break; }
+        pending.body = std::move(body).value();
+        decoded.push_back(std::move(pending));
+        continue;
+      }
+      case FrameType::kPublishKeys: {
+        auto body = wire::Decode<wire::PublishKeysRequest>(frame->body);
+        if (!body.ok()) { body_status = body.status(); break; }
+        pending.body = std::move(body).value();
+        decoded.push_back(std::move(pending));
+        continue;
+      }
+      default:
+        reads.push_back(&request);
+        continue;
+    }
+    spdlog::info("refused a {} request from {}: {}", static_cast<int>(type), Short(request.user), body_status.ToString());
+    ReplyError(request, ReplyType(type), body_status);
+  }
+
+  // Group commit: every write of the batch in one durable transaction, then the replies.
+  if (!decoded.empty()) {
+    std::vector<Pending*> writes;
+    for (Pending& p : decoded) writes.push_back(&p);
+    ApplyWrites(writes);
+    for (Pending& p : decoded) {
+      const auto type = static_cast<FrameType>(p.header.type);
+      if (!p.status.ok()) {
+        spdlog::info("{} from {} not stored: {}", type == FrameType::kSend ? "send" : "write", Short(p.request->user),
+                     p.status.ToString());
+        ReplyError(*p.request, ReplyType(type), p.status);
+        continue;
+      }
+      if (type == FrameType::kSend) {
+        const auto& send = std::get<wire::SendRequest>(p.body);
+        if (!p.put.duplicate) touched.push_back(send.recipient);
+        Reply(*p.request, static_cast<uint16_t>(p.put.duplicate ? WireStatus::kStoredBefore : WireStatus::kOk),
+              ReplyType(type), EncodeOrDie(wire::Empty{}));
+      } else if (type == FrameType::kAck) {
+        Session& session = sessions_[p.request->user];
+        const auto acked = static_cast<uint32_t>(std::get<wire::AckRequest>(p.body).seqs.size());
+        session.in_flight = session.in_flight > acked ? session.in_flight - acked : 0;
+        touched.push_back(p.request->user);
+        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
+              EncodeOrDie(wire::AckReply{p.removed}));
+      } else {
+        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(wire::Empty{}));
+      }
+    }
+  }
+
+  for (const Request* request : reads) {
+    auto frame = wire::DecodeFrame(ByteView(request->frame.data<uint8_t>(), request->frame.size()));
+    const auto type = static_cast<FrameType>(frame->header.type);
+    const uint8_t reply_type = ReplyType(type);
+    switch (type) {
+      case FrameType::kHello: {
+        auto body = wire::Decode<wire::Empty>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        Session& session = sessions_[request->user];
+        session.subscribed = true;
+        session.pushed_up_to = 0;  // everything unacknowledged is pushed again on a new subscription
+        session.in_flight = 0;
+        spdlog::debug("{} subscribed", Short(request->user));
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
+        touched.push_back(request->user);
+        break;
+      }
+      case FrameType::kFetch: {
+        auto body = wire::Decode<wire::FetchRequest>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        bool more = false;
+        auto items = store_->Fetch(request->user, body->after_seq, std::min(body->max, wire::kMaxFetchBatch),
+                                   kMaxDeliveryBytesPerFrame, &more);
+        if (!items.ok()) {
+          spdlog::error("fetch for {} failed: {}", Short(request->user), items.status().ToString());
+          ReplyError(*request, reply_type, items.status());
+          break;
+        }
+        wire::Deliveries reply;
+        reply.more = more ? 1 : 0;
+        for (auto& m : *items) {
+          reply.items.push_back({m.seq, m.message_id, static_cast<uint64_t>(m.stored_at),
+                                 static_cast<uint64_t>(m.expires_at), std::move(m.envelope)});
+        }
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+        break;
+      }
+      case FrameType::kGetKeys: {
+        auto body = wire::Decode<wire::GetKeysRequest>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        auto bundle = store_->GetKeyBundle(body->address);
+        if (!bundle.ok()) { ReplyError(*request, reply_type, bundle.status()); break; }
+        if (!*bundle) {
+          ReplyError(*request, reply_type, Status::Error(Code::kNotFound, "no keys published for that address"));
+          break;
+        }
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type,
+              EncodeOrDie(wire::GetKeysReply{body->address, std::move(**bundle)}));
+        break;
+      }
+      case FrameType::kPing: {
+        auto body = wire::Decode<wire::Empty>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
+        break;
+      }
+      default:
+        ReplyError(*request, reply_type, Status::Error(Code::kMalformed, "not a request type"));
+    }
+  }
+
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (const std::string& address : touched) PushPending(address);
+}
+
+void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
+  // Errors a Put reports before it writes anything: the batch stays usable.
+  auto harmless = [](const Status& s) {
+    return s.code() == Code::kInvalidArgument || s.code() == Code::kExpired || s.code() == Code::kMailboxFull;
+  };
+  auto apply = [&](store::WriteBatch& batch, Pending& p) {
+    if (auto* send = std::get_if<wire::SendRequest>(&p.body)) {
+      store::PutRequest put{send->recipient, send->message_id, static_cast<int64_t>(send->expires_at), send->envelope};
+      auto result = batch.Put(put);
+      if (result.ok()) p.put = *result; else p.status = result.status();
+    } else if (auto* ack = std::get_if<wire::AckRequest>(&p.body)) {
+      auto result = batch.Ack(p.request->user, ack->seqs);
+      if (result.ok()) p.removed = *result; else p.status = result.status();
+    } else {
+      p.status = batch.PutKeyBundle(p.request->user, std::get<wire::PublishKeysRequest>(p.body).bundle);
+    }
+  };
+
+  bool one_by_one = false;
+  {
+    auto batch = store_->BeginWrite();
+    if (!batch.ok()) {
+      for (Pending* p : writes) p->status = batch.status();
+      return;
+    }
+    for (Pending* p : writes) {
+      apply(*batch, *p);
+      if (!p->status.ok() && !harmless(p->status)) {
+        one_by_one = true;
+        break;
+      }
+    }
+    if (!one_by_one) {
+      Status commit = batch->Commit();
+      if (commit.ok()) return;
+      spdlog::warn("group commit of {} writes failed ({}); retrying one by one", writes.size(), commit.ToString());
+    }
+  }
+  // The shared transaction is gone (aborted or failed): give each write its own, so that one
+  // that does not fit costs only itself.
+  for (Pending* p : writes) {
+    p->status = Status::Ok();
+    auto batch = store_->BeginWrite();
+    if (!batch.ok()) {
+      p->status = batch.status();
+      continue;
+    }
+    apply(*batch, *p);
+    if (p->status.ok()) p->status = batch->Commit();
+  }
+}
+
+void RelayServer::PushPending(const std::string& address) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end() || !it->second.subscribed) return;
+  Session& session = it->second;
+  while (session.in_flight < kPushWindow) {
+    bool more = false;
+    const size_t room = std::min<size_t>(kPushWindow - session.in_flight, wire::kMaxFetchBatch);
+    auto items = store_->Fetch(address, session.pushed_up_to, room, kMaxDeliveryBytesPerFrame, &more);
+    if (!items.ok()) {
+      spdlog::error("reading pending messages of {} failed: {}", Short(address), items.status().ToString());
+      return;
+    }
+    if (items->empty()) return;
+    wire::Deliveries push;
+    push.more = more ? 1 : 0;
+    const uint64_t last = items->back().seq;
+    const auto count = static_cast<uint32_t>(items->size());
+    for (auto& m : *items) {
+      push.items.push_back({m.seq, m.message_id, static_cast<uint64_t>(m.stored_at),
+                            static_cast<uint64_t>(m.expires_at), std::move(m.envelope)});
+    }
+    wire::FrameHeader header;
+    header.type = static_cast<uint8_t>(FrameType::kDeliver);
+    if (!SendTo(session.routing_id, wire::EncodeFrame(header, EncodeOrDie(push)))) {
+      spdlog::debug("push to {} not sent; it stays stored for the next connection", Short(address));
+      sessions_.erase(it);
+      return;
+    }
+    session.pushed_up_to = last;
+    session.in_flight += count;
+    if (!more) return;
+  }
+}
+
+void RelayServer::Periodic() {
+  const int64_t now = clock_.NowMicros();
+  if (now >= next_sweep_micros_) {
+    next_sweep_micros_ = now + kMicrosPerSecond;
+    Status reload = registry_.ReloadIfChanged();
+    if (!reload.ok()) spdlog::warn("{}", reload.ToString());
+    auto swept = store_->SweepExpired(kMaxSweepPerCommit);
+    if (!swept.ok()) {
+      spdlog::error("expiry sweep failed: {}", swept.status().ToString());
+    } else if (*swept > 0) {
+      spdlog::info("purged {} expired messages nobody acknowledged", *swept);
+    }
+  }
+  if (now >= next_reader_check_micros_) {
+    next_reader_check_micros_ = now + 60 * kMicrosPerSecond;
+    auto cleared = store_->env().CheckReaders();
+    if (cleared.ok() && *cleared > 0) spdlog::warn("cleared {} stale LMDB reader slots", *cleared);
+  }
+}
+
+}  // namespace liaison::relay

@@ -1,0 +1,119 @@
+// Move-only RAII wrappers over the LMDB C API, and the one place that maps LMDB error codes to
+// liaison::Status (FromMdb). Internal to liaison.
+//
+// Lifetimes follow lmdb.h: a value returned by Txn::Get points into the map and is valid only
+// until the next update in that transaction or its end. A Txn aborts in its destructor unless
+// committed. One Env per process and per path (LMDB's fcntl locks break on a second open).
+// Thread-safety: an Env may be shared; a Txn belongs to the thread that began it.
+#ifndef LIAISON_STORE_LMDB_H_
+#define LIAISON_STORE_LMDB_H_
+
+#include <lmdb.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+#include "liaison/status.h"
+
+namespace liaison::store {
+
+// Maps an LMDB return code to a Status: MDB_NOTFOUND -> kNotFound, MDB_MAP_FULL and ENOSPC ->
+// kStoreFull, MDB_CORRUPTED / MDB_PAGE_NOTFOUND / MDB_INVALID -> kCorruption, EIO and other errno
+// values -> kIoError, the rest -> kInternal. `context` names the operation.
+Status FromMdb(int rc, std::string_view context);
+
+struct EnvOptions {
+  std::string path;                   // a directory; created if missing
+  size_t map_size_bytes = 1ull << 30;
+  unsigned max_dbs = 16;
+  unsigned max_readers = 126;
+  // TEST_ONLY: extra mdb_env_open flags, so tests can show that Open refuses durability-weakening
+  // ones. Production code leaves it 0.
+  unsigned test_extra_flags = 0;
+};
+
+class Env {
+ public:
+  // Opens (creating if needed) the environment. Refuses with kInvalidArgument if the resulting
+  // flags include MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC or MDB_WRITEMAP: liaison acknowledges
+  // only what is on disk. Clears stale reader slots left by killed processes.
+  static Result<std::unique_ptr<Env>> Open(const EnvOptions& options);
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  MDB_env* get() const { return env_; }
+  // Clears reader slots of dead processes; returns how many were cleared.
+  Result<int> CheckReaders();
+  // Size of the data file in bytes (what the map currently occupies on disk).
+  Result<uint64_t> FileBytes() const;
+
+ private:
+  explicit Env(MDB_env* env) : env_(env) {}
+  MDB_env* env_;
+};
+
+class Txn {
+ public:
+  static Result<Txn> BeginWrite(Env& env);
+  static Result<Txn> BeginRead(Env& env);
+  Txn(Txn&& other) noexcept : txn_(other.txn_) { other.txn_ = nullptr; }
+  Txn& operator=(Txn&& other) noexcept;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  ~Txn() { Abort(); }
+
+  // Commits (fsync'd: the env has none of the weakening flags). The handle is released whatever
+  // the outcome, as LMDB frees it either way.
+  Status Commit();
+  void Abort();
+  bool active() const { return txn_ != nullptr; }
+  MDB_txn* get() const { return txn_; }
+
+  // Opens (creating in a write txn) a named database.
+  Result<MDB_dbi> OpenDb(const char* name, unsigned flags = 0);
+  // Returns the value, std::nullopt when absent, or an error.
+  Result<std::optional<ByteView>> Get(MDB_dbi dbi, ByteView key);
+  Status Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags = 0);
+  // Deletes the key; returns false if it was absent.
+  Result<bool> Del(MDB_dbi dbi, ByteView key);
+
+ private:
+  explicit Txn(MDB_txn* txn) : txn_(txn) {}
+  MDB_txn* txn_;
+};
+
+class Cursor {
+ public:
+  static Result<Cursor> Open(Txn& txn, MDB_dbi dbi);
+  Cursor(Cursor&& other) noexcept : cursor_(other.cursor_) { other.cursor_ = nullptr; }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  ~Cursor();
+
+  struct Entry {
+    ByteView key;
+    ByteView value;
+  };
+  // Positions at the first key >= `key` (MDB_SET_RANGE); nullopt at the end.
+  Result<std::optional<Entry>> Seek(ByteView key);
+  Result<std::optional<Entry>> First();
+  Result<std::optional<Entry>> Next();
+  Result<std::optional<Entry>> Last();
+  // Deletes the entry under the cursor.
+  Status DeleteCurrent();
+
+ private:
+  explicit Cursor(MDB_cursor* cursor) : cursor_(cursor) {}
+  Result<std::optional<Entry>> Get(MDB_val* key, MDB_cursor_op op);
+  MDB_cursor* cursor_;
+};
+
+inline MDB_val ToVal(ByteView b) { return MDB_val{b.size(), const_cast<uint8_t*>(b.data())}; }
+inline ByteView FromVal(const MDB_val& v) { return {static_cast<const uint8_t*>(v.mv_data), v.mv_size}; }
+
+}  // namespace liaison::store
+
+#endif  // LIAISON_STORE_LMDB_H_

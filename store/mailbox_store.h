@@ -1,0 +1,139 @@
+// The relay's durable mailboxes in LMDB (docs/architecture.md, "Store").
+//
+// Tables:
+//   bodies : seq:u64be -> mailbox | message_id:16 | stored_at:u64be | expires_at:u64be | envelope
+//            (appended under a global increasing sequence: pages fill sequentially)
+//   index  : mailbox | seq:u64be -> envelope_size:u32be   (small per-mailbox queue entries)
+//   dedup  : mailbox | message_id -> seq:u64be            (a retried send is stored once)
+//   expiry : expires_at:u64be | seq:u64be -> mailbox | message_id
+//   quota  : mailbox -> count:u64be | bytes:u64be
+//   keys   : address -> key bundle
+//   meta   : "next_seq" -> u64be
+// where mailbox = u8 length | address. Entries leave `bodies` and `index` when the recipient
+// acknowledges them or they expire; `dedup` and `expiry` entries stay until expiry so that a
+// retry arriving after the acknowledgement is recognised rather than delivered again.
+//
+// Writes go through a WriteBatch: many sends and acknowledgements in one durable commit (group
+// commit). Nothing is visible to readers, and nothing may be acknowledged to a sender, before
+// WriteBatch::Commit() returned OK.
+//
+// Thread-safety: one thread writes at a time (LMDB serialises writers); Fetch and the other
+// reads may run on any thread.
+#ifndef LIAISON_STORE_MAILBOX_STORE_H_
+#define LIAISON_STORE_MAILBOX_STORE_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "liaison/status.h"
+#include "store/lmdb.h"
+
+namespace liaison::store {
+
+using MessageId = std::array<uint8_t, 16>;
+
+struct MailboxStoreOptions {
+  std::string path;                                  // directory of the LMDB environment
+  size_t map_size_bytes = 1ull << 30;                // the store refuses sends beyond this
+  uint64_t max_mailbox_messages = 100'000;           // per recipient device
+  uint64_t max_mailbox_bytes = 512ull << 20;         // envelope bytes per recipient device
+  int64_t default_ttl_micros = 30ll * 86400 * kMicrosPerSecond;
+  int64_t max_ttl_micros = 90ll * 86400 * kMicrosPerSecond;
+  unsigned test_extra_env_flags = 0;                 // TEST_ONLY, see EnvOptions
+};
+
+struct PutRequest {
+  std::string recipient;   // 1..64 bytes
+  MessageId message_id{};
+  int64_t expires_at = 0;  // 0 = now + default TTL; clamped to now + max TTL
+  ByteView envelope;       // copied into the store
+};
+
+struct PutResult {
+  uint64_t seq = 0;
+  bool duplicate = false;  // already stored (or stored and since acknowledged) under this id
+  int64_t expires_at = 0;
+};
+
+struct StoredMessage {
+  uint64_t seq = 0;
+  MessageId message_id{};
+  int64_t stored_at = 0;
+  int64_t expires_at = 0;
+  Bytes envelope;
+};
+
+struct MailboxUsage {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+};
+
+class MailboxStore;
+
+// One write transaction. Destroying it uncommitted aborts everything it did.
+class WriteBatch {
+ public:
+  WriteBatch(WriteBatch&&) noexcept = default;
+  // Stores one envelope. Errors: kInvalidArgument (empty or long address), kExpired (expires_at
+  // already past), kMailboxFull (count or bytes quota), kStoreFull (map full: this batch can no
+  // longer commit; abort it and retry its parts in smaller batches), kIoError.
+  Result<PutResult> Put(const PutRequest& request);
+  // Deletes the recipient's pending entries with these sequence numbers; unknown ones (already
+  // acknowledged, expired, or another mailbox's) are ignored. Returns how many were deleted.
+  Result<uint32_t> Ack(std::string_view recipient, std::span<const uint64_t> seqs);
+  Status PutKeyBundle(std::string_view address, ByteView bundle);
+  // Makes everything durable (fsync) and visible. The batch is unusable afterwards.
+  Status Commit();
+
+ private:
+  friend class MailboxStore;
+  WriteBatch(MailboxStore* store, Txn txn) : store_(store), txn_(std::move(txn)) {}
+  Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
+  MailboxStore* store_;
+  Txn txn_;
+  std::optional<uint64_t> next_seq_;
+};
+
+class MailboxStore {
+ public:
+  // Opens or creates the store. `clock` must outlive the store.
+  static Result<std::unique_ptr<MailboxStore>> Open(const MailboxStoreOptions& options, Clock& clock);
+
+  Result<WriteBatch> BeginWrite();
+
+  // Up to `max_items` pending messages of `recipient` with seq > after_seq, stopping before the
+  // envelopes exceed `max_bytes` (at least one is returned if any is pending). `*more` tells
+  // whether more remain after the last returned. Expired messages not yet swept are skipped.
+  Result<std::vector<StoredMessage>> Fetch(std::string_view recipient, uint64_t after_seq, size_t max_items,
+                                           size_t max_bytes, bool* more);
+  Result<MailboxUsage> Usage(std::string_view recipient);
+  Result<std::optional<Bytes>> GetKeyBundle(std::string_view address);
+
+  // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit.
+  // Returns how many pending messages were removed unacknowledged.
+  Result<size_t> SweepExpired(size_t max_entries);
+
+  Env& env() { return *env_; }
+  Clock& clock() { return clock_; }
+
+ private:
+  friend class WriteBatch;
+  MailboxStore(std::unique_ptr<Env> env, const MailboxStoreOptions& options, Clock& clock)
+      : env_(std::move(env)), options_(options), clock_(clock) {}
+  Status OpenTables();
+
+  std::unique_ptr<Env> env_;
+  MailboxStoreOptions options_;
+  Clock& clock_;
+  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0;
+};
+
+}  // namespace liaison::store
+
+#endif  // LIAISON_STORE_MAILBOX_STORE_H_

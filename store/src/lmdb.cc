@@ -1,0 +1,177 @@
+#include "store/lmdb.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace liaison::store {
+
+Status FromMdb(int rc, std::string_view context) {
+  if (rc == MDB_SUCCESS) return Status::Ok();
+  std::string message = std::string(context) + ": " + mdb_strerror(rc);
+  switch (rc) {
+    case MDB_NOTFOUND: return Status::Error(Code::kNotFound, std::move(message));
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT: return Status::Error(Code::kStoreFull, std::move(message));
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH: return Status::Error(Code::kCorruption, std::move(message));
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_BAD_TXN: return Status::Error(Code::kInternal, std::move(message));
+    default: break;
+  }
+  if (rc > 0) return Status::Error(Code::kIoError, std::move(message));  // an errno value
+  return Status::Error(Code::kInternal, std::move(message));
+}
+
+Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) return Status::Error(Code::kIoError, "cannot create " + options.path + ": " + ec.message());
+  MDB_env* raw = nullptr;
+  int rc = mdb_env_create(&raw);
+  if (rc != 0) return FromMdb(rc, "mdb_env_create");
+  std::unique_ptr<Env> env(new Env(raw));
+  if ((rc = mdb_env_set_mapsize(raw, options.map_size_bytes)) != 0) return FromMdb(rc, "mdb_env_set_mapsize");
+  if ((rc = mdb_env_set_maxdbs(raw, options.max_dbs)) != 0) return FromMdb(rc, "mdb_env_set_maxdbs");
+  if ((rc = mdb_env_set_maxreaders(raw, options.max_readers)) != 0) return FromMdb(rc, "mdb_env_set_maxreaders");
+  // MDB_NOTLS: read transactions are not tied to a thread slot, so short reads on any thread work.
+  if ((rc = mdb_env_open(raw, options.path.c_str(), MDB_NOTLS | options.test_extra_flags, 0600)) != 0) {
+    return FromMdb(rc, "mdb_env_open " + options.path);
+  }
+  unsigned flags = 0;
+  if ((rc = mdb_env_get_flags(raw, &flags)) != 0) return FromMdb(rc, "mdb_env_get_flags");
+  constexpr unsigned kWeakening = MDB_NOSYNC | MDB_NOMETASYNC | MDB_MAPASYNC | MDB_WRITEMAP;
+  if (flags & kWeakening) {
+    return Status::Error(Code::kInvalidArgument,
+                         "refusing to open " + options.path +
+                             " with a durability-weakening LMDB flag (NOSYNC, NOMETASYNC, MAPASYNC or WRITEMAP)");
+  }
+  LIAISON_RETURN_IF_ERROR(env->CheckReaders().status());
+  return env;
+}
+
+Env::~Env() { mdb_env_close(env_); }
+
+Result<int> Env::CheckReaders() {
+  int dead = 0;
+  int rc = mdb_reader_check(env_, &dead);
+  if (rc != 0) return FromMdb(rc, "mdb_reader_check");
+  return dead;
+}
+
+Result<uint64_t> Env::FileBytes() const {
+  const char* path = nullptr;
+  int rc = mdb_env_get_path(env_, &path);
+  if (rc != 0) return FromMdb(rc, "mdb_env_get_path");
+  struct stat st {};
+  std::string file = std::string(path) + "/data.mdb";
+  if (::stat(file.c_str(), &st) != 0) {
+    return Status::Error(Code::kIoError, "stat " + file + ": " + std::strerror(errno));
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<Txn> Txn::BeginWrite(Env& env) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
+  if (rc != 0) return FromMdb(rc, "begin write transaction");
+  return Txn(txn);
+}
+
+Result<Txn> Txn::BeginRead(Env& env) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env.get(), nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return FromMdb(rc, "begin read transaction");
+  return Txn(txn);
+}
+
+Txn& Txn::operator=(Txn&& other) noexcept {
+  if (this != &other) {
+    Abort();
+    txn_ = other.txn_;
+    other.txn_ = nullptr;
+  }
+  return *this;
+}
+
+Status Txn::Commit() {
+  MDB_txn* txn = txn_;
+  txn_ = nullptr;  // LMDB frees the handle whether or not the commit succeeds
+  if (txn == nullptr) return Status::Error(Code::kInternal, "commit of an inactive transaction");
+  return FromMdb(mdb_txn_commit(txn), "commit");
+}
+
+void Txn::Abort() {
+  if (txn_ != nullptr) {
+    mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+}
+
+Result<MDB_dbi> Txn::OpenDb(const char* name, unsigned flags) {
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(txn_, name, flags, &dbi);
+  if (rc != 0) return FromMdb(rc, std::string("open database ") + name);
+  return dbi;
+}
+
+Result<std::optional<ByteView>> Txn::Get(MDB_dbi dbi, ByteView key) {
+  MDB_val k = ToVal(key);
+  MDB_val v{};
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<ByteView>();
+  if (rc != 0) return FromMdb(rc, "get");
+  return std::optional<ByteView>(FromVal(v));
+}
+
+Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
+  MDB_val k = ToVal(key);
+  MDB_val v = ToVal(value);
+  return FromMdb(mdb_put(txn_, dbi, &k, &v, flags), "put");
+}
+
+Result<bool> Txn::Del(MDB_dbi dbi, ByteView key) {
+  MDB_val k = ToVal(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return FromMdb(rc, "delete");
+  return true;
+}
+
+Result<Cursor> Cursor::Open(Txn& txn, MDB_dbi dbi) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+  if (rc != 0) return FromMdb(rc, "open cursor");
+  return Cursor(cursor);
+}
+
+Cursor::~Cursor() {
+  if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+}
+
+Result<std::optional<Cursor::Entry>> Cursor::Get(MDB_val* key, MDB_cursor_op op) {
+  MDB_val k = key ? *key : MDB_val{0, nullptr};
+  MDB_val v{};
+  int rc = mdb_cursor_get(cursor_, &k, &v, op);
+  if (rc == MDB_NOTFOUND) return std::optional<Entry>();
+  if (rc != 0) return FromMdb(rc, "cursor get");
+  return std::optional<Entry>(Entry{FromVal(k), FromVal(v)});
+}
+
+Result<std::optional<Cursor::Entry>> Cursor::Seek(ByteView key) {
+  MDB_val k = ToVal(key);
+  return Get(&k, MDB_SET_RANGE);
+}
+Result<std::optional<Cursor::Entry>> Cursor::First() { return Get(nullptr, MDB_FIRST); }
+Result<std::optional<Cursor::Entry>> Cursor::Next() { return Get(nullptr, MDB_NEXT); }
+Result<std::optional<Cursor::Entry>> Cursor::Last() { return Get(nullptr, MDB_LAST); }
+
+Status Cursor::DeleteCurrent() { return FromMdb(mdb_cursor_del(cursor_, 0), "cursor delete"); }
+
+}  // namespace liaison::store

@@ -1,0 +1,307 @@
+#include "store/mailbox_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace liaison::store {
+
+namespace {
+
+constexpr size_t kMaxAddressBytes = 64;
+constexpr char kNextSeqKey[] = "next_seq";
+// bodies value: mailbox (1 + n) | message_id 16 | stored_at 8 | expires_at 8 | envelope
+constexpr size_t kBodyFixedBytes = 16 + 8 + 8;
+
+Status CheckAddress(std::string_view address) {
+  if (address.empty() || address.size() > kMaxAddressBytes) {
+    return Status::Error(Code::kInvalidArgument,
+                         "address must be 1 to 64 bytes, got " + std::to_string(address.size()));
+  }
+  return Status::Ok();
+}
+
+Bytes MailboxKey(std::string_view address) {
+  Bytes key;
+  key.reserve(1 + address.size() + 16);
+  key.push_back(static_cast<uint8_t>(address.size()));
+  key.insert(key.end(), address.begin(), address.end());
+  return key;
+}
+
+Bytes Concat(ByteView a, ByteView b) {
+  Bytes out(a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
+std::array<uint8_t, 8> Be64(uint64_t v) {
+  std::array<uint8_t, 8> out{};
+  PutBigEndian64(v, out.data());
+  return out;
+}
+
+Bytes IndexKey(ByteView mailbox, uint64_t seq) { return Concat(mailbox, Be64(seq)); }
+
+bool HasPrefix(ByteView key, ByteView prefix) {
+  return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
+}
+
+struct Usage16 {
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+};
+
+Result<Usage16> ReadUsage(Txn& txn, MDB_dbi quota, ByteView mailbox) {
+  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(quota, mailbox));
+  Usage16 usage;
+  if (!value) return usage;
+  if (value->size() != 16) return Status::Error(Code::kCorruption, "quota record of wrong size");
+  usage.count = GetBigEndian64(value->data());
+  usage.bytes = GetBigEndian64(value->data() + 8);
+  return usage;
+}
+
+Status WriteUsage(Txn& txn, MDB_dbi quota, ByteView mailbox, Usage16 usage) {
+  if (usage.count == 0) {
+    LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(quota, mailbox));
+    (void)deleted;
+    return Status::Ok();
+  }
+  std::array<uint8_t, 16> value{};
+  PutBigEndian64(usage.count, value.data());
+  PutBigEndian64(usage.bytes, value.data() + 8);
+  return txn.Put(quota, mailbox, value);
+}
+
+// Parses a bodies value whose mailbox prefix has length `mailbox_size`.
+Result<StoredMessage> ParseBody(uint64_t seq, ByteView value, size_t mailbox_size) {
+  if (value.size() < mailbox_size + kBodyFixedBytes) {
+    return Status::Error(Code::kCorruption, "body record " + std::to_string(seq) + " is too short");
+  }
+  StoredMessage m;
+  m.seq = seq;
+  const uint8_t* p = value.data() + mailbox_size;
+  std::memcpy(m.message_id.data(), p, 16);
+  m.stored_at = static_cast<int64_t>(GetBigEndian64(p + 16));
+  m.expires_at = static_cast<int64_t>(GetBigEndian64(p + 24));
+  m.envelope.assign(p + kBodyFixedBytes, value.data() + value.size());
+  return m;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptions& options, Clock& clock) {
+  EnvOptions env_options;
+  env_options.path = options.path;
+  env_options.map_size_bytes = options.map_size_bytes;
+  env_options.test_extra_flags = options.test_extra_env_flags;
+  LIAISON_ASSIGN_OR_RETURN(auto env, Env::Open(env_options));
+  std::unique_ptr<MailboxStore> store(new MailboxStore(std::move(env), options, clock));
+  LIAISON_RETURN_IF_ERROR(store->OpenTables());
+  return store;
+}
+
+Status MailboxStore::OpenTables() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  LIAISON_ASSIGN_OR_RETURN(bodies_, txn.OpenDb("bodies", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(index_, txn.OpenDb("index", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(dedup_, txn.OpenDb("dedup", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(expiry_, txn.OpenDb("expiry", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(quota_, txn.OpenDb("quota", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(keys_, txn.OpenDb("keys", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(meta_, txn.OpenDb("meta", MDB_CREATE));
+  return txn.Commit().WithContext("creating the store's tables");
+}
+
+Result<WriteBatch> MailboxStore::BeginWrite() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  return WriteBatch(this, std::move(txn));
+}
+
+Result<PutResult> WriteBatch::Put(const PutRequest& request) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(request.recipient));
+  MailboxStore& s = *store_;
+  const int64_t now = s.clock_.NowMicros();
+  int64_t expires_at = request.expires_at == 0 ? now + s.options_.default_ttl_micros : request.expires_at;
+  expires_at = std::min(expires_at, now + s.options_.max_ttl_micros);
+  if (expires_at <= now) return Status::Error(Code::kExpired, "the message expired before it was stored");
+
+  const Bytes mailbox = MailboxKey(request.recipient);
+  const Bytes dedup_key = Concat(mailbox, request.message_id);
+  LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, dedup_key));
+  if (existing) {
+    if (existing->size() != 16) return Status::Error(Code::kCorruption, "dedup record of wrong size");
+    return PutResult{GetBigEndian64(existing->data()), true, static_cast<int64_t>(GetBigEndian64(existing->data() + 8))};
+  }
+
+  LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
+  if (usage.count + 1 > s.options_.max_mailbox_messages) {
+    return Status::Error(Code::kMailboxFull, "the recipient's mailbox holds " + std::to_string(usage.count) +
+                                                 " messages, its limit");
+  }
+  if (usage.bytes + request.envelope.size() > s.options_.max_mailbox_bytes) {
+    return Status::Error(Code::kMailboxFull, "the recipient's mailbox would exceed its limit of " +
+                                                 std::to_string(s.options_.max_mailbox_bytes) + " bytes");
+  }
+
+  if (!next_seq_) {
+    LIAISON_ASSIGN_OR_RETURN(auto stored, txn_.Get(s.meta_, AsBytes(kNextSeqKey)));
+    next_seq_ = stored && stored->size() == 8 ? GetBigEndian64(stored->data()) : 1;
+  }
+  const uint64_t seq = (*next_seq_)++;
+  const auto seq_be = Be64(seq);
+
+  Bytes body;
+  body.reserve(mailbox.size() + kBodyFixedBytes + request.envelope.size());
+  body.insert(body.end(), mailbox.begin(), mailbox.end());
+  body.insert(body.end(), request.message_id.begin(), request.message_id.end());
+  const auto stored_at_be = Be64(static_cast<uint64_t>(now));
+  const auto expires_be = Be64(static_cast<uint64_t>(expires_at));
+  body.insert(body.end(), stored_at_be.begin(), stored_at_be.end());
+  body.insert(body.end(), expires_be.begin(), expires_be.end());
+  body.insert(body.end(), request.envelope.begin(), request.envelope.end());
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.bodies_, seq_be, body, MDB_APPEND).WithContext("storing the envelope"));
+
+  std::array<uint8_t, 4> size_be{};
+  const auto size = static_cast<uint32_t>(request.envelope.size());
+  size_be = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 8),
+             static_cast<uint8_t>(size)};
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq), size_be));
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, Concat(seq_be, expires_be)));
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, Concat(expires_be, seq_be), dedup_key));
+  usage.count += 1;
+  usage.bytes += request.envelope.size();
+  LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  return PutResult{seq, false, expires_at};
+}
+
+Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
+  MailboxStore& s = *store_;
+  *deleted = false;
+  const Bytes index_key = IndexKey(mailbox, seq);
+  LIAISON_ASSIGN_OR_RETURN(auto entry, txn_.Get(s.index_, index_key));
+  if (!entry) return Status::Ok();
+  if (entry->size() != 4) return Status::Error(Code::kCorruption, "index record of wrong size");
+  const uint32_t size = static_cast<uint32_t>((*entry)[0]) << 24 | static_cast<uint32_t>((*entry)[1]) << 16 |
+                        static_cast<uint32_t>((*entry)[2]) << 8 | (*entry)[3];
+  LIAISON_ASSIGN_OR_RETURN(bool removed_index, txn_.Del(s.index_, index_key));
+  LIAISON_ASSIGN_OR_RETURN(bool removed_body, txn_.Del(s.bodies_, Be64(seq)));
+  if (!removed_index || !removed_body) {
+    return Status::Error(Code::kCorruption, "index and body of message " + std::to_string(seq) + " disagree");
+  }
+  LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
+  usage.count = usage.count > 0 ? usage.count - 1 : 0;
+  usage.bytes = usage.bytes >= size ? usage.bytes - size : 0;
+  LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  *deleted = true;
+  return Status::Ok();
+}
+
+Result<uint32_t> WriteBatch::Ack(std::string_view recipient, std::span<const uint64_t> seqs) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
+  const Bytes mailbox = MailboxKey(recipient);
+  uint32_t removed = 0;
+  for (uint64_t seq : seqs) {
+    bool deleted = false;
+    LIAISON_RETURN_IF_ERROR(DeleteEntry(mailbox, seq, &deleted));
+    removed += deleted ? 1 : 0;
+  }
+  return removed;
+}
+
+Status WriteBatch::PutKeyBundle(std::string_view address, ByteView bundle) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(address));
+  return txn_.Put(store_->keys_, AsBytes(address), bundle);
+}
+
+Status WriteBatch::Commit() {
+  if (next_seq_) {
+    LIAISON_RETURN_IF_ERROR(txn_.Put(store_->meta_, AsBytes(kNextSeqKey), Be64(*next_seq_)));
+  }
+  return txn_.Commit();
+}
+
+Result<std::vector<StoredMessage>> MailboxStore::Fetch(std::string_view recipient, uint64_t after_seq,
+                                                       size_t max_items, size_t max_bytes, bool* more) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
+  *more = false;
+  const Bytes mailbox = MailboxKey(recipient);
+  const int64_t now = clock_.NowMicros();
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, index_));
+  std::vector<StoredMessage> out;
+  size_t bytes = 0;
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.Seek(IndexKey(mailbox, after_seq + 1)));
+  while (entry && HasPrefix(entry->key, mailbox) && entry->key.size() == mailbox.size() + 8) {
+    if (out.size() >= max_items) {
+      *more = true;
+      break;
+    }
+    const uint64_t seq = GetBigEndian64(entry->key.data() + mailbox.size());
+    LIAISON_ASSIGN_OR_RETURN(auto body, txn.Get(bodies_, Be64(seq)));
+    if (!body) return Status::Error(Code::kCorruption, "index names message " + std::to_string(seq) + " without a body");
+    LIAISON_ASSIGN_OR_RETURN(StoredMessage message, ParseBody(seq, *body, mailbox.size()));
+    if (message.expires_at > now) {
+      if (!out.empty() && bytes + message.envelope.size() > max_bytes) {
+        *more = true;
+        break;
+      }
+      bytes += message.envelope.size();
+      out.push_back(std::move(message));
+    }
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return out;
+}
+
+Result<MailboxUsage> MailboxStore::Usage(std::string_view recipient) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn, quota_, MailboxKey(recipient)));
+  return MailboxUsage{usage.count, usage.bytes};
+}
+
+Result<std::optional<Bytes>> MailboxStore::GetKeyBundle(std::string_view address) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(address));
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(keys_, AsBytes(address)));
+  if (!value) return std::optional<Bytes>();
+  return std::optional<Bytes>(Bytes(value->begin(), value->end()));
+}
+
+Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
+  const int64_t now = clock_.NowMicros();
+  LIAISON_ASSIGN_OR_RETURN(WriteBatch batch, BeginWrite());
+  // Collect first, delete after: deleting under an open cursor is where LMDB has had bugs.
+  std::vector<std::pair<Bytes, Bytes>> expired;
+  {
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(batch.txn_, expiry_));
+    LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+    while (entry && expired.size() < max_entries) {
+      if (entry->key.size() != 16) return Status::Error(Code::kCorruption, "expiry key of wrong size");
+      if (static_cast<int64_t>(GetBigEndian64(entry->key.data())) > now) break;
+      expired.emplace_back(Bytes(entry->key.begin(), entry->key.end()), Bytes(entry->value.begin(), entry->value.end()));
+      LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+    }
+  }
+  size_t removed_pending = 0;
+  for (const auto& [key, dedup_key] : expired) {
+    const uint64_t seq = GetBigEndian64(key.data() + 8);
+    if (dedup_key.empty() || dedup_key.size() < 1u + dedup_key[0] + 16) {
+      return Status::Error(Code::kCorruption, "expiry record of wrong size");
+    }
+    const ByteView mailbox(dedup_key.data(), 1u + dedup_key[0]);
+    bool deleted = false;
+    LIAISON_RETURN_IF_ERROR(batch.DeleteEntry(mailbox, seq, &deleted));
+    removed_pending += deleted ? 1 : 0;
+    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, dedup_key));
+    LIAISON_ASSIGN_OR_RETURN(bool expiry_deleted, batch.txn_.Del(expiry_, key));
+    (void)dedup_deleted;
+    (void)expiry_deleted;
+  }
+  if (expired.empty()) return size_t{0};
+  LIAISON_RETURN_IF_ERROR(batch.Commit());
+  return removed_pending;
+}
+
+}  // namespace liaison::store

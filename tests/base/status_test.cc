@@ -1,0 +1,35 @@
+#include <catch2/catch.hpp>
+
+#include "base/bytes.h"
+#include "liaison/status.h"
+
+using namespace liaison;
+
+TEST_CASE("Status carries its code and message, and context prefixes the message", "[base][status]") {
+  Status ok;
+  CHECK(ok.ok());
+  CHECK(ok.ToString() == "ok");
+  Status full = Status::Error(Code::kMailboxFull, "recipient has 10 messages");
+  CHECK_FALSE(full.ok());
+  CHECK(full.ToString() == "mailbox full: recipient has 10 messages");
+  CHECK(full.WithContext("send").message() == "send: recipient has 10 messages");
+  CHECK(full.WithContext("send").code() == Code::kMailboxFull);
+}
+
+TEST_CASE("hex round-trips and refuses bad input", "[base][bytes]") {
+  const Bytes data{0x00, 0xab, 0xff};
+  CHECK(ToHex(data) == "00abff");
+  auto parsed = FromHex("00ABff");
+  REQUIRE(parsed.ok());
+  CHECK(*parsed == data);
+  CHECK(FromHex("abc").status().code() == Code::kInvalidArgument);
+  CHECK(FromHex("zz").status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("big-endian integers sort like numbers", "[base][bytes]") {
+  uint8_t a[8], b[8];
+  PutBigEndian64(255, a);
+  PutBigEndian64(256, b);
+  CHECK(std::lexicographical_compare(a, a + 8, b, b + 8));
+  CHECK(GetBigEndian64(b) == 256);
+}

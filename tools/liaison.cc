@@ -1,0 +1,175 @@
+// liaison: the command line of one device. See `liaison --help` and docs/operations.md.
+// Exit codes: 0 done, 1 failed (relay, store), 2 bad usage or input, 3 relay unreachable (the
+// outbox keeps what was not sent).
+#include <sodium.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "base/file_util.h"
+#include "liaison/client.h"
+
+namespace {
+
+int ExitCode(const liaison::Status& status) {
+  switch (status.code()) {
+    case liaison::Code::kOk: return 0;
+    case liaison::Code::kInvalidArgument:
+    case liaison::Code::kAlreadyExists:
+    case liaison::Code::kNotFound: return 2;
+    case liaison::Code::kUnavailable: return 3;
+    default: return 1;
+  }
+}
+
+int Fail(const liaison::Status& status) {
+  std::fprintf(stderr, "liaison: %s\n", status.ToString().c_str());
+  return ExitCode(status);
+}
+
+std::string FormatTime(int64_t micros) {
+  std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return out;
+}
+
+nlohmann::json ReportJson(const liaison::SyncReport& r) {
+  return {{"sent", r.sent},         {"failed", r.failed},         {"still_queued", r.still_queued},
+          {"received", r.received}, {"duplicates", r.duplicates}, {"rejected", r.rejected},
+          {"errors", r.errors}};
+}
+
+void PrintReport(const liaison::SyncReport& r) {
+  std::printf("sent %zu, received %zu", r.sent, r.received);
+  if (r.still_queued) std::printf(", %zu still queued", r.still_queued);
+  if (r.duplicates) std::printf(", %zu duplicates ignored", r.duplicates);
+  if (r.failed) std::printf(", %zu refused", r.failed);
+  if (r.rejected) std::printf(", %zu rejected as forged or damaged", r.rejected);
+  std::printf("\n");
+  for (const auto& e : r.errors) std::printf("  %s\n", e.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "liaison: libsodium failed to initialise\n");
+    return 1;
+  }
+  CLI::App app{"liaison: end-to-end encrypted messages between police contacts and associations"};
+  app.require_subcommand(1);
+  liaison::ClientOptions options;
+  const char* env_state = std::getenv("LIAISON_STATE");
+  options.state_dir = env_state ? env_state : "";
+  bool json = false;
+  int timeout_ms = 5000;
+  app.add_option("--state", options.state_dir, "device state directory (or $LIAISON_STATE)");
+  app.add_option("--timeout-ms", timeout_ms, "how long to wait for the relay")->capture_default_str();
+  app.add_flag("--json", json, "machine-readable output");
+  app.add_option("--relay", options.relay_endpoint, "relay endpoint, e.g. tcp://127.0.0.1:7400 (stored by init)");
+
+  std::string address, relay_key_file, to, text, card_out;
+  auto* init = app.add_subcommand("init", "create this device: keys and state");
+  init->add_option("--address", address, "device address, e.g. officer-meyer/1")->required();
+  init->add_option("--relay-key", options.relay_public_key, "relay public key (Z85)");
+  init->add_option("--relay-key-file", relay_key_file, "file holding the relay public key (relay.pub)");
+  init->add_option("--card", card_out, "also write the device card to this file");
+  auto* card = app.add_subcommand("card", "print this device's card for the coordinator");
+  card->add_option("--out", card_out, "write it to this file instead");
+  auto* send = app.add_subcommand("send", "encrypt and send a text message");
+  send->add_option("--to", to, "recipient device address")->required();
+  send->add_option("--text", text, "message text")->required();
+  auto* sync = app.add_subcommand("sync", "send the outbox, fetch and acknowledge new messages");
+  int listen_seconds = 0;
+  auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
+  listen->add_option("--seconds", listen_seconds, "how long")->required();
+  auto* inbox = app.add_subcommand("inbox", "list received messages");
+  CLI11_PARSE(app, argc, argv);
+  options.timeout = std::chrono::milliseconds(timeout_ms);
+
+  if (options.state_dir.empty()) return Fail(liaison::Status::Error(liaison::Code::kInvalidArgument, "--state or $LIAISON_STATE is required"));
+
+  if (init->parsed()) {
+    if (!relay_key_file.empty()) {
+      auto key = liaison::ReadFile(relay_key_file, 128);
+      if (!key.ok()) return Fail(key.status());
+      options.relay_public_key = key->substr(0, key->find_first_of("\r\n"));
+    }
+    auto client = liaison::Client::Create(options, address);
+    if (!client.ok()) return Fail(client.status());
+    const auto device_card = (*client)->Card();
+    if (!card_out.empty()) {
+      liaison::Status s = liaison::WriteFileAtomically(card_out, device_card.ToToml(), 0644);
+      if (!s.ok()) return Fail(s);
+    }
+    if (json) {
+      std::cout << nlohmann::json{{"address", device_card.address}, {"transport_key", device_card.transport_key}} << "\n";
+    } else {
+      std::printf("created device %s in %s\n", device_card.address.c_str(), options.state_dir.c_str());
+    }
+    return 0;
+  }
+
+  auto client = liaison::Client::Open(options);
+  if (!client.ok()) return Fail(client.status());
+  if (card->parsed()) {
+    const std::string toml = (*client)->Card().ToToml();
+    if (card_out.empty()) {
+      std::fputs(toml.c_str(), stdout);
+      return 0;
+    }
+    return ExitCode(liaison::WriteFileAtomically(card_out, toml, 0644));
+  }
+  if (send->parsed()) {
+    auto id = (*client)->Send(to, text);
+    if (!id.ok()) return Fail(id.status());
+    auto queued = (*client)->OutboxSize();
+    const bool waiting = queued.ok() && *queued > 0;
+    if (json) {
+      std::cout << nlohmann::json{{"id", *id}, {"queued", waiting}} << "\n";
+    } else if (waiting) {
+      std::printf("message %s is in the outbox; the relay was not reachable, `liaison sync` sends it\n", id->c_str());
+    } else {
+      std::printf("message %s stored by the relay for %s\n", id->c_str(), to.c_str());
+    }
+    return 0;
+  }
+  if (sync->parsed() || listen->parsed()) {
+    auto report = sync->parsed() ? (*client)->Sync()
+                                 : (*client)->Listen(std::chrono::seconds(listen_seconds), [&](const liaison::InboxMessage& m) {
+                                     if (!json) std::printf("from %s: %s\n", m.sender.c_str(), m.text.c_str());
+                                   });
+    if (!report.ok()) return Fail(report.status());
+    if (json) {
+      std::cout << ReportJson(*report) << "\n";
+    } else {
+      PrintReport(*report);
+    }
+    return 0;
+  }
+  if (inbox->parsed()) {
+    auto messages = (*client)->Inbox();
+    if (!messages.ok()) return Fail(messages.status());
+    if (json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& m : *messages) {
+        out.push_back({{"id", m.id}, {"from", m.sender}, {"stored_at", m.stored_at}, {"received_at", m.received_at}, {"text", m.text}});
+      }
+      std::cout << out << "\n";
+      return 0;
+    }
+    if (messages->empty()) std::printf("inbox is empty\n");
+    for (const auto& m : *messages) {
+      std::printf("[%s] from %s: %s\n", FormatTime(m.stored_at).c_str(), m.sender.c_str(), m.text.c_str());
+    }
+    return 0;
+  }
+  return 2;
+}

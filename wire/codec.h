@@ -1,0 +1,197 @@
+// Bounded encoding and decoding of frame bodies with cereal's PortableBinary archive.
+//
+// cereal's own std::string / std::vector loaders resize to whatever length prefix the input
+// claims, so wire structs never use them: every variable-length field is wrapped in Bounded() or
+// BoundedList(), whose loaders check the claimed length against the field's maximum AND against
+// the bytes actually left in the body before allocating. Wire structs hold only integers, fixed
+// arrays and bounded byte strings or lists (no bool: a byte other than 0/1 would be UB; no
+// pointers, variants or polymorphic types).
+//
+// Decode() additionally requires the endianness byte cereal writes first to be exactly 1
+// (little endian), and the body to be consumed exactly, so each value has one encoding.
+// Thread-safety: all functions are pure.
+#ifndef LIAISON_WIRE_CODEC_H_
+#define LIAISON_WIRE_CODEC_H_
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/array.hpp>
+
+#include <new>
+#include <stdexcept>
+#include <streambuf>
+#include <string>
+
+#include "base/bytes.h"
+#include "liaison/status.h"
+
+namespace liaison::wire {
+
+// Reads from a fixed span and knows how many bytes remain.
+class SpanStreamBuf final : public std::streambuf {
+ public:
+  explicit SpanStreamBuf(ByteView bytes) {
+    char* begin = const_cast<char*>(reinterpret_cast<const char*>(bytes.data()));
+    setg(begin, begin, begin + bytes.size());
+  }
+  size_t remaining() const { return static_cast<size_t>(egptr() - gptr()); }
+};
+
+// Appends everything written to a Bytes vector.
+class BytesStreamBuf final : public std::streambuf {
+ public:
+  explicit BytesStreamBuf(Bytes& out) : out_(out) {}
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (ch != traits_type::eof()) out_.push_back(static_cast<uint8_t>(ch));
+    return ch;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.insert(out_.end(), reinterpret_cast<const uint8_t*>(s), reinterpret_cast<const uint8_t*>(s) + n);
+    return n;
+  }
+
+ private:
+  Bytes& out_;
+};
+
+// A PortableBinary input archive that knows how many bytes of the body remain, so that the
+// bounded loaders below can refuse a length before allocating for it.
+class InputArchive final : public cereal::PortableBinaryInputArchive {
+ public:
+  InputArchive(std::istream& stream, const SpanStreamBuf& buffer)
+      : cereal::PortableBinaryInputArchive(stream), buffer_(buffer) {}
+  size_t remaining() const { return buffer_.remaining(); }
+
+ private:
+  const SpanStreamBuf& buffer_;
+};
+using OutputArchive = cereal::PortableBinaryOutputArchive;
+
+// Thrown only inside Decode() and caught there; never escapes this header.
+struct BoundExceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class Archive>
+void CheckClaimedLength(Archive& ar, uint64_t claimed, uint64_t max, uint64_t min_bytes_each) {
+  if (claimed > max) {
+    throw BoundExceeded("a field claims " + std::to_string(claimed) + " elements, its limit is " +
+                        std::to_string(max));
+  }
+  // cereal hands loaders its CRTP base type; the object is always our InputArchive.
+  const auto* bounded = dynamic_cast<const InputArchive*>(&ar);
+  if (bounded == nullptr) throw BoundExceeded("bounded field decoded outside wire::Decode");
+  const size_t remaining = bounded->remaining();
+  if (claimed * min_bytes_each > remaining) {
+    throw BoundExceeded("a field claims " + std::to_string(claimed) + " elements but only " +
+                        std::to_string(remaining) + " bytes remain");
+  }
+}
+
+// A byte string (std::string or Bytes) of at most Max bytes.
+template <size_t Max, class Container>
+class BoundedRef {
+ public:
+  explicit BoundedRef(Container& c) : c_(c) {}
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (c_.size() > Max) throw BoundExceeded("encoding a field longer than its limit");
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(c_.size())));
+    ar(cereal::binary_data(c_.data(), c_.size()));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cereal::size_type n = 0;
+    ar(cereal::make_size_tag(n));
+    CheckClaimedLength(ar, n, Max, 1);
+    c_.resize(static_cast<size_t>(n));
+    ar(cereal::binary_data(c_.data(), static_cast<size_t>(n)));
+  }
+
+ private:
+  Container& c_;
+};
+
+template <size_t Max, class Container>
+BoundedRef<Max, Container> Bounded(Container& c) {
+  return BoundedRef<Max, Container>(c);
+}
+
+// A list of at most Max elements, each of which encodes to at least MinBytesEach bytes.
+template <size_t Max, size_t MinBytesEach, class T>
+class BoundedListRef {
+ public:
+  explicit BoundedListRef(std::vector<T>& v) : v_(v) {}
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (v_.size() > Max) throw BoundExceeded("encoding a list longer than its limit");
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(v_.size())));
+    for (auto& element : v_) ar(element);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cereal::size_type n = 0;
+    ar(cereal::make_size_tag(n));
+    CheckClaimedLength(ar, n, Max, MinBytesEach);
+    v_.resize(static_cast<size_t>(n));
+    for (auto& element : v_) ar(element);
+  }
+
+ private:
+  std::vector<T>& v_;
+};
+
+template <size_t Max, size_t MinBytesEach, class T>
+BoundedListRef<Max, MinBytesEach, T> BoundedList(std::vector<T>& v) {
+  return BoundedListRef<Max, MinBytesEach, T>(v);
+}
+
+// Encodes a wire struct. Never fails for values within their limits; a value over a limit is a
+// caller bug reported as kInvalidArgument.
+template <class T>
+Result<Bytes> Encode(const T& value) {
+  Bytes out;
+  try {
+    BytesStreamBuf buffer(out);
+    std::ostream stream(&buffer);
+    OutputArchive ar(stream);
+    ar(const_cast<T&>(value));
+  } catch (const std::exception& e) {
+    return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
+  }
+  return out;
+}
+
+// Decodes a wire struct from an untrusted body. Errors: kMalformed (bad endianness byte, a short
+// read, trailing bytes), kTooLarge (a claimed length over its limit or the bytes left). Never
+// throws; never allocates more than the body's size per field.
+template <class T>
+Result<T> Decode(ByteView body) {
+  if (body.empty() || body[0] != 1) {
+    return Status::Error(Code::kMalformed, "body does not start with the little-endian marker 0x01");
+  }
+  T value{};
+  try {
+    SpanStreamBuf buffer(body);
+    std::istream stream(&buffer);
+    InputArchive ar(stream, buffer);
+    ar(value);
+    if (buffer.remaining() != 0) {
+      return Status::Error(Code::kMalformed, std::to_string(buffer.remaining()) + " trailing bytes after the body");
+    }
+  } catch (const BoundExceeded& e) {
+    return Status::Error(Code::kTooLarge, e.what());
+  } catch (const cereal::Exception& e) {
+    return Status::Error(Code::kMalformed, std::string("truncated body: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::Error(Code::kTooLarge, "allocation refused while decoding");
+  } catch (const std::exception& e) {
+    return Status::Error(Code::kMalformed, e.what());
+  }
+  return value;
+}
+
+}  // namespace liaison::wire
+
+#endif  // LIAISON_WIRE_CODEC_H_

@@ -1,0 +1,46 @@
+// Every size and count limit of the wire protocol and the relay, in one place, each with the
+// reason for its value. Decoders check against these *before* allocating anything.
+#ifndef LIAISON_WIRE_LIMITS_H_
+#define LIAISON_WIRE_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace liaison::wire {
+
+// Addresses name one device of one member: "member/device". Lower: real organisation ids stop
+// fitting. Higher: every index key and ZAP reply grows for no gain.
+inline constexpr size_t kMaxAddressBytes = 64;
+
+// An envelope carries at most 64 KiB of plaintext plus its header, signature and AEAD tag (see
+// crypto/envelope.h). Lower: reports with a photo excerpt or a long letter no longer fit.
+// Higher: one message could pin a large share of the relay's memory per connection.
+inline constexpr size_t kMaxEnvelopeBytes = 64 * 1024 + 1024;
+
+// A request or reply body. A FETCH reply carries up to kMaxFetchBatch deliveries but is cut by
+// the relay to stay under this. Lower: a full-size envelope would not fit in a reply. Higher:
+// each connected peer may make the relay hold this much per queued frame.
+inline constexpr size_t kMaxBodyBytes = 1024 * 1024;
+
+// Frame header is 18 bytes (wire/frame.h). ZMQ_MAXMSGSIZE is set to this so that the transport
+// drops an oversized frame before liaison's code ever sees it.
+inline constexpr size_t kFrameHeaderBytes = 18;
+inline constexpr size_t kMaxFrameBytes = kFrameHeaderBytes + kMaxBodyBytes;
+
+// Deliveries per FETCH reply or push. Lower: draining a long offline backlog costs more round
+// trips. Higher: a reply grows toward kMaxBodyBytes with small messages and delays acks.
+inline constexpr uint32_t kMaxFetchBatch = 256;
+
+// Sequence numbers per ACK request. Matches kMaxFetchBatch times four so a client can ack several
+// batches at once; higher only lengthens one write transaction.
+inline constexpr size_t kMaxAckBatch = 1024;
+
+// Reasons in error replies are for people; 256 bytes say what went wrong without echoing input.
+inline constexpr size_t kMaxReasonBytes = 256;
+
+// Key bundles and other small opaque blobs published to the relay.
+inline constexpr size_t kMaxKeyBundleBytes = 4096;
+
+}  // namespace liaison::wire
+
+#endif  // LIAISON_WIRE_LIMITS_H_

@@ -1,0 +1,110 @@
+// The bodies of liaison's frames (docs/protocol.md, "Requests"). Each is a plain struct with a
+// serialize() that wraps every variable-length field in Bounded()/BoundedList() (wire/codec.h).
+// Field order is the wire order; append-only within a frame version.
+#ifndef LIAISON_WIRE_MESSAGES_H_
+#define LIAISON_WIRE_MESSAGES_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "wire/codec.h"
+#include "wire/limits.h"
+
+namespace liaison::wire {
+
+using MessageId = std::array<uint8_t, 16>;
+
+// Error replies (status >= 300) carry only a reason for people.
+struct ErrorBody {
+  std::string reason;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxReasonBytes>(reason)); }
+};
+
+// Requests and replies with nothing to say (HELLO, PING, PUBLISH_KEYS reply).
+struct Empty {
+  uint8_t reserved = 0;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(reserved); }
+};
+
+// SEND. The sender is the authenticated connection (ZAP User-Id), never a field here.
+struct SendRequest {
+  std::string recipient;      // recipient device address
+  MessageId message_id{};     // chosen by the sender, random; a retry reuses it
+  uint64_t expires_at = 0;    // microseconds since the epoch; 0 = relay default TTL
+  Bytes envelope;             // opaque to the relay
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(Bounded<kMaxAddressBytes>(recipient), message_id, expires_at, Bounded<kMaxEnvelopeBytes>(envelope));
+  }
+};
+
+// FETCH: up to `max` deliveries with a sequence number greater than `after_seq`.
+struct FetchRequest {
+  uint64_t after_seq = 0;
+  uint32_t max = kMaxFetchBatch;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(after_seq, max); }
+};
+
+struct Delivery {
+  uint64_t seq = 0;           // the relay's sequence number; what the recipient acknowledges
+  MessageId message_id{};
+  uint64_t stored_at = 0;     // microseconds since the epoch
+  uint64_t expires_at = 0;
+  Bytes envelope;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(seq, message_id, stored_at, expires_at, Bounded<kMaxEnvelopeBytes>(envelope));
+  }
+};
+// Smallest encoding of a Delivery: 8 + 16 + 8 + 8 + 8 (length tag) bytes.
+inline constexpr size_t kMinDeliveryBytes = 48;
+
+// FETCH reply and DELIVER push.
+struct Deliveries {
+  std::vector<Delivery> items;
+  uint8_t more = 0;           // 1 if the mailbox holds more after the last item
+  template <class Archive>
+  void serialize(Archive& ar) { ar(BoundedList<kMaxFetchBatch, kMinDeliveryBytes>(items), more); }
+};
+
+struct AckRequest {
+  std::vector<uint64_t> seqs;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(BoundedList<kMaxAckBatch, sizeof(uint64_t)>(seqs)); }
+};
+
+struct AckReply {
+  uint32_t removed = 0;       // how many of the sequence numbers were still pending
+  template <class Archive>
+  void serialize(Archive& ar) { ar(removed); }
+};
+
+// A device's public keys, opaque to the relay (the client's own versioned encoding).
+struct PublishKeysRequest {
+  Bytes bundle;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxKeyBundleBytes>(bundle)); }
+};
+
+struct GetKeysRequest {
+  std::string address;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxAddressBytes>(address)); }
+};
+
+struct GetKeysReply {
+  std::string address;
+  Bytes bundle;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxAddressBytes>(address), Bounded<kMaxKeyBundleBytes>(bundle)); }
+};
+
+}  // namespace liaison::wire
+
+#endif  // LIAISON_WIRE_MESSAGES_H_
