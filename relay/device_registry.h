@@ -7,6 +7,8 @@
 #define LIAISON_RELAY_DEVICE_REGISTRY_H_
 
 #include <array>
+#include <sys/types.h>
+
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -43,7 +45,10 @@ class DeviceRegistry {
  private:
   std::string path_;
   mutable std::mutex mu_;
+  // Identity of the file last read: a rename gives a new inode even within one mtime tick.
   std::timespec mtime_{};  // GUARDED_BY(mu_)
+  ino_t inode_ = 0;        // GUARDED_BY(mu_)
+  off_t size_ = -1;        // GUARDED_BY(mu_)
   std::map<TransportKey, std::string> by_key_;  // GUARDED_BY(mu_)
   std::map<std::string, TransportKey, std::less<>> by_address_;  // GUARDED_BY(mu_)
 };

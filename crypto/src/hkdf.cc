@@ -15,8 +15,10 @@ static_assert(crypto_auth_hmacsha256_BYTES == kHmacSha256Bytes);
 // HMAC-SHA256 over the concatenation of up to three parts, written to `out` (32 bytes). The
 // hashing state holds key material and is wiped before returning.
 void Hmac(ByteView key, ByteView part1, ByteView part2, ByteView part3, uint8_t* out) {
+  // The key pointer is declared nonnull even when keylen is 0; an empty span may hold null.
+  static const uint8_t kNoKey[1] = {0};
   crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
+  crypto_auth_hmacsha256_init(&state, key.empty() ? kNoKey : key.data(), key.size());
   crypto_auth_hmacsha256_update(&state, part1.data(), part1.size());
   crypto_auth_hmacsha256_update(&state, part2.data(), part2.size());
   crypto_auth_hmacsha256_update(&state, part3.data(), part3.size());

@@ -72,11 +72,16 @@ Status DeviceRegistry::ReloadIfChanged() {
   }
   {
     std::lock_guard lock(mu_);
-    if (st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return Status::Ok();
+    if (st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec && st.st_ino == inode_ &&
+        st.st_size == size_) {
+      return Status::Ok();
+    }
   }
   auto text = ReadFile(path_);
   auto parsed = text.ok() ? ParseList(path_, *text) : Result<Parsed>(text.status());
   std::lock_guard lock(mu_);
+  inode_ = st.st_ino;
+  size_ = st.st_size;
   mtime_ = st.st_mtim;  // a bad file is reported once per change, not on every check
   if (!parsed.ok()) return parsed.status().WithContext("keeping the previous device list");
   by_key_ = std::move(parsed->by_key);

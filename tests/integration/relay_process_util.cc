@@ -1,0 +1,144 @@
+#include "integration/relay_process_util.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "base/file_util.h"
+
+extern char** environ;
+
+namespace liaison::testing {
+
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base ? base : "/tmp") + "/liaison-test-XXXXXX";
+  REQUIRE(mkdtemp(pattern.data()) != nullptr);
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int RunProgram(const std::vector<std::string>& argv) {
+  pid_t pid = Spawn(argv);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+RelayProcess::RelayProcess(const std::string& data_dir) : data_dir_(data_dir) {
+  REQUIRE(RunProgram({LIAISON_RELAY_BIN, "init", data_dir_, "--listen", "tcp://127.0.0.1:*"}) == 0);
+  auto key = ReadFile(data_dir_ + "/relay.pub");
+  REQUIRE(key.ok());
+  public_key_ = Trim(*key);
+}
+
+RelayProcess::~RelayProcess() {
+  if (pid_ > 0) Kill(SIGKILL);
+}
+
+void RelayProcess::Start() {
+  REQUIRE(pid_ <= 0);
+  const std::string endpoint_file = data_dir_ + "/endpoint";
+  std::filesystem::remove(endpoint_file);
+  std::vector<std::string> argv{LIAISON_RELAY_BIN, "run", data_dir_};
+  if (!endpoint_.empty()) {
+    argv.push_back("--listen");
+    argv.push_back(endpoint_);
+  }
+  pid_ = Spawn(argv);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto text = ReadFile(endpoint_file);
+    if (text.ok() && !text->empty() && text->back() == '\n') {
+      endpoint_ = Trim(*text);
+      return;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("liaison-relay exited during start-up");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("liaison-relay did not bind within 20 s");
+}
+
+void RelayProcess::Kill(int signal) {
+  REQUIRE(pid_ > 0);
+  ::kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void RelayProcess::Register(const std::string& address, const std::string& transport_key_z85) {
+  const std::string card = data_dir_ + "/" + std::to_string(std::hash<std::string>{}(address)) + ".card";
+  REQUIRE(WriteFileAtomically(card, "address = \"" + address + "\"\ntransport_key = \"" + transport_key_z85 + "\"\n", 0644).ok());
+  REQUIRE(RunProgram({LIAISON_RELAY_BIN, "register", data_dir_, card}) == 0);
+}
+
+std::string RawDevice::TransportZ85() const {
+  char out[41] = {};
+  zmq_z85_encode(out, transport.public_key.data(), 32);
+  return out;
+}
+
+std::unique_ptr<client::RelayConnection> RawDevice::Connect(zmq::context_t& context, const RelayProcess& relay,
+                                                            std::chrono::milliseconds timeout) const {
+  client::TransportKeys keys;
+  std::string server = relay.public_key();
+  REQUIRE(zmq_z85_decode(keys.server_public.data(), server.c_str()) != nullptr);
+  keys.client_public = transport.public_key;
+  keys.client_secret = transport.secret_key.Clone();
+  return std::make_unique<client::RelayConnection>(context, relay.endpoint(), std::move(keys), timeout);
+}
+
+ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir) {
+  ClientOptions options;
+  options.state_dir = dir;
+  options.relay_endpoint = relay.endpoint();
+  options.relay_public_key = relay.public_key();
+  options.timeout = std::chrono::milliseconds(3000);
+  return options;
+}
+
+std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, const std::string& address) {
+  auto client = Client::Create(OptionsFor(relay, dir), address);
+  REQUIRE(client.ok());
+  relay.Register(address, (*client)->Card().transport_key);
+  return std::move(client).value();
+}
+
+}  // namespace liaison::testing

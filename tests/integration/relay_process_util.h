@@ -1,0 +1,79 @@
+// Test support: a real liaison-relay process on a free loopback port, and devices that talk to
+// it. Each RelayProcess owns a temporary data directory removed on destruction.
+#ifndef LIAISON_TESTS_INTEGRATION_RELAY_PROCESS_UTIL_H_
+#define LIAISON_TESTS_INTEGRATION_RELAY_PROCESS_UTIL_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "client/src/connection.h"
+#include "crypto/keys.h"
+#include "liaison/client.h"
+
+namespace liaison::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `argv` to completion; returns its exit code (stdout/stderr go to the test's output).
+int RunProgram(const std::vector<std::string>& argv);
+
+class RelayProcess {
+ public:
+  // Initialises a data directory (fresh keys, listen on tcp://127.0.0.1:*). Does not start.
+  explicit RelayProcess(const std::string& data_dir);
+  ~RelayProcess();
+
+  // Starts the relay and waits until it has bound. After the first start, restarts reuse the
+  // same endpoint, so clients need no new configuration. REQUIRE-fails if it does not come up.
+  void Start();
+  // Sends `signal` and waits for the process to end.
+  void Kill(int signal);
+  bool running() const { return pid_ > 0; }
+
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& public_key() const { return public_key_; }
+  const std::string& data_dir() const { return data_dir_; }
+  // Admits a device through `liaison-relay register`.
+  void Register(const std::string& address, const std::string& transport_key_z85);
+
+ private:
+  std::string data_dir_;
+  std::string endpoint_;
+  std::string public_key_;
+  pid_t pid_ = -1;
+};
+
+// A device made directly from keys, for tests that must send what liaison::Client never would.
+struct RawDevice {
+  std::string address;
+  crypto::SigningKeyPair signing = crypto::SigningKeyPair::Generate();
+  crypto::DhKeyPair dh = crypto::DhKeyPair::Generate();
+  crypto::DhKeyPair transport = crypto::DhKeyPair::Generate();
+  std::string TransportZ85() const;
+  // A connection with this device's transport keys. `context` must outlive it.
+  std::unique_ptr<client::RelayConnection> Connect(zmq::context_t& context, const RelayProcess& relay,
+                                                   std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) const;
+};
+
+// Creates a liaison::Client in `dir` for `address` and registers it with `relay`.
+std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, const std::string& address);
+
+ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir);
+
+}  // namespace liaison::testing
+
+#endif  // LIAISON_TESTS_INTEGRATION_RELAY_PROCESS_UTIL_H_

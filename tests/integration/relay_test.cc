@@ -1,0 +1,330 @@
+// End-to-end behaviour of the real liaison-relay process with real clients over CurveZMQ.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "client/src/key_bundle.h"
+#include "crypto/envelope.h"
+#include "crypto/random.h"
+#include "integration/relay_process_util.h"
+#include "wire/frame.h"
+#include "wire/limits.h"
+#include "wire/messages.h"
+
+using namespace liaison;
+using namespace liaison::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> Texts(Client& client) {
+  auto inbox = client.Inbox();
+  REQUIRE(inbox.ok());
+  std::vector<std::string> out;
+  for (const auto& m : *inbox) out.push_back(m.sender + ": " + m.text);
+  return out;
+}
+
+// Publishes a raw device's key bundle so that clients can authenticate its envelopes.
+void PublishRawKeys(client::RelayConnection& connection, const RawDevice& device) {
+  auto reply = connection.Call(wire::FrameType::kPublishKeys,
+                               wire::PublishKeysRequest{client::EncodeKeyBundle(device.address, device.signing, device.dh.public_key)});
+  REQUIRE(reply.ok());
+  REQUIRE(client::ReplyStatus(*reply).ok());
+}
+
+wire::SendRequest SealedFrom(const RawDevice& sender, const std::string& recipient, const Client& recipient_client,
+                             const std::string& text) {
+  wire::SendRequest send;
+  send.recipient = recipient;
+  send.message_id = crypto::RandomArray<16>();
+  auto dh = FromHex(recipient_client.Card().dh_key);
+  REQUIRE(dh.ok());
+  crypto::DhPublicKey dh_key{};
+  std::copy(dh->begin(), dh->end(), dh_key.begin());
+  crypto::SealInput input{sender.address, &sender.signing.secret_key, recipient, dh_key, send.message_id, AsBytes(text)};
+  auto envelope = crypto::SealEnvelope(input);
+  REQUIRE(envelope.ok());
+  send.envelope = std::move(envelope).value();
+  return send;
+}
+
+}  // namespace
+
+TEST_CASE("a message to an offline recipient is delivered when it comes online, and a reply goes back",
+          "[integration][relay]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());  // publishes its keys, then goes offline
+
+  auto id = officer->Send("association/1", "Bitte melden Sie sich.");
+  REQUIRE(id.ok());
+  REQUIRE(*officer->OutboxSize() == 0);  // the relay acknowledged it as stored
+
+  auto report = association->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == 1);
+  CHECK(Texts(*association) == std::vector<std::string>{"officer/1: Bitte melden Sie sich."});
+
+  REQUIRE(association->Send("officer/1", "Wir rufen an.").ok());
+  REQUIRE(officer->Sync().ok());
+  CHECK(Texts(*officer) == std::vector<std::string>{"association/1: Wir rufen an."});
+  CHECK(association->Sync()->received == 0);  // acknowledged messages are gone from the relay
+}
+
+TEST_CASE("nothing acknowledged is lost when the relay is stopped or killed and restarted",
+          "[integration][relay][durability]") {
+  const int signal = GENERATE(SIGTERM, SIGKILL);
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  constexpr int kMessages = 40;
+  for (int i = 0; i < kMessages; ++i) {
+    REQUIRE(officer->Send("association/1", "message " + std::to_string(i)).ok());
+  }
+  REQUIRE(*officer->OutboxSize() == 0);  // all 40 acknowledged by the relay
+
+  relay.Kill(signal);
+  relay.Start();
+
+  auto report = association->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == kMessages);
+  auto texts = Texts(*association);
+  REQUIRE(texts.size() == kMessages);
+  for (int i = 0; i < kMessages; ++i) CHECK(texts[i] == "officer/1: message " + std::to_string(i));
+}
+
+TEST_CASE("a send retried with the same message id is stored once and delivered once", "[integration][relay]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  RawDevice officer{"officer/1"};
+  relay.Register(officer.address, officer.TransportZ85());
+  zmq::context_t context;
+  auto connection = officer.Connect(context, relay);
+  PublishRawKeys(*connection, officer);
+
+  const wire::SendRequest send = SealedFrom(officer, "association/1", *association, "only once");
+  auto first = connection->Call(wire::FrameType::kSend, send);
+  auto second = connection->Call(wire::FrameType::kSend, send);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  CHECK(first->status == static_cast<uint16_t>(wire::WireStatus::kOk));
+  CHECK(second->status == static_cast<uint16_t>(wire::WireStatus::kStoredBefore));
+
+  auto report = association->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == 1);
+  CHECK(report->duplicates == 0);
+  // A retry after the acknowledgement is still recognised, not delivered again.
+  auto third = connection->Call(wire::FrameType::kSend, send);
+  REQUIRE(third.ok());
+  CHECK(third->status == static_cast<uint16_t>(wire::WireStatus::kStoredBefore));
+  CHECK(association->Sync()->received == 0);
+  CHECK(Texts(*association).size() == 1);
+}
+
+TEST_CASE("a client whose transport key is not registered gets no answer, a registered one does",
+          "[integration][relay][auth]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  zmq::context_t context;
+  RawDevice stranger{"stranger/1"};
+  auto refused = stranger.Connect(context, relay, 1500ms);
+  auto reply = refused->Call(wire::FrameType::kPing, wire::Empty{});
+  CHECK(reply.status().code() == Code::kUnavailable);
+
+  RawDevice member{"member/1"};
+  relay.Register(member.address, member.TransportZ85());
+  auto admitted = member.Connect(context, relay);
+  auto pong = admitted->Call(wire::FrameType::kPing, wire::Empty{});
+  REQUIRE(pong.ok());
+  CHECK(pong->status == static_cast<uint16_t>(wire::WireStatus::kOk));
+}
+
+TEST_CASE("a frame over the size limit and a length prefix claiming 2^40 bytes are refused; others are served",
+          "[integration][relay][hostile]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  zmq::context_t context;
+  RawDevice attacker{"attacker/1"};
+  RawDevice member{"member/1"};
+  relay.Register(attacker.address, attacker.TransportZ85());
+  relay.Register(member.address, member.TransportZ85());
+  auto good = member.Connect(context, relay);
+  REQUIRE(good->Call(wire::FrameType::kPing, wire::Empty{}).ok());
+
+  SECTION("oversized frame: ZeroMQ drops it (ZMQ_MAXMSGSIZE) and the connection with it") {
+    auto bad = attacker.Connect(context, relay, 1500ms);
+    REQUIRE(bad->Call(wire::FrameType::kPing, wire::Empty{}).ok());
+    Bytes huge(wire::kMaxFrameBytes + 1, 0x41);
+    REQUIRE(bad->TEST_SendRaw(huge).ok());
+    auto answer = bad->TEST_ReceiveRaw(1500ms);
+    REQUIRE(answer.ok());
+    CHECK_FALSE(answer->has_value());
+  }
+  SECTION("a body whose length prefix claims 2^40 bytes: refused with 413 before allocating") {
+    auto bad = attacker.Connect(context, relay);
+    // SEND body: endianness marker, then the recipient's length tag claiming 2^40 bytes.
+    Bytes body{0x01};
+    const uint64_t claimed = 1ull << 40;
+    for (int i = 0; i < 8; ++i) body.push_back(static_cast<uint8_t>(claimed >> (8 * i)));
+    body.push_back('x');
+    auto reply = bad->Call(wire::FrameType::kSend, ByteView(body));
+    REQUIRE(reply.ok());
+    CHECK(reply->status == static_cast<uint16_t>(wire::WireStatus::kTooLarge));
+    CHECK(client::ReplyStatus(*reply).message().find("claims 1099511627776") != std::string::npos);
+    // And a header whose length field disagrees with the bytes present.
+    wire::FrameHeader header;
+    header.type = static_cast<uint8_t>(wire::FrameType::kPing);
+    header.request_id = 77;
+    Bytes frame = wire::EncodeFrame(header, Bytes{0x01, 0x00});
+    frame[14] = 0x7f;  // body_length now claims ~2 GiB
+    REQUIRE(bad->TEST_SendRaw(frame).ok());
+    auto raw = bad->TEST_ReceiveRaw(3000ms);
+    REQUIRE(raw.ok());
+    REQUIRE(raw->has_value());
+    auto parsed = wire::DecodeFrame(**raw);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->header.status == static_cast<uint16_t>(wire::WireStatus::kTooLarge));
+  }
+  for (int i = 0; i < 20; ++i) {
+    auto pong = good->Call(wire::FrameType::kPing, wire::Empty{});
+    REQUIRE(pong.ok());
+    CHECK(pong->status == static_cast<uint16_t>(wire::WireStatus::kOk));
+  }
+}
+
+TEST_CASE("a message whose ciphertext was altered on the way is rejected by the recipient", "[integration][crypto]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  RawDevice officer{"officer/1"};
+  relay.Register(officer.address, officer.TransportZ85());
+  zmq::context_t context;
+  auto connection = officer.Connect(context, relay);
+  PublishRawKeys(*connection, officer);
+
+  wire::SendRequest intact = SealedFrom(officer, "association/1", *association, "intact");
+  wire::SendRequest altered = SealedFrom(officer, "association/1", *association, "altered");
+  altered.envelope[altered.envelope.size() / 2] ^= 0x01;
+  for (const auto& send : {altered, intact}) {
+    auto reply = connection->Call(wire::FrameType::kSend, send);
+    REQUIRE(reply.ok());
+    REQUIRE(client::ReplyStatus(*reply).ok());
+  }
+  auto report = association->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->rejected == 1);
+  CHECK(report->received == 1);
+  CHECK(Texts(*association) == std::vector<std::string>{"officer/1: intact"});
+}
+
+TEST_CASE("a listening recipient gets new messages pushed without asking", "[integration][relay][push]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  std::vector<std::string> pushed;
+  std::thread listener([&] {
+    auto report = association->Listen(4000ms, [&](const InboxMessage& m) { pushed.push_back(m.text); });
+    CHECK(report.ok());
+  });
+  std::this_thread::sleep_for(500ms);  // let the listener subscribe
+  REQUIRE(officer->Send("association/1", "pushed at once").ok());
+  listener.join();
+  CHECK(pushed == std::vector<std::string>{"pushed at once"});
+}
+
+TEST_CASE("pushes that were not acknowledged are pushed again after a reconnect", "[integration][relay][push]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  RawDevice association{"association/1"};
+  relay.Register(association.address, association.TransportZ85());
+  zmq::context_t context;
+  {
+    auto connection = association.Connect(context, relay);
+    PublishRawKeys(*connection, association);
+  }
+  REQUIRE(officer->Send("association/1", "first").ok());
+  REQUIRE(officer->Send("association/1", "second").ok());
+  std::vector<uint64_t> first_seqs;
+  {
+    auto connection = association.Connect(context, relay);
+    REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kHello, wire::Empty{})).ok());
+    auto push = connection->NextPush(3000ms);
+    REQUIRE(push.ok());
+    REQUIRE(push->has_value());
+    for (const auto& d : (*push)->items) first_seqs.push_back(d.seq);
+    // disconnect without acknowledging
+  }
+  REQUIRE(first_seqs.size() == 2);
+  auto connection = association.Connect(context, relay);
+  REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kHello, wire::Empty{})).ok());
+  auto push = connection->NextPush(3000ms);
+  REQUIRE(push.ok());
+  REQUIRE(push->has_value());
+  std::vector<uint64_t> again;
+  for (const auto& d : (*push)->items) again.push_back(d.seq);
+  CHECK(again == first_seqs);
+}
+
+TEST_CASE("a message written while the relay is down waits in the outbox and goes out on the next sync",
+          "[integration][client]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  REQUIRE(officer->Send("association/1", "keys pinned").ok());  // pins the recipient's keys
+  relay.Kill(SIGTERM);
+
+  auto id = officer->Send("association/1", "written offline");
+  REQUIRE(id.ok());
+  CHECK(*officer->OutboxSize() == 1);
+  CHECK(officer->Sync().status().code() == Code::kUnavailable);
+  CHECK(*officer->OutboxSize() == 1);
+
+  relay.Start();
+  auto report = officer->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->sent == 1);
+  CHECK(*officer->OutboxSize() == 0);
+  REQUIRE(association->Sync().ok());
+  CHECK(Texts(*association) == std::vector<std::string>{"officer/1: keys pinned", "officer/1: written offline"});
+}
+
+TEST_CASE("a send to an unknown address is refused with 404 and names the reason", "[integration][relay]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  RawDevice member{"member/1"};
+  relay.Register(member.address, member.TransportZ85());
+  zmq::context_t context;
+  auto connection = member.Connect(context, relay);
+  wire::SendRequest send;
+  send.recipient = "nobody/1";
+  send.envelope = Bytes(10, 1);
+  auto reply = connection->Call(wire::FrameType::kSend, send);
+  REQUIRE(reply.ok());
+  CHECK(reply->status == static_cast<uint16_t>(wire::WireStatus::kNotFound));
+}
