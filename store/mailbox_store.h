@@ -119,6 +119,12 @@ class MailboxStore {
   // Returns how many pending messages were removed unacknowledged.
   Result<size_t> SweepExpired(size_t max_entries);
 
+  // LMDB reuses pages freed by a commit only in transactions that start after a later commit
+  // (readers of the freeing snapshot might still need them). After acknowledgements drained a
+  // full map, this commits a trivial write so that the freed pages become usable. Call it when
+  // a write failed with kStoreFull, then retry once.
+  Status ReleaseFreedPages();
+
   Env& env() { return *env_; }
   Clock& clock() { return clock_; }
 

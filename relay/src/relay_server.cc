@@ -399,15 +399,24 @@ void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
   }
   // The shared transaction is gone (aborted or failed): give each write its own, so that one
   // that does not fit costs only itself.
-  for (Pending* p : writes) {
-    p->status = Status::Ok();
+  auto apply_alone = [&](Pending& p) {
+    p.status = Status::Ok();
     auto batch = store_->BeginWrite();
     if (!batch.ok()) {
-      p->status = batch.status();
-      continue;
+      p.status = batch.status();
+      return;
     }
-    apply(*batch, *p);
-    if (p->status.ok()) p->status = batch->Commit();
+    apply(*batch, p);
+    if (p.status.ok()) p.status = batch->Commit();
+  };  // the transaction ends here, committed or aborted
+  bool released_pages = false;
+  for (Pending* p : writes) {
+    apply_alone(*p);
+    if (p->status.code() == Code::kStoreFull && !released_pages) {
+      // Pages freed by recent acknowledgements become usable only after one more commit.
+      released_pages = true;
+      if (store_->ReleaseFreedPages().ok()) apply_alone(*p);
+    }
   }
 }
 

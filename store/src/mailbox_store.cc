@@ -254,6 +254,13 @@ Result<std::vector<StoredMessage>> MailboxStore::Fetch(std::string_view recipien
   return out;
 }
 
+Status MailboxStore::ReleaseFreedPages() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  const auto now = Be64(static_cast<uint64_t>(clock_.NowMicros()));
+  LIAISON_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("pages_released_at"), now));
+  return txn.Commit();
+}
+
 Result<MailboxUsage> MailboxStore::Usage(std::string_view recipient) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));

@@ -1,0 +1,113 @@
+#include <catch2/catch.hpp>
+
+#include "wire/codec.h"
+#include "wire/messages.h"
+
+using namespace liaison;
+using namespace liaison::wire;
+
+namespace {
+SendRequest SampleSend() {
+  SendRequest send;
+  send.recipient = "association-dresden/1";
+  send.message_id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  send.expires_at = 1'800'000'000'000'000;
+  send.envelope = Bytes(300, 0xab);
+  return send;
+}
+
+Bytes LittleEndian64(uint64_t v) {
+  Bytes out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("every body type round-trips through Encode and Decode", "[wire][codec]") {
+  const SendRequest send = SampleSend();
+  auto encoded = Encode(send);
+  REQUIRE(encoded.ok());
+  auto decoded = Decode<SendRequest>(*encoded);
+  REQUIRE(decoded.ok());
+  CHECK(decoded->recipient == send.recipient);
+  CHECK(decoded->message_id == send.message_id);
+  CHECK(decoded->expires_at == send.expires_at);
+  CHECK(decoded->envelope == send.envelope);
+
+  Deliveries deliveries;
+  deliveries.more = 1;
+  deliveries.items.push_back({7, send.message_id, 1, 2, Bytes(10, 1)});
+  deliveries.items.push_back({8, send.message_id, 3, 4, Bytes{}});
+  auto d = Decode<Deliveries>(*Encode(deliveries));
+  REQUIRE(d.ok());
+  REQUIRE(d->items.size() == 2);
+  CHECK(d->items[1].seq == 8);
+  CHECK(d->more == 1);
+
+  AckRequest ack{{1, 2, 3}};
+  auto a = Decode<AckRequest>(*Encode(ack));
+  REQUIRE(a.ok());
+  CHECK(a->seqs == ack.seqs);
+  // Re-encoding what was decoded gives the same bytes: one encoding per value.
+  CHECK(*Encode(*decoded) == *encoded);
+}
+
+TEST_CASE("length prefixes claiming 2^31, 2^32, 2^40 and 2^63 bytes are refused before allocation",
+          "[wire][codec][hostile]") {
+  for (uint64_t claimed : {1ull << 31, 1ull << 32, 1ull << 40, 1ull << 63, ~0ull}) {
+    Bytes body{0x01};
+    const Bytes tag = LittleEndian64(claimed);
+    body.insert(body.end(), tag.begin(), tag.end());
+    body.push_back('a');
+    auto send = Decode<SendRequest>(body);
+    INFO("claimed " << claimed);
+    CHECK(send.status().code() == Code::kTooLarge);
+    auto ack = Decode<AckRequest>(body);
+    CHECK(ack.status().code() == Code::kTooLarge);
+    auto deliveries = Decode<Deliveries>(body);
+    CHECK(deliveries.status().code() == Code::kTooLarge);
+  }
+}
+
+TEST_CASE("a length within the field limit but beyond the bytes present is refused", "[wire][codec][hostile]") {
+  Bytes body{0x01};
+  const Bytes tag = LittleEndian64(60);  // recipient limit is 64, but only 3 bytes follow
+  body.insert(body.end(), tag.begin(), tag.end());
+  body.insert(body.end(), {'a', 'b', 'c'});
+  auto send = Decode<SendRequest>(body);
+  CHECK(send.status().code() == Code::kTooLarge);
+  CHECK(send.status().message().find("only 3 bytes remain") != std::string::npos);
+}
+
+TEST_CASE("a field longer than its own limit is refused even if the bytes are present", "[wire][codec][hostile]") {
+  SendRequest send = SampleSend();
+  send.recipient = std::string(65, 'x');
+  CHECK(Encode(send).status().code() == Code::kInvalidArgument);  // the encoder refuses too
+  Bytes body{0x01};
+  const Bytes tag = LittleEndian64(65);
+  body.insert(body.end(), tag.begin(), tag.end());
+  body.insert(body.end(), 65, 'x');
+  CHECK(Decode<SendRequest>(body).status().code() == Code::kTooLarge);
+}
+
+TEST_CASE("every truncation of a valid body is refused, never crashes", "[wire][codec][hostile]") {
+  const Bytes encoded = *Encode(SampleSend());
+  for (size_t n = 0; n < encoded.size(); ++n) {
+    auto decoded = Decode<SendRequest>(ByteView(encoded.data(), n));
+    INFO("length " << n);
+    CHECK_FALSE(decoded.ok());
+  }
+}
+
+TEST_CASE("a body with a wrong endianness marker or trailing bytes is malformed", "[wire][codec]") {
+  Bytes encoded = *Encode(SampleSend());
+  for (uint8_t marker : {0x00, 0x02, 0xff}) {
+    Bytes changed = encoded;
+    changed[0] = marker;
+    CHECK(Decode<SendRequest>(changed).status().code() == Code::kMalformed);
+  }
+  Bytes trailing = encoded;
+  trailing.push_back(0);
+  CHECK(Decode<SendRequest>(trailing).status().code() == Code::kMalformed);
+  CHECK(Decode<SendRequest>(Bytes{}).status().code() == Code::kMalformed);
+}
