@@ -61,6 +61,16 @@ class RelayServer {
   zmq::socket_t router_;
   std::string endpoint_;
   std::map<std::string, Session, std::less<>> sessions_;
+  // Activity since start, logged every minute when it changed and at shutdown. Counts only:
+  // the relay keeps no record of who wrote to whom.
+  struct Counters {
+    uint64_t stored = 0, stored_before = 0, refused = 0, delivered = 0, acknowledged = 0, expired = 0;
+    bool operator==(const Counters&) const = default;
+  };
+  void LogCounters();
+  Counters counters_;
+  Counters last_logged_;
+  int64_t next_counters_log_micros_ = 0;
   int64_t next_sweep_micros_ = 0;
   int64_t next_reader_check_micros_ = 0;
 };

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"liaison: end-to-end encrypted messages between police contacts and associations"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--state, --relay, --json) may follow the subcommand
   liaison::ClientOptions options;
   const char* env_state = std::getenv("LIAISON_STATE");
   options.state_dir = env_state ? env_state : "";

@@ -165,6 +165,7 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
     if (!batch.empty()) HandleBatch(batch);
     Periodic();
   }
+  LogCounters();
   spdlog::info("stopping");
   return Status::Ok();
 }
@@ -270,6 +271,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
     for (Pending& p : decoded) {
       const auto type = static_cast<FrameType>(p.header.type);
       if (!p.status.ok()) {
+        ++counters_.refused;
         spdlog::info("{} from {} not stored: {}", type == FrameType::kSend ? "send" : "write", Short(p.request->user),
                      p.status.ToString());
         ReplyError(*p.request, ReplyType(type), p.status);
@@ -278,12 +280,14 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
       if (type == FrameType::kSend) {
         const auto& send = std::get<wire::SendRequest>(p.body);
         if (!p.put.duplicate) touched.push_back(send.recipient);
+        ++(p.put.duplicate ? counters_.stored_before : counters_.stored);
         Reply(*p.request, static_cast<uint16_t>(p.put.duplicate ? WireStatus::kStoredBefore : WireStatus::kOk),
               ReplyType(type), EncodeOrDie(wire::Empty{}));
       } else if (type == FrameType::kAck) {
         Session& session = sessions_[p.request->user];
         const auto acked = static_cast<uint32_t>(std::get<wire::AckRequest>(p.body).seqs.size());
         session.in_flight = session.in_flight > acked ? session.in_flight - acked : 0;
+        counters_.acknowledged += p.removed;
         touched.push_back(p.request->user);
         Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
               EncodeOrDie(wire::AckReply{p.removed}));
@@ -323,6 +327,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         }
         wire::Deliveries reply;
         reply.more = more ? 1 : 0;
+        counters_.delivered += items->size();
         for (auto& m : *items) {
           reply.items.push_back({m.seq, m.message_id, static_cast<uint64_t>(m.stored_at),
                                  static_cast<uint64_t>(m.expires_at), std::move(m.envelope)});
@@ -450,8 +455,17 @@ void RelayServer::PushPending(const std::string& address) {
     }
     session.pushed_up_to = last;
     session.in_flight += count;
+    counters_.delivered += count;
     if (!more) return;
   }
+}
+
+void RelayServer::LogCounters() {
+  last_logged_ = counters_;
+  spdlog::info("since start: {} messages stored, {} retries recognised, {} refused, {} deliveries, {} acknowledged, "
+               "{} expired unacknowledged",
+               counters_.stored, counters_.stored_before, counters_.refused, counters_.delivered,
+               counters_.acknowledged, counters_.expired);
 }
 
 void RelayServer::Periodic() {
@@ -464,8 +478,13 @@ void RelayServer::Periodic() {
     if (!swept.ok()) {
       spdlog::error("expiry sweep failed: {}", swept.status().ToString());
     } else if (*swept > 0) {
+      counters_.expired += *swept;
       spdlog::info("purged {} expired messages nobody acknowledged", *swept);
     }
+  }
+  if (now >= next_counters_log_micros_) {
+    next_counters_log_micros_ = now + 60 * kMicrosPerSecond;
+    if (!(counters_ == last_logged_)) LogCounters();
   }
   if (now >= next_reader_check_micros_) {
     next_reader_check_micros_ = now + 60 * kMicrosPerSecond;
