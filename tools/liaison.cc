@@ -92,7 +92,11 @@ int main(int argc, char** argv) {
   auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
   listen->add_option("--seconds", listen_seconds, "how long")->required();
   auto* inbox = app.add_subcommand("inbox", "list received messages");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help exits 0; every usage error exits 2
+  }
   options.timeout = std::chrono::milliseconds(timeout_ms);
 
   if (options.state_dir.empty()) return Fail(liaison::Status::Error(liaison::Code::kInvalidArgument, "--state or $LIAISON_STATE is required"));

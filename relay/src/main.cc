@@ -119,7 +119,11 @@ int main(int argc, char** argv) {
   reg->add_option("card", card, "device card file")->required();
   auto* status = app.add_subcommand("status", "show keys, endpoint, devices and store size");
   status->add_option("dir", dir, "data directory")->required();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help exits 0; every usage error exits 2
+  }
 
   if (init->parsed()) {
     liaison::Status s = liaison::relay::InitDataDir(dir, listen);
