@@ -103,6 +103,16 @@ void RelayProcess::Kill(int signal) {
   pid_ = -1;
 }
 
+void RelayProcess::EditConfig(const std::string& from, const std::string& to) {
+  const std::string path = data_dir_ + "/relay.toml";
+  auto text = ReadFile(path);
+  REQUIRE(text.ok());
+  const auto at = text->find(from);
+  REQUIRE(at != std::string::npos);
+  text->replace(at, from.size(), to);
+  REQUIRE(WriteFileAtomically(path, *text, 0644).ok());
+}
+
 void RelayProcess::Register(const std::string& address, const std::string& transport_key_z85) {
   const std::string card = data_dir_ + "/" + std::to_string(std::hash<std::string>{}(address)) + ".card";
   REQUIRE(WriteFileAtomically(card, "address = \"" + address + "\"\ntransport_key = \"" + transport_key_z85 + "\"\n", 0644).ok());

@@ -47,6 +47,8 @@ class RelayProcess {
   const std::string& endpoint() const { return endpoint_; }
   const std::string& public_key() const { return public_key_; }
   const std::string& data_dir() const { return data_dir_; }
+  // Edits relay.toml before Start(): replaces the line `from` with `to` (REQUIRE-fails if absent).
+  void EditConfig(const std::string& from, const std::string& to);
   // Admits a device through `liaison-relay register`.
   void Register(const std::string& address, const std::string& transport_key_z85);
 
