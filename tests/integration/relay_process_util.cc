@@ -68,11 +68,28 @@ RelayProcess::~RelayProcess() {
   if (pid_ > 0) Kill(SIGKILL);
 }
 
-void RelayProcess::Start() {
+void RelayProcess::Start() { StartWrapped({}); }
+
+void RelayProcess::Stop() {
+  REQUIRE(pid_ > 0);
+  if (wrapped_) {
+    REQUIRE(RunProgram({"/usr/bin/pkill", "-TERM", "-P", std::to_string(pid_)}) == 0);
+  } else {
+    ::kill(pid_, SIGTERM);
+  }
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void RelayProcess::StartWrapped(const std::vector<std::string>& wrapper) {
   REQUIRE(pid_ <= 0);
+  wrapped_ = !wrapper.empty();
   const std::string endpoint_file = data_dir_ + "/endpoint";
   std::filesystem::remove(endpoint_file);
-  std::vector<std::string> argv{LIAISON_RELAY_BIN, "run", data_dir_};
+  std::vector<std::string> argv = wrapper;
+  for (const char* arg : {LIAISON_RELAY_BIN, "run"}) argv.push_back(arg);
+  argv.push_back(data_dir_);
   if (!endpoint_.empty()) {
     argv.push_back("--listen");
     argv.push_back(endpoint_);

@@ -40,6 +40,11 @@ class RelayProcess {
   // Starts the relay and waits until it has bound. After the first start, restarts reuse the
   // same endpoint, so clients need no new configuration. REQUIRE-fails if it does not come up.
   void Start();
+  // Like Start(), but runs the relay under `wrapper` (e.g. {"strace", "-f", ...}); Stop() then
+  // signals the wrapper's children and waits for the wrapper.
+  void StartWrapped(const std::vector<std::string>& wrapper);
+  // SIGTERM to the relay (also when wrapped) and wait for the process started.
+  void Stop();
   // Sends `signal` and waits for the process to end.
   void Kill(int signal);
   bool running() const { return pid_ > 0; }
@@ -57,6 +62,7 @@ class RelayProcess {
   std::string endpoint_;
   std::string public_key_;
   pid_t pid_ = -1;
+  bool wrapped_ = false;
 };
 
 // A device made directly from keys, for tests that must send what liaison::Client never would.
