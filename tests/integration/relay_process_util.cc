@@ -120,6 +120,16 @@ void RelayProcess::Kill(int signal) {
   pid_ = -1;
 }
 
+long RelayProcess::StatusKiB(const std::string& field) const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  FAIL("no " << field << " in /proc/" << pid_ << "/status");
+  return -1;
+}
+
 void RelayProcess::EditConfig(const std::string& from, const std::string& to) {
   const std::string path = data_dir_ + "/relay.toml";
   auto text = ReadFile(path);

@@ -48,6 +48,9 @@ class RelayProcess {
   // Sends `signal` and waits for the process to end.
   void Kill(int signal);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // A field of /proc/PID/status in KiB, e.g. "VmHWM" (peak resident set) or "VmRSS".
+  long StatusKiB(const std::string& field) const;
 
   const std::string& endpoint() const { return endpoint_; }
   const std::string& public_key() const { return public_key_; }
