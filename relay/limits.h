@@ -22,10 +22,14 @@ inline constexpr size_t kMaxDeliveryBytesPerFrame = 512 * 1024;
 // Expired entries removed per sweep commit; the sweep runs once a second.
 inline constexpr size_t kMaxSweepPerCommit = 4096;
 
-// Per-peer receive queue in messages (ZMQ_RCVHWM counts messages, not bytes): with
-// ZMQ_MAXMSGSIZE this caps what one peer can make the relay hold to about 64 MiB.
+// Per-peer queues in messages (ZeroMQ's high-water marks count messages, not bytes). Inbound,
+// with ZMQ_MAXMSGSIZE, one peer can make the relay hold at most 64 x 1 MiB. Outbound, a reply or
+// push frame carries at most kMaxDeliveryBytesPerFrame, so a peer that stops reading costs at most
+// 64 x 512 KiB = 32 MiB before the relay stops pushing to it (it resumes on the next ACK) and
+// drops its replies. Lower: a pipelining client stalls on its own window. Higher: more memory per
+// misbehaving peer.
 inline constexpr int kReceiveHighWaterMark = 64;
-inline constexpr int kSendHighWaterMark = 4096;
+inline constexpr int kSendHighWaterMark = 64;
 
 }  // namespace liaison::relay
 

@@ -47,7 +47,8 @@ class RelayServer {
   void HandleBatch(std::vector<Request>& batch);
   void ApplyWrites(std::vector<Pending*>& writes);
   void PushPending(const std::string& address);
-  bool SendTo(const Bytes& routing_id, const Bytes& frame);
+  enum class SendOutcome { kSent, kQueueFull, kGone };
+  SendOutcome SendTo(const Bytes& routing_id, const Bytes& frame);
   void Reply(const Request& request, uint16_t status, uint8_t type, const Bytes& body);
   void ReplyError(const Request& request, uint8_t type, const Status& status);
   void Periodic();

@@ -4,11 +4,11 @@
 //   bodies : seq:u64be -> mailbox | message_id:16 | stored_at:u64be | expires_at:u64be | envelope
 //            (appended under a global increasing sequence: pages fill sequentially)
 //   index  : mailbox | seq:u64be -> envelope_size:u32be   (small per-mailbox queue entries)
-//   dedup  : mailbox | message_id -> seq:u64be            (a retried send is stored once)
+//   dedup  : mailbox | message_id -> seq:u64be | expires_at:u64be  (a retry is stored once)
 //   expiry : expires_at:u64be | seq:u64be -> mailbox | message_id
 //   quota  : mailbox -> count:u64be | bytes:u64be
 //   keys   : address -> key bundle
-//   meta   : "next_seq" -> u64be
+//   meta   : "next_seq" -> u64be, "pages_released_at" -> u64be (see ReleaseFreedPages)
 // where mailbox = u8 length | address. Entries leave `bodies` and `index` when the recipient
 // acknowledges them or they expire; `dedup` and `expiry` entries stay until expiry so that a
 // retry arriving after the acknowledgement is recognised rather than delivered again.
@@ -108,7 +108,7 @@ class MailboxStore {
   Result<WriteBatch> BeginWrite();
 
   // Up to `max_items` pending messages of `recipient` with seq > after_seq, stopping before the
-  // envelopes exceed `max_bytes` (at least one is returned if any is pending). `*more` tells
+  // envelopes exceed `max_bytes` (at least one is returned if any is pending and max_items > 0). `*more` tells
   // whether more remain after the last returned. Expired messages not yet swept are skipped.
   Result<std::vector<StoredMessage>> Fetch(std::string_view recipient, uint64_t after_seq, size_t max_items,
                                            size_t max_bytes, bool* more);

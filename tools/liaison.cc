@@ -42,7 +42,7 @@ std::string FormatTime(int64_t micros) {
 
 nlohmann::json ReportJson(const liaison::SyncReport& r) {
   return {{"sent", r.sent},         {"failed", r.failed},         {"still_queued", r.still_queued},
-          {"received", r.received}, {"duplicates", r.duplicates}, {"rejected", r.rejected},
+          {"received", r.received}, {"duplicates", r.duplicates}, {"rejected", r.rejected},          {"deferred", r.deferred},
           {"errors", r.errors}};
 }
 
@@ -52,6 +52,7 @@ void PrintReport(const liaison::SyncReport& r) {
   if (r.duplicates) std::printf(", %zu duplicates ignored", r.duplicates);
   if (r.failed) std::printf(", %zu refused", r.failed);
   if (r.rejected) std::printf(", %zu rejected as forged or damaged", r.rejected);
+  if (r.deferred) std::printf(", %zu left on the relay for later", r.deferred);
   std::printf("\n");
   for (const auto& e : r.errors) std::printf("  %s\n", e.c_str());
 }
@@ -133,16 +134,15 @@ int main(int argc, char** argv) {
     return ExitCode(liaison::WriteFileAtomically(card_out, toml, 0644));
   }
   if (send->parsed()) {
-    auto id = (*client)->Send(to, text);
-    if (!id.ok()) return Fail(id.status());
-    auto queued = (*client)->OutboxSize();
-    const bool waiting = queued.ok() && *queued > 0;
+    auto receipt = (*client)->Send(to, text);
+    if (!receipt.ok()) return Fail(receipt.status());
     if (json) {
-      std::cout << nlohmann::json{{"id", *id}, {"queued", waiting}} << "\n";
-    } else if (waiting) {
-      std::printf("message %s is in the outbox; the relay was not reachable, `liaison sync` sends it\n", id->c_str());
+      std::cout << nlohmann::json{{"id", receipt->id}, {"queued", !receipt->stored}} << "\n";
+    } else if (!receipt->stored) {
+      std::printf("message %s is in the outbox; the relay did not store it yet, `liaison sync` retries\n",
+                  receipt->id.c_str());
     } else {
-      std::printf("message %s stored by the relay for %s\n", id->c_str(), to.c_str());
+      std::printf("message %s stored by the relay for %s\n", receipt->id.c_str(), to.c_str());
     }
     return 0;
   }

@@ -155,7 +155,7 @@ Result<Bytes> Encode(const T& value) {
   try {
     BytesStreamBuf buffer(out);
     std::ostream stream(&buffer);
-    OutputArchive ar(stream);
+    OutputArchive ar(stream, OutputArchive::Options::LittleEndian());
     ar(const_cast<T&>(value));
   } catch (const std::exception& e) {
     return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
@@ -177,6 +177,9 @@ Result<T> Decode(ByteView body) {
     std::istream stream(&buffer);
     InputArchive ar(stream, buffer);
     ar(value);
+    if constexpr (requires { value.Valid(); }) {
+      if (!value.Valid()) return Status::Error(Code::kMalformed, "a flag or reserved byte has a value other than 0 or 1");
+    }
     if (buffer.remaining() != 0) {
       return Status::Error(Code::kMalformed, std::to_string(buffer.remaining()) + " trailing bytes after the body");
     }

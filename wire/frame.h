@@ -44,6 +44,7 @@ enum class WireStatus : uint16_t {
   kUnauthenticated = 401,
   kForbidden = 403,
   kNotFound = 404,
+  kExpired = 410,           // the message's expiry is already past
   kTooLarge = 413,
   kUnsupportedVersion = 426,
   kInternal = 500,

@@ -1,6 +1,7 @@
 // The bodies of liaison's frames (docs/protocol.md, "Requests"). Each is a plain struct with a
 // serialize() that wraps every variable-length field in Bounded()/BoundedList() (wire/codec.h).
-// Field order is the wire order; append-only within a frame version.
+// Field order is the wire order. Decoding consumes a body exactly, so adding a field needs a
+// new frame version (wire/frame.h).
 #ifndef LIAISON_WIRE_MESSAGES_H_
 #define LIAISON_WIRE_MESSAGES_H_
 
@@ -26,7 +27,8 @@ struct ErrorBody {
 
 // Requests and replies with nothing to say (HELLO, PING, PUBLISH_KEYS reply).
 struct Empty {
-  uint8_t reserved = 0;
+  uint8_t reserved = 0;  // must be 0
+  bool Valid() const { return reserved == 0; }
   template <class Archive>
   void serialize(Archive& ar) { ar(reserved); }
 };
@@ -68,7 +70,8 @@ inline constexpr size_t kMinDeliveryBytes = 48;
 // FETCH reply and DELIVER push.
 struct Deliveries {
   std::vector<Delivery> items;
-  uint8_t more = 0;           // 1 if the mailbox holds more after the last item
+  uint8_t more = 0;           // 1 if the mailbox holds more after the last item, else 0
+  bool Valid() const { return more <= 1; }
   template <class Archive>
   void serialize(Archive& ar) { ar(BoundedList<kMaxFetchBatch, kMinDeliveryBytes>(items), more); }
 };

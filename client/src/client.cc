@@ -3,6 +3,7 @@
 #include <zmq.h>
 
 #include <filesystem>
+#include <map>
 #include <zmq.hpp>
 
 #include "base/clock.h"
@@ -87,7 +88,7 @@ class ClientImpl final : public Client {
     return DeviceCard{address_, Z85(transport_public_), ToHex(signing_.public_key), ToHex(dh_.public_key)};
   }
 
-  Result<std::string> Send(std::string_view recipient, std::string_view text) override {
+  Result<SendReceipt> Send(std::string_view recipient, std::string_view text) override {
     LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
     if (text.empty() || text.size() > crypto::kMaxPlaintextBytes) {
       return Status::Error(Code::kInvalidArgument, "a message has 1 byte to 64 KiB of text");
@@ -100,9 +101,15 @@ class ClientImpl final : public Client {
     crypto::SealInput input{address_, &signing_.secret_key, recipient, keys.dh_key, entry.message_id, AsBytes(text)};
     LIAISON_ASSIGN_OR_RETURN(entry.envelope, crypto::SealEnvelope(input));
     LIAISON_RETURN_IF_ERROR(state_->AddToOutbox(entry));
-    SyncReport ignored;
-    if (EnsurePublished().ok()) (void)FlushOutbox(ignored);  // unreachable relay: the message waits in the outbox
-    return ToHex(entry.message_id);
+    SendReceipt receipt{ToHex(entry.message_id), false};
+    SyncReport report;
+    std::map<MessageId, Status> outcomes;
+    if (EnsurePublished().ok()) (void)FlushOutbox(report, &outcomes);  // unreachable: it waits in the outbox
+    if (auto it = outcomes.find(entry.message_id); it != outcomes.end()) {
+      LIAISON_RETURN_IF_ERROR(it->second);
+      receipt.stored = true;
+    }
+    return receipt;
   }
 
   Result<SyncReport> Sync() override {
@@ -129,12 +136,20 @@ class ClientImpl final : public Client {
     SyncReport report;
     LIAISON_RETURN_IF_ERROR(EnsurePublished());
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
-    LIAISON_ASSIGN_OR_RETURN(Reply hello, connection_->Call(wire::FrameType::kHello, wire::Empty{}));
-    LIAISON_RETURN_IF_ERROR(ReplyStatus(hello));
+    // The relay pushes to the connection that last said HELLO; saying it again now and then
+    // re-subscribes after a reconnect (and re-sends what is unacknowledged, which dedup absorbs).
+    constexpr auto kResubscribeEvery = std::chrono::seconds(5);
+    auto next_hello = std::chrono::steady_clock::now();
     const auto deadline = std::chrono::steady_clock::now() + duration;
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_hello) {
+        LIAISON_ASSIGN_OR_RETURN(Reply hello, connection_->Call(wire::FrameType::kHello, wire::Empty{}));
+        LIAISON_RETURN_IF_ERROR(ReplyStatus(hello));
+        next_hello = now + kResubscribeEvery;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(std::min(deadline, next_hello) - now);
+      if (deadline <= now) break;
       LIAISON_ASSIGN_OR_RETURN(auto push, connection_->NextPush(left));
       if (!push) continue;
       LIAISON_RETURN_IF_ERROR(Process(*push, report, &on_message));
@@ -182,7 +197,9 @@ class ClientImpl final : public Client {
     return bundle;
   }
 
-  Status FlushOutbox(SyncReport& report) {
+  // Sends the outbox in order. `outcomes` (optional) receives, per message the relay answered,
+  // OK (stored) or the permanent refusal. Temporary refusals (3xx, 5xx) stay queued.
+  Status FlushOutbox(SyncReport& report, std::map<MessageId, Status>* outcomes = nullptr) {
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
     for (size_t i = 0; i < outbox.size(); ++i) {
       const OutboxEntry& entry = outbox[i];
@@ -196,9 +213,11 @@ class ClientImpl final : public Client {
       if (status.ok()) {
         LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.message_id));
         ++report.sent;
-      } else if (status.code() == Code::kMailboxFull || status.code() == Code::kStoreFull) {
-        ++report.still_queued;  // temporary: retried on the next sync
+        if (outcomes) (*outcomes)[entry.message_id] = Status::Ok();
+      } else if (reply->status < 400 || reply->status >= 500) {
+        ++report.still_queued;  // full mailbox or store, or a relay error: retried on the next sync
       } else {
+        if (outcomes) (*outcomes)[entry.message_id] = status;
         ++report.failed;
         report.errors.push_back("message " + ToHex(entry.message_id) + " to " + entry.recipient + ": " + status.ToString());
         LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.message_id));
@@ -227,7 +246,14 @@ class ClientImpl final : public Client {
       };
       auto envelope = crypto::OpenEnvelope(d.envelope, address_, dh_, d.message_id, lookup);
       if (!envelope.ok()) {
-        if (transient) continue;  // keep it on the relay; the next sync tries again
+        if (transient || envelope.status().code() == Code::kUnsupportedVersion) {
+          // Keep it on the relay: the sender's keys may be published later, and an envelope of a
+          // newer version waits for an updated client instead of being destroyed.
+          ++report.deferred;
+          report.errors.push_back("delivery " + std::to_string(d.seq) + " left on the relay: " +
+                                  envelope.status().ToString());
+          continue;
+        }
         ++report.rejected;
         report.errors.push_back("delivery " + std::to_string(d.seq) + " rejected: " + envelope.status().ToString());
         ack.seqs.push_back(d.seq);  // it can never be opened; do not let it block the mailbox

@@ -1,7 +1,7 @@
 // The device's state in LMDB (internal to client/): own keys, pinned contacts, outbox, inbox and
 // the ids of messages already received.
 //
-// Tables: self (name -> value), contacts (address -> signing_pk | dh_pk), outbox (message_id ->
+// Tables: self (name -> value), contacts (address -> key bundle, client/src/key_bundle.h), outbox (message_id ->
 // u8 len | recipient | expires_at:u64be | envelope), inbox (n:u64be -> record), seen (u8 len |
 // sender | message_id -> n:u64be), where record = message_id | stored_at:u64be |
 // received_at:u64be | u8 len | sender | text.

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <toml++/toml.h>
@@ -80,6 +81,10 @@ Result<RelayConfig> LoadConfig(const std::string& data_dir) {
   Status s;
   LIAISON_RETURN_IF_ERROR(ReadString(table, "listen", &config.listen));
   LIAISON_RETURN_IF_ERROR(ReadString(table, "log_level", &config.log_level));
+  static constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
+    return Status::Error(Code::kInvalidArgument, "log_level must be one of trace, debug, info, warn, error");
+  }
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "map_size_mib", &config.map_size_mib));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_mailbox_messages", &config.max_mailbox_messages));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_mailbox_mib", &config.max_mailbox_mib));
@@ -88,6 +93,9 @@ Result<RelayConfig> LoadConfig(const std::string& data_dir) {
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "handshake_timeout_ms", &config.handshake_timeout_ms));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_interval_ms", &config.heartbeat_interval_ms));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_timeout_ms", &config.heartbeat_timeout_ms));
+  if (config.default_ttl_days > config.max_ttl_days) {
+    return Status::Error(Code::kInvalidArgument, "store.default_ttl_days must not exceed store.max_ttl_days");
+  }
   return config;
 }
 

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   }
   struct rlimit no_core {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);  // a core dump would contain the relay's secret key
-  spdlog::set_default_logger(spdlog::stderr_color_st("relay"));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("relay")  /* the ZAP thread logs too */);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   CLI::App app{"liaison-relay: the end-to-end encrypted store-and-forward relay"};

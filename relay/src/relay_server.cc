@@ -151,8 +151,11 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
       request.routing_id.assign(routing.data<uint8_t>(), routing.data<uint8_t>() + routing.size());
       if (routing.more()) {
         (void)router_.recv(request.frame, zmq::recv_flags::none);
-        const char* user = request.frame.gets("User-Id");
-        request.user = user ? user : "";
+        try {
+          request.user = request.frame.gets("User-Id");  // set by the ZAP handler on every message
+        } catch (const zmq::error_t&) {
+          request.user.clear();  // no ZAP identity: the request is dropped below
+        }
         while (request.frame.more()) {  // one frame per message: drain and refuse the rest
           zmq::message_t extra;
           (void)router_.recv(extra, zmq::recv_flags::none);
@@ -170,13 +173,18 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
-bool RelayServer::SendTo(const Bytes& routing_id, const Bytes& frame) {
+RelayServer::SendOutcome RelayServer::SendTo(const Bytes& routing_id, const Bytes& frame) {
   try {
-    if (!router_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-    return router_.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
-  } catch (const zmq::error_t& e) {
-    // EHOSTUNREACH: the peer is gone. The message stays in the store for its next connection.
-    return false;
+    // With ROUTER_MANDATORY, an empty result means the peer's queue is at its high-water mark.
+    if (!router_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return SendOutcome::kQueueFull;
+    }
+    // The routing frame was accepted, so the peer exists; the body frame joins the same message.
+    (void)router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    return SendOutcome::kSent;
+  } catch (const zmq::error_t&) {
+    // EHOSTUNREACH: the peer is gone. Stored messages wait for its next connection.
+    return SendOutcome::kGone;
   }
 }
 
@@ -184,9 +192,9 @@ void RelayServer::Reply(const Request& request, uint16_t status, uint8_t type, c
   wire::FrameHeader header;
   header.type = type;
   header.status = status;
-  auto decoded = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
-  header.request_id = decoded.ok() ? decoded->header.request_id : 0;
-  if (!SendTo(request.routing_id, wire::EncodeFrame(header, body))) {
+  // Answer with the caller's request id even when the rest of its header was unreadable.
+  if (request.frame.size() >= 12) header.request_id = GetBigEndian64(request.frame.data<uint8_t>() + 4);
+  if (SendTo(request.routing_id, wire::EncodeFrame(header, body)) != SendOutcome::kSent) {
     spdlog::debug("reply to {} not sent: peer gone or its queue is full", Short(request.user));
   }
 }
@@ -259,6 +267,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         reads.push_back(&request);
         continue;
     }
+    ++counters_.refused;
     spdlog::info("refused a {} request from {}: {}", static_cast<int>(type), Short(request.user), body_status.ToString());
     ReplyError(request, ReplyType(type), body_status);
   }
@@ -318,7 +327,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         auto body = wire::Decode<wire::FetchRequest>(frame->body);
         if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
         bool more = false;
-        auto items = store_->Fetch(request->user, body->after_seq, std::min(body->max, wire::kMaxFetchBatch),
+        auto items = store_->Fetch(request->user, body->after_seq, std::clamp(body->max, 1u, wire::kMaxFetchBatch),
                                    kMaxDeliveryBytesPerFrame, &more);
         if (!items.ok()) {
           spdlog::error("fetch for {} failed: {}", Short(request->user), items.status().ToString());
@@ -448,11 +457,13 @@ void RelayServer::PushPending(const std::string& address) {
     }
     wire::FrameHeader header;
     header.type = static_cast<uint8_t>(FrameType::kDeliver);
-    if (!SendTo(session.routing_id, wire::EncodeFrame(header, EncodeOrDie(push)))) {
-      spdlog::debug("push to {} not sent; it stays stored for the next connection", Short(address));
+    const SendOutcome sent = SendTo(session.routing_id, wire::EncodeFrame(header, EncodeOrDie(push)));
+    if (sent == SendOutcome::kGone) {
+      spdlog::debug("{} is gone; its messages stay stored for its next connection", Short(address));
       sessions_.erase(it);
       return;
     }
+    if (sent == SendOutcome::kQueueFull) return;  // pushed again after its next acknowledgement
     session.pushed_up_to = last;
     session.in_flight += count;
     counters_.delivered += count;

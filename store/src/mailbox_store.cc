@@ -225,6 +225,7 @@ Result<std::vector<StoredMessage>> MailboxStore::Fetch(std::string_view recipien
                                                        size_t max_items, size_t max_bytes, bool* more) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
   *more = false;
+  if (after_seq == UINT64_MAX || max_items == 0) return std::vector<StoredMessage>();
   const Bytes mailbox = MailboxKey(recipient);
   const int64_t now = clock_.NowMicros();
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));

@@ -2,7 +2,10 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <thread>
+
+#include "base/file_util.h"
 
 #include "client/src/key_bundle.h"
 #include "crypto/envelope.h"
@@ -61,8 +64,9 @@ TEST_CASE("a message to an offline recipient is delivered when it comes online, 
   auto association = MakeClient(relay, dir.Sub("association"), "association/1");
   REQUIRE(association->Sync().ok());  // publishes its keys, then goes offline
 
-  auto id = officer->Send("association/1", "Bitte melden Sie sich.");
-  REQUIRE(id.ok());
+  auto receipt = officer->Send("association/1", "Bitte melden Sie sich.");
+  REQUIRE(receipt.ok());
+  CHECK(receipt->stored);
   REQUIRE(*officer->OutboxSize() == 0);  // the relay acknowledged it as stored
 
   auto report = association->Sync();
@@ -298,8 +302,9 @@ TEST_CASE("a message written while the relay is down waits in the outbox and goe
   REQUIRE(officer->Send("association/1", "keys pinned").ok());  // pins the recipient's keys
   relay.Kill(SIGTERM);
 
-  auto id = officer->Send("association/1", "written offline");
-  REQUIRE(id.ok());
+  auto receipt = officer->Send("association/1", "written offline");
+  REQUIRE(receipt.ok());
+  CHECK_FALSE(receipt->stored);
   CHECK(*officer->OutboxSize() == 1);
   CHECK(officer->Sync().status().code() == Code::kUnavailable);
   CHECK(*officer->OutboxSize() == 1);
@@ -327,4 +332,50 @@ TEST_CASE("a send to an unknown address is refused with 404 and names the reason
   auto reply = connection->Call(wire::FrameType::kSend, send);
   REQUIRE(reply.ok());
   CHECK(reply->status == static_cast<uint16_t>(wire::WireStatus::kNotFound));
+}
+
+TEST_CASE("an envelope of an unknown version is left on the relay, not destroyed", "[integration][client]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  RawDevice officer{"officer/1"};
+  relay.Register(officer.address, officer.TransportZ85());
+  zmq::context_t context;
+  auto connection = officer.Connect(context, relay);
+  PublishRawKeys(*connection, officer);
+  wire::SendRequest future = SealedFrom(officer, "association/1", *association, "from a newer client");
+  future.envelope[0] = 2;  // a version this build cannot read
+  REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kSend, future)).ok());
+  for (int round = 0; round < 2; ++round) {
+    auto report = association->Sync();
+    REQUIRE(report.ok());
+    CHECK(report->deferred == 1);
+    CHECK(report->rejected == 0);
+    CHECK(report->received == 0);
+  }
+}
+
+TEST_CASE("a send refused for good is reported by Send and leaves the outbox", "[integration][client]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  REQUIRE(officer->Send("association/1", "pins the keys").ok());
+  // The coordinator removes the association's device: the relay now refuses sends to it (404).
+  auto list = ReadFile(relay.data_dir() + "/devices.list");
+  REQUIRE(list.ok());
+  std::string kept;
+  std::istringstream lines(*list);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("association/1 ", 0) != 0) kept += line + "\n";
+  }
+  REQUIRE(WriteFileAtomically(relay.data_dir() + "/devices.list", kept, 0644).ok());
+  std::this_thread::sleep_for(1200ms);  // the relay re-reads the list within a second
+  auto refused = officer->Send("association/1", "to a removed device");
+  CHECK(refused.status().code() == Code::kNotFound);
+  CHECK(*officer->OutboxSize() == 0);
 }

@@ -87,6 +87,7 @@ Code CodeFromWireStatus(uint16_t status) {
     case WireStatus::kUnauthenticated: return Code::kUnauthenticated;
     case WireStatus::kForbidden: return Code::kPermissionDenied;
     case WireStatus::kNotFound: return Code::kNotFound;
+    case WireStatus::kExpired: return Code::kExpired;
     case WireStatus::kTooLarge: return Code::kTooLarge;
     case WireStatus::kUnsupportedVersion: return Code::kUnsupportedVersion;
     case WireStatus::kNone:
@@ -102,8 +103,8 @@ WireStatus WireStatusFromCode(Code code) {
     case Code::kStoreFull: return WireStatus::kStoreFull;
     case Code::kMalformed:
     case Code::kInvalidArgument:
-    case Code::kDuplicate:
-    case Code::kExpired: return WireStatus::kMalformed;
+    case Code::kDuplicate: return WireStatus::kMalformed;
+    case Code::kExpired: return WireStatus::kExpired;
     case Code::kUnauthenticated: return WireStatus::kUnauthenticated;
     case Code::kPermissionDenied: return WireStatus::kForbidden;
     case Code::kNotFound: return WireStatus::kNotFound;

@@ -17,7 +17,7 @@
 
 namespace liaison {
 
-// Stable numeric values: they are part of the C API (liaison.h) and must never be renumbered.
+// Stable numeric values: integrators may store or transmit them; never renumber.
 enum class Code : int {
   kOk = 0,
   kInvalidArgument = 1,     // the caller passed something malformed or out of range

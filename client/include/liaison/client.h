@@ -58,6 +58,11 @@ struct InboxMessage {
   std::string text;
 };
 
+struct SendReceipt {
+  std::string id;       // message id, hex
+  bool stored = false;  // true: the relay acknowledged it as stored; false: waiting in the outbox
+};
+
 struct SyncReport {
   size_t sent = 0;            // outbox messages the relay acknowledged as stored
   size_t failed = 0;          // outbox messages the relay refused for good (reason logged in errors)
@@ -65,6 +70,8 @@ struct SyncReport {
   size_t received = 0;        // new messages now in the inbox
   size_t duplicates = 0;      // deliveries of messages already in the inbox (acknowledged again)
   size_t rejected = 0;        // deliveries that failed authentication or decoding (dropped)
+  size_t deferred = 0;        // deliveries left on the relay for later (sender keys unknown yet,
+                              // or an envelope version this build cannot read)
   std::vector<std::string> errors;  // one line per failed or rejected message
 };
 
@@ -81,12 +88,14 @@ class Client {
   virtual DeviceCard Card() const = 0;
 
   // Encrypts `text` for `recipient`, stores it in the outbox, and tries to hand it to the relay.
-  // Returns the message id (hex). OK as soon as the message is durably in the outbox, even if
-  // the relay is unreachable; Sync() sends it later. Errors: kInvalidArgument (empty or >64 KiB
+  // OK as soon as the message is durably in the outbox; the receipt says whether the relay has
+  // already stored it (if not, Sync() sends it later). Errors: kInvalidArgument (empty or >64 KiB
   // text, bad address), kNotFound (the relay knows no keys for the recipient), kUnauthenticated
-  // (the recipient's keys changed since they were pinned), kUnavailable (keys not yet known and
-  // the relay unreachable).
-  virtual Result<std::string> Send(std::string_view recipient, std::string_view text) = 0;
+  // (the recipient's published key bundle fails its signature check), kUnavailable (keys not yet
+  // known and the relay unreachable); and whatever the relay answered if it refused this message
+  // for good (4xx), in which case it is no longer in the outbox. The first bundle seen for an
+  // address is pinned and used from then on (trust on first use until the signed roster).
+  virtual Result<SendReceipt> Send(std::string_view recipient, std::string_view text) = 0;
 
   // Publishes this device's keys if needed, sends the outbox, then fetches, decrypts, stores and
   // acknowledges everything pending. kUnavailable if the relay does not answer (the outbox and
@@ -94,7 +103,8 @@ class Client {
   virtual Result<SyncReport> Sync() = 0;
 
   // Subscribes to pushes and handles deliveries as they arrive for `duration`, calling
-  // `on_message` (may be empty) for each new inbox message after it is stored.
+  // `on_message` (may be empty) for each new inbox message after it is stored. Re-subscribes
+  // every few seconds, so a reconnect does not end the pushes.
   virtual Result<SyncReport> Listen(std::chrono::milliseconds duration,
                                     const std::function<void(const InboxMessage&)>& on_message) = 0;
 
