@@ -59,3 +59,12 @@ TEST_CASE("a bad configuration value is refused with the key it concerns", "[rel
   CHECK(broken.status().code() == Code::kInvalidArgument);
   CHECK(broken.status().message().find("line") != std::string::npos);
 }
+
+TEST_CASE("an unknown log level and a default TTL above the maximum are refused", "[relay][config]") {
+  Dir dir;
+  std::filesystem::create_directories(dir.path);
+  REQUIRE(WriteFileAtomically(dir.path + "/relay.toml", "log_level = \"verbose\"\n", 0644).ok());
+  CHECK(LoadConfig(dir.path).status().message().find("log_level") != std::string::npos);
+  REQUIRE(WriteFileAtomically(dir.path + "/relay.toml", "[store]\ndefault_ttl_days = 100\nmax_ttl_days = 90\n", 0644).ok());
+  CHECK(LoadConfig(dir.path).status().code() == Code::kInvalidArgument);
+}

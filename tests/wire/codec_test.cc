@@ -111,3 +111,15 @@ TEST_CASE("a body with a wrong endianness marker or trailing bytes is malformed"
   CHECK(Decode<SendRequest>(trailing).status().code() == Code::kMalformed);
   CHECK(Decode<SendRequest>(Bytes{}).status().code() == Code::kMalformed);
 }
+
+TEST_CASE("flags and reserved bytes other than 0 or 1 are malformed, so each value has one encoding",
+          "[wire][codec]") {
+  CHECK(Decode<Empty>(Bytes{0x01, 0x00}).ok());
+  CHECK(Decode<Empty>(Bytes{0x01, 0x01}).status().code() == Code::kMalformed);
+  Deliveries deliveries;
+  deliveries.more = 1;
+  Bytes encoded = *Encode(deliveries);
+  CHECK(Decode<Deliveries>(encoded).ok());
+  encoded.back() = 2;  // `more` is the last byte
+  CHECK(Decode<Deliveries>(encoded).status().code() == Code::kMalformed);
+}
