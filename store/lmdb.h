@@ -47,12 +47,15 @@ class Env {
   MDB_env* get() const { return env_; }
   // Clears reader slots of dead processes; returns how many were cleared.
   Result<int> CheckReaders();
+  // How many stale reader slots Open() cleared.
+  int readers_cleared_at_open() const { return readers_cleared_at_open_; }
   // Size of the data file in bytes (what the map currently occupies on disk).
   Result<uint64_t> FileBytes() const;
 
  private:
   explicit Env(MDB_env* env) : env_(env) {}
   MDB_env* env_;
+  int readers_cleared_at_open_ = 0;
 };
 
 class Txn {

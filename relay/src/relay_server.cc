@@ -89,6 +89,9 @@ Status RelayServer::Setup() {
   options.max_ttl_micros = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
   LIAISON_ASSIGN_OR_RETURN(store_, store::MailboxStore::Open(options, clock_));
 
+  if (const int cleared = store_->env().readers_cleared_at_open(); cleared > 0) {
+    spdlog::warn("cleared {} stale LMDB reader slots left by killed processes", cleared);
+  }
   Status reload = registry_.ReloadIfChanged();
   if (!reload.ok()) spdlog::warn("{}", reload.ToString());
 

@@ -52,7 +52,7 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
                          "refusing to open " + options.path +
                              " with a durability-weakening LMDB flag (NOSYNC, NOMETASYNC, MAPASYNC or WRITEMAP)");
   }
-  LIAISON_RETURN_IF_ERROR(env->CheckReaders().status());
+  LIAISON_ASSIGN_OR_RETURN(env->readers_cleared_at_open_, env->CheckReaders());
   return env;
 }
 
