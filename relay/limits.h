@@ -25,8 +25,8 @@ inline constexpr size_t kMaxSweepPerCommit = 4096;
 // Per-peer queues in messages (ZeroMQ's high-water marks count messages, not bytes). Inbound,
 // with ZMQ_MAXMSGSIZE, one peer can make the relay hold at most 64 x 1 MiB. Outbound, a reply or
 // push frame carries at most kMaxDeliveryBytesPerFrame, so a peer that stops reading costs at most
-// 64 x 512 KiB = 32 MiB before the relay stops pushing to it (it resumes on the next ACK) and
-// drops its replies. Lower: a pipelining client stalls on its own window. Higher: more memory per
+// about 64 x 512 KiB = 32 MiB (plus per-item framing) before the relay stops pushing to it (it
+// resumes on its next ACK or HELLO, or the next message for it) and drops its replies. Lower: a pipelining client stalls on its own window. Higher: more memory per
 // misbehaving peer.
 inline constexpr int kReceiveHighWaterMark = 64;
 inline constexpr int kSendHighWaterMark = 64;

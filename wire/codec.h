@@ -178,7 +178,7 @@ Result<T> Decode(ByteView body) {
     InputArchive ar(stream, buffer);
     ar(value);
     if constexpr (requires { value.Valid(); }) {
-      if (!value.Valid()) return Status::Error(Code::kMalformed, "a flag or reserved byte has a value other than 0 or 1");
+      if (!value.Valid()) return Status::Error(Code::kMalformed, "a reserved byte is not 0 or a flag is not 0 or 1");
     }
     if (buffer.remaining() != 0) {
       return Status::Error(Code::kMalformed, std::to_string(buffer.remaining()) + " trailing bytes after the body");

@@ -3,7 +3,7 @@
 #include <zmq.h>
 
 #include <filesystem>
-#include <map>
+#include <optional>
 #include <zmq.hpp>
 
 #include "base/clock.h"
@@ -103,10 +103,10 @@ class ClientImpl final : public Client {
     LIAISON_RETURN_IF_ERROR(state_->AddToOutbox(entry));
     SendReceipt receipt{ToHex(entry.message_id), false};
     SyncReport report;
-    std::map<MessageId, Status> outcomes;
-    if (EnsurePublished().ok()) (void)FlushOutbox(report, &outcomes);  // unreachable: it waits in the outbox
-    if (auto it = outcomes.find(entry.message_id); it != outcomes.end()) {
-      LIAISON_RETURN_IF_ERROR(it->second);
+    std::optional<Status> outcome;
+    if (EnsurePublished().ok()) (void)FlushOutbox(report, &entry.message_id, &outcome);  // unreachable: it waits
+    if (outcome) {
+      LIAISON_RETURN_IF_ERROR(*outcome);
       receipt.stored = true;
     }
     return receipt;
@@ -116,6 +116,7 @@ class ClientImpl final : public Client {
     SyncReport report;
     LIAISON_RETURN_IF_ERROR(EnsurePublished());
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
+    LIAISON_RETURN_IF_ERROR(ReportFailures(report));
     uint64_t after = 0;
     while (true) {
       wire::FetchRequest fetch;
@@ -136,6 +137,7 @@ class ClientImpl final : public Client {
     SyncReport report;
     LIAISON_RETURN_IF_ERROR(EnsurePublished());
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
+    LIAISON_RETURN_IF_ERROR(ReportFailures(report));
     // The relay pushes to the connection that last said HELLO; saying it again now and then
     // re-subscribes after a reconnect (and re-sends what is unacknowledged, which dedup absorbs).
     constexpr auto kResubscribeEvery = std::chrono::seconds(5);
@@ -197,9 +199,11 @@ class ClientImpl final : public Client {
     return bundle;
   }
 
-  // Sends the outbox in order. `outcomes` (optional) receives, per message the relay answered,
-  // OK (stored) or the permanent refusal. Temporary refusals (3xx, 5xx) stay queued.
-  Status FlushOutbox(SyncReport& report, std::map<MessageId, Status>* outcomes = nullptr) {
+  // Sends the outbox, oldest first. Temporary refusals (3xx, 5xx, 426) stay queued. A permanent
+  // refusal (other 4xx) moves the message to the failed table, reported by the next
+  // ReportFailures(), except for `own` (the message the caller reports itself), which is only
+  // removed; its outcome, or OK once stored, goes to `*own_outcome`.
+  Status FlushOutbox(SyncReport& report, const MessageId* own = nullptr, std::optional<Status>* own_outcome = nullptr) {
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
     for (size_t i = 0; i < outbox.size(); ++i) {
       const OutboxEntry& entry = outbox[i];
@@ -210,19 +214,30 @@ class ClientImpl final : public Client {
         return reply.status();
       }
       Status status = ReplyStatus(*reply);
+      const bool permanent = reply->status >= 400 && reply->status < 500 &&
+                             reply->status != static_cast<uint16_t>(wire::WireStatus::kUnsupportedVersion);
+      const bool is_own = own != nullptr && *own == entry.message_id;
       if (status.ok()) {
-        LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.message_id));
+        LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
         ++report.sent;
-        if (outcomes) (*outcomes)[entry.message_id] = Status::Ok();
-      } else if (reply->status < 400 || reply->status >= 500) {
-        ++report.still_queued;  // full mailbox or store, or a relay error: retried on the next sync
+        if (is_own) *own_outcome = Status::Ok();
+      } else if (!permanent) {
+        ++report.still_queued;
+      } else if (is_own) {
+        LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
+        *own_outcome = status;
       } else {
-        if (outcomes) (*outcomes)[entry.message_id] = status;
-        ++report.failed;
-        report.errors.push_back("message " + ToHex(entry.message_id) + " to " + entry.recipient + ": " + status.ToString());
-        LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.message_id));
+        LIAISON_RETURN_IF_ERROR(state_->MoveToFailed(entry, status.ToString()));
       }
     }
+    return Status::Ok();
+  }
+
+  // Moves the recorded permanent refusals into `report` (failed, errors).
+  Status ReportFailures(SyncReport& report) {
+    LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> failures, state_->TakeFailures());
+    report.failed += failures.size();
+    for (auto& line : failures) report.errors.push_back(std::move(line));
     return Status::Ok();
   }
 

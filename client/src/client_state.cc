@@ -67,6 +67,7 @@ Result<std::unique_ptr<ClientState>> ClientState::Open(const std::string& dir) {
   LIAISON_ASSIGN_OR_RETURN(state->self_, txn.OpenDb("self", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->contacts_, txn.OpenDb("contacts", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->outbox_, txn.OpenDb("outbox", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->failed_, txn.OpenDb("failed", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->inbox_, txn.OpenDb("inbox", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->seen_, txn.OpenDb("seen", MDB_CREATE));
   LIAISON_RETURN_IF_ERROR(txn.Commit());
@@ -99,13 +100,26 @@ Status ClientState::PinContact(std::string_view address, ByteView keys) {
   return txn.Commit();
 }
 
+namespace {
+// The key after the last one in `dbi` (1 for an empty table); keys are u64be counters.
+Result<uint64_t> NextPosition(Txn& txn, MDB_dbi dbi) {
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, dbi));
+  LIAISON_ASSIGN_OR_RETURN(auto last, cursor.Last());
+  if (last && last->key.size() == 8) return GetBigEndian64(last->key.data()) + 1;
+  return uint64_t{1};
+}
+}  // namespace
+
 Status ClientState::AddToOutbox(const OutboxEntry& entry) {
-  Bytes value;
+  Bytes value(entry.message_id.begin(), entry.message_id.end());
   AppendLengthPrefixed(value, entry.recipient);
   AppendBe64(value, static_cast<uint64_t>(entry.expires_at));
   value.insert(value.end(), entry.envelope.begin(), entry.envelope.end());
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-  LIAISON_RETURN_IF_ERROR(txn.Put(outbox_, entry.message_id, value));
+  LIAISON_ASSIGN_OR_RETURN(uint64_t position, NextPosition(txn, outbox_));
+  Bytes key;
+  AppendBe64(key, position);
+  LIAISON_RETURN_IF_ERROR(txn.Put(outbox_, key, value));
   return txn.Commit();
 }
 
@@ -116,11 +130,13 @@ Result<std::vector<OutboxEntry>> ClientState::Outbox() {
   LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
   while (entry) {
     OutboxEntry e;
-    if (entry->key.size() != 16) return Corrupt("outbox key");
-    std::memcpy(e.message_id.data(), entry->key.data(), 16);
+    if (entry->key.size() != 8) return Corrupt("outbox key");
+    e.position = GetBigEndian64(entry->key.data());
     Reader r(entry->value);
+    ByteView id;
     uint64_t expires = 0;
-    if (!r.Prefixed(&e.recipient) || !r.Be64(&expires)) return Corrupt("outbox entry");
+    if (!r.Take(16, &id) || !r.Prefixed(&e.recipient) || !r.Be64(&expires)) return Corrupt("outbox entry");
+    std::memcpy(e.message_id.data(), id.data(), 16);
     e.expires_at = static_cast<int64_t>(expires);
     ByteView rest = r.Rest();
     e.envelope.assign(rest.begin(), rest.end());
@@ -130,11 +146,54 @@ Result<std::vector<OutboxEntry>> ClientState::Outbox() {
   return out;
 }
 
-Status ClientState::RemoveFromOutbox(const MessageId& id) {
+Status ClientState::RemoveFromOutbox(uint64_t position) {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-  LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(outbox_, id));
+  Bytes key;
+  AppendBe64(key, position);
+  LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(outbox_, key));
   (void)removed;
   return txn.Commit();
+}
+
+Status ClientState::MoveToFailed(const OutboxEntry& entry, std::string_view reason) {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  Bytes key;
+  AppendBe64(key, entry.position);
+  LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(outbox_, key));
+  (void)removed;
+  LIAISON_ASSIGN_OR_RETURN(uint64_t position, NextPosition(txn, failed_));
+  Bytes failed_key;
+  AppendBe64(failed_key, position);
+  Bytes value(entry.message_id.begin(), entry.message_id.end());
+  AppendLengthPrefixed(value, entry.recipient);
+  value.insert(value.end(), reason.begin(), reason.end());
+  LIAISON_RETURN_IF_ERROR(txn.Put(failed_, failed_key, value));
+  return txn.Commit();
+}
+
+Result<std::vector<std::string>> ClientState::TakeFailures() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  std::vector<std::string> out;
+  std::vector<Bytes> keys;
+  {
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, failed_));
+    LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+    while (entry) {
+      Reader r(entry->value);
+      ByteView id;
+      std::string recipient;
+      if (!r.Take(16, &id) || !r.Prefixed(&recipient)) return Corrupt("failed entry");
+      out.push_back("message " + ToHex(id) + " to " + recipient + ": " + std::string(AsChars(r.Rest())));
+      keys.emplace_back(entry->key.begin(), entry->key.end());
+      LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+    }
+  }
+  for (const Bytes& key : keys) {
+    LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(failed_, key));
+    (void)removed;
+  }
+  LIAISON_RETURN_IF_ERROR(txn.Commit());
+  return out;
 }
 
 Result<std::vector<bool>> ClientState::StoreReceived(const std::vector<ReceivedMessage>& messages) {

@@ -383,7 +383,10 @@ void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
   };
   auto apply = [&](store::WriteBatch& batch, Pending& p) {
     if (auto* send = std::get_if<wire::SendRequest>(&p.body)) {
-      store::PutRequest put{send->recipient, send->message_id, static_cast<int64_t>(send->expires_at), send->envelope};
+      // An expiry beyond what int64 holds is as far away as any other: the store clamps it to the
+      // maximum TTL.
+      const auto expires_at = static_cast<int64_t>(std::min<uint64_t>(send->expires_at, INT64_MAX));
+      store::PutRequest put{send->recipient, send->message_id, expires_at, send->envelope};
       auto result = batch.Put(put);
       if (result.ok()) p.put = *result; else p.status = result.status();
     } else if (auto* ack = std::get_if<wire::AckRequest>(&p.body)) {

@@ -379,3 +379,44 @@ TEST_CASE("a send refused for good is reported by Send and leaves the outbox", "
   CHECK(refused.status().code() == Code::kNotFound);
   CHECK(*officer->OutboxSize() == 0);
 }
+
+TEST_CASE("the outbox goes out in the order written, and a refusal met during a later Send is reported by Sync",
+          "[integration][client]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  auto desk = MakeClient(relay, dir.Sub("desk"), "desk/1");
+  REQUIRE(association->Sync().ok());
+  REQUIRE(desk->Sync().ok());
+  REQUIRE(officer->Send("association/1", "pin").ok());
+  REQUIRE(officer->Send("desk/1", "first").ok());
+  relay.Stop();
+  for (const char* text : {"second", "third", "fourth", "fifth"}) REQUIRE_FALSE(officer->Send("desk/1", text)->stored);
+  REQUIRE_FALSE(officer->Send("association/1", "to a device about to be removed")->stored);
+  // While the relay is down, the coordinator removes the association's device.
+  auto list = ReadFile(relay.data_dir() + "/devices.list");
+  REQUIRE(list.ok());
+  std::string kept;
+  std::istringstream lines(*list);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("association/1 ", 0) != 0) kept += line + "\n";
+  }
+  REQUIRE(WriteFileAtomically(relay.data_dir() + "/devices.list", kept, 0644).ok());
+  relay.Start();
+
+  auto receipt = officer->Send("desk/1", "sixth");  // flushes the older messages first
+  REQUIRE(receipt.ok());
+  CHECK(receipt->stored);
+  auto report = officer->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->failed == 1);
+  REQUIRE(report->errors.size() == 1);
+  CHECK(report->errors[0].find("association/1") != std::string::npos);
+  CHECK(officer->Sync()->failed == 0);  // reported once
+
+  REQUIRE(desk->Sync().ok());
+  CHECK(Texts(*desk) == std::vector<std::string>{"officer/1: first", "officer/1: second", "officer/1: third",
+                                                 "officer/1: fourth", "officer/1: fifth", "officer/1: sixth"});
+}

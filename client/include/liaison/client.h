@@ -65,14 +65,15 @@ struct SendReceipt {
 
 struct SyncReport {
   size_t sent = 0;            // outbox messages the relay acknowledged as stored
-  size_t failed = 0;          // outbox messages the relay refused for good (reason logged in errors)
-  size_t still_queued = 0;    // outbox messages waiting (relay unreachable, mailbox or store full)
+  size_t failed = 0;          // messages the relay refused for good (4xx) since the last report
+  size_t still_queued = 0;    // outbox messages waiting (relay unreachable, mailbox or store full,
+                              // relay error 5xx, or a relay speaking another frame version)
   size_t received = 0;        // new messages now in the inbox
   size_t duplicates = 0;      // deliveries of messages already in the inbox (acknowledged again)
   size_t rejected = 0;        // deliveries that failed authentication or decoding (dropped)
   size_t deferred = 0;        // deliveries left on the relay for later (sender keys unknown yet,
                               // or an envelope version this build cannot read)
-  std::vector<std::string> errors;  // one line per failed or rejected message
+  std::vector<std::string> errors;  // one line per failed, rejected or deferred message
 };
 
 class Client {
