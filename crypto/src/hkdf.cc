@@ -42,22 +42,23 @@ Status HkdfSha256(ByteView ikm, ByteView salt, ByteView info, std::span<uint8_t>
                              std::to_string(out.size()));
   }
   // Extract: PRK = HMAC(salt, IKM). HMAC zero-pads its key, so an empty salt is the same as
-  // HashLen zero bytes.
-  SecretBytes<kHmacSha256Bytes> prk;
-  Hmac(salt, ikm, {}, {}, prk.data());
-
+  // HashLen zero bytes. PRK and the blocks are per-call temporaries: on the stack and wiped
+  // before returning (sodium_malloc per call would cost far more than the hashing).
+  uint8_t prk[kHmacSha256Bytes];
+  Hmac(salt, ikm, {}, {}, prk);
   // Expand: T(i) = HMAC(PRK, T(i-1) | info | i), T(0) empty; OKM = first L bytes of T(1)|T(2)|...
-  SecretBytes<kHmacSha256Bytes> block;
+  uint8_t block[kHmacSha256Bytes];
   size_t written = 0;
   for (uint8_t counter = 1; written < out.size(); ++counter) {
-    const ByteView previous =
-        counter == 1 ? ByteView() : ByteView(block.data(), kHmacSha256Bytes);
+    const ByteView previous = counter == 1 ? ByteView() : ByteView(block, kHmacSha256Bytes);
     const uint8_t counter_byte[1] = {counter};
-    Hmac(prk.view(), previous, info, counter_byte, block.data());
+    Hmac(ByteView(prk, sizeof prk), previous, info, counter_byte, block);
     const size_t n = std::min(kHmacSha256Bytes, out.size() - written);
-    std::copy_n(block.data(), n, out.data() + written);
+    std::copy_n(block, n, out.data() + written);
     written += n;
   }
+  sodium_memzero(prk, sizeof prk);
+  sodium_memzero(block, sizeof block);
   return Status::Ok();
 }
 
