@@ -1,0 +1,524 @@
+// Writes the seed corpus of the fuzz targets (not run by CI; its output is committed).
+//
+//   liaison-make-corpus fuzz/corpus
+//
+// creates fuzz/corpus/{frame,body,envelope,store}/ and (over)writes one file per seed, named after
+// what it holds. Files already there under other names are left alone. Valid inputs of every kind
+// come from the project's own encoders; hostile ones are built by hand: cereal length prefixes of
+// 2^31, 2^32, 2^40, 2^63 and 2^64-1 (reliability.md C1, T11), endianness bytes 0x00, 0x02 and
+// 0xFF (C3), frame lengths over the limit or disagreeing with the bytes present, truncations and
+// trailing bytes. Envelopes are sealed with fresh randomness, so regenerating changes their bytes
+// but not what they exercise.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client/src/key_bundle.h"
+#include "crypto/envelope.h"
+#include "crypto/sign.h"
+#include "fuzz/envelope_fixture.h"
+#include "fuzz/fuzz_util.h"
+#include "fuzz/store_actions.h"
+#include "fuzz/wire_body.h"
+#include "wire/codec.h"
+#include "wire/frame.h"
+#include "wire/messages.h"
+
+namespace {
+
+using namespace liaison;
+using fuzz::BodyKind;
+namespace fs = std::filesystem;
+
+fs::path g_out;
+size_t g_files = 0;
+
+void Write(const std::string& target, const std::string& name, ByteView bytes) {
+  const fs::path dir = g_out / target;
+  fs::create_directories(dir);
+  std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  FUZZ_CHECK(out.good(), "writing " + (dir / name).string());
+  ++g_files;
+}
+
+template <class T>
+Bytes Enc(const T& value) {
+  auto encoded = wire::Encode(value);
+  FUZZ_CHECK(encoded.ok(), encoded.status().ToString());
+  return std::move(encoded).value();
+}
+
+void AppendLe64(Bytes& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+Bytes Cat(std::initializer_list<ByteView> parts) {
+  Bytes out;
+  for (ByteView p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+wire::MessageId SampleId() { return {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}; }
+
+struct NamedBody {
+  std::string name;
+  BodyKind kind;
+  Bytes body;
+};
+
+// One valid body of every kind.
+std::vector<NamedBody> ValidBodies() {
+  std::vector<NamedBody> out;
+  out.push_back({"empty", BodyKind::kEmpty, Enc(wire::Empty{})});
+  out.push_back({"error-body", BodyKind::kErrorBody, Enc(wire::ErrorBody{"mailbox full"})});
+  wire::SendRequest send;
+  send.recipient = "bob/phone";
+  send.message_id = SampleId();
+  send.expires_at = 1'800'000'000'000'000;
+  send.envelope = Bytes(40, 0xab);
+  out.push_back({"send-request", BodyKind::kSendRequest, Enc(send)});
+  out.push_back({"fetch-request", BodyKind::kFetchRequest, Enc(wire::FetchRequest{7, 16})});
+  wire::Deliveries deliveries;
+  deliveries.items.push_back({7, SampleId(), 1'800'000'000'000'000, 1'800'000'360'000'000, Bytes(20, 0x11)});
+  deliveries.items.push_back({9, SampleId(), 1'800'000'000'000'001, 1'800'000'360'000'001, Bytes{}});
+  deliveries.more = 1;
+  out.push_back({"deliveries", BodyKind::kDeliveries, Enc(deliveries)});
+  out.push_back({"deliveries-empty", BodyKind::kDeliveries, Enc(wire::Deliveries{})});
+  out.push_back({"ack-request", BodyKind::kAckRequest, Enc(wire::AckRequest{{7, 9, 9}})});
+  out.push_back({"ack-reply", BodyKind::kAckReply, Enc(wire::AckReply{2})});
+  out.push_back({"publish-keys-request", BodyKind::kPublishKeysRequest,
+                 Enc(wire::PublishKeysRequest{Bytes(client::kKeyBundleV1Bytes, 0x22)})});
+  out.push_back({"get-keys-request", BodyKind::kGetKeysRequest, Enc(wire::GetKeysRequest{"alice/laptop"})});
+  out.push_back({"get-keys-reply", BodyKind::kGetKeysReply,
+                 Enc(wire::GetKeysReply{"alice/laptop", Bytes(client::kKeyBundleV1Bytes, 0x33)})});
+  return out;
+}
+
+// Bodies that must be refused, each with the kind it is decoded as.
+std::vector<NamedBody> HostileBodies() {
+  std::vector<NamedBody> out;
+  const std::pair<const char*, uint64_t> lengths[] = {
+      {"2^31", 1ull << 31}, {"2^32", 1ull << 32}, {"2^40", 1ull << 40}, {"2^63", 1ull << 63}, {"2^64-1", ~0ull}};
+  for (const auto& [label, length] : lengths) {
+    Bytes recipient{1};  // SendRequest whose recipient claims `length` bytes
+    AppendLe64(recipient, length);
+    recipient.insert(recipient.end(), {'b', 'o', 'b'});
+    out.push_back({std::string("send-recipient-len-") + label, BodyKind::kSendRequest, recipient});
+  }
+  {
+    Bytes envelope{1};  // SendRequest with a valid head and an envelope that claims 2^40 bytes
+    AppendLe64(envelope, 3);
+    envelope.insert(envelope.end(), {'b', 'o', 'b'});
+    const auto id = SampleId();
+    envelope.insert(envelope.end(), id.begin(), id.end());
+    AppendLe64(envelope, 0);
+    AppendLe64(envelope, 1ull << 40);
+    envelope.push_back(0xee);
+    out.push_back({"send-envelope-len-2^40", BodyKind::kSendRequest, envelope});
+  }
+  {
+    Bytes items{1};
+    AppendLe64(items, 1ull << 40);
+    out.push_back({"deliveries-count-2^40", BodyKind::kDeliveries, items});
+    Bytes seqs{1};
+    AppendLe64(seqs, 1ull << 32);
+    AppendLe64(seqs, 7);
+    out.push_back({"ack-count-2^32", BodyKind::kAckRequest, seqs});
+    Bytes reason{1};
+    AppendLe64(reason, 1ull << 63);
+    out.push_back({"error-reason-len-2^63", BodyKind::kErrorBody, reason});
+    Bytes bundle{1};
+    AppendLe64(bundle, 4097);
+    out.push_back({"publish-keys-len-4097-absent", BodyKind::kPublishKeysRequest, bundle});
+  }
+  {
+    wire::SendRequest send;
+    send.recipient = "bob/phone";
+    send.message_id = SampleId();
+    send.envelope = Bytes(40, 0xab);
+    const Bytes valid = Enc(send);
+    for (uint8_t marker : {0x00, 0x02, 0xff}) {
+      Bytes b = valid;
+      b[0] = marker;
+      char name[48];
+      std::snprintf(name, sizeof name, "send-endianness-0x%02x", marker);
+      out.push_back({name, BodyKind::kSendRequest, b});
+    }
+    for (size_t cut : {size_t{1}, size_t{5}, size_t{12}, size_t{30}, valid.size() - 1}) {
+      out.push_back({"send-truncated-" + std::to_string(cut), BodyKind::kSendRequest,
+                     Bytes(valid.begin(), valid.begin() + static_cast<std::ptrdiff_t>(cut))});
+    }
+    Bytes trailing = valid;
+    trailing.push_back(0);
+    out.push_back({"send-trailing-byte", BodyKind::kSendRequest, trailing});
+    // A recipient of 65 bytes, present in full: over kMaxAddressBytes.
+    Bytes long_recipient{1};
+    AppendLe64(long_recipient, 65);
+    long_recipient.insert(long_recipient.end(), 65, 'r');
+    long_recipient.insert(long_recipient.end(), 16 + 8 + 8, 0);
+    out.push_back({"send-recipient-65-bytes", BodyKind::kSendRequest, long_recipient});
+  }
+  out.push_back({"empty-endianness-0x00", BodyKind::kEmpty, Bytes{0, 0}});
+  out.push_back({"empty-no-bytes", BodyKind::kEmpty, Bytes{}});
+  return out;
+}
+
+Bytes Frame(uint8_t type, uint16_t status, ByteView body, uint64_t request_id = 42) {
+  wire::FrameHeader header;
+  header.type = type;
+  header.status = status;
+  header.request_id = request_id;
+  return wire::EncodeFrame(header, body);
+}
+
+uint8_t Reply(wire::FrameType t) { return static_cast<uint8_t>(t) | wire::kReplyBit; }
+uint8_t Req(wire::FrameType t) { return static_cast<uint8_t>(t); }
+
+void FrameCorpus() {
+  using wire::FrameType;
+  using wire::WireStatus;
+  const auto bodies = ValidBodies();
+  auto body = [&](const std::string& name) -> const Bytes& {
+    for (const auto& b : bodies) {
+      if (b.name == name) return b.body;
+    }
+    fuzz::Fail(__FILE__, __LINE__, "no such body", name);
+  };
+  const auto ok = static_cast<uint16_t>(WireStatus::kOk);
+  Write("frame", "hello", Frame(Req(FrameType::kHello), 0, body("empty")));
+  Write("frame", "send", Frame(Req(FrameType::kSend), 0, body("send-request")));
+  Write("frame", "fetch", Frame(Req(FrameType::kFetch), 0, body("fetch-request")));
+  Write("frame", "ack", Frame(Req(FrameType::kAck), 0, body("ack-request")));
+  Write("frame", "publish-keys", Frame(Req(FrameType::kPublishKeys), 0, body("publish-keys-request")));
+  Write("frame", "get-keys", Frame(Req(FrameType::kGetKeys), 0, body("get-keys-request")));
+  Write("frame", "ping", Frame(Req(FrameType::kPing), 0, body("empty")));
+  Write("frame", "deliver-push", Frame(Req(FrameType::kDeliver), 0, body("deliveries"), 0));
+  Write("frame", "reply-hello", Frame(Reply(FrameType::kHello), ok, body("empty")));
+  Write("frame", "reply-send", Frame(Reply(FrameType::kSend), ok, body("empty")));
+  Write("frame", "reply-send-stored-before",
+        Frame(Reply(FrameType::kSend), static_cast<uint16_t>(WireStatus::kStoredBefore), body("empty")));
+  Write("frame", "reply-send-mailbox-full",
+        Frame(Reply(FrameType::kSend), static_cast<uint16_t>(WireStatus::kMailboxFull), body("error-body")));
+  Write("frame", "reply-fetch", Frame(Reply(FrameType::kFetch), ok, body("deliveries")));
+  Write("frame", "reply-fetch-empty", Frame(Reply(FrameType::kFetch), ok, body("deliveries-empty")));
+  Write("frame", "reply-ack", Frame(Reply(FrameType::kAck), ok, body("ack-reply")));
+  Write("frame", "reply-publish-keys", Frame(Reply(FrameType::kPublishKeys), ok, body("empty")));
+  Write("frame", "reply-get-keys", Frame(Reply(FrameType::kGetKeys), ok, body("get-keys-reply")));
+  Write("frame", "reply-ping", Frame(Reply(FrameType::kPing), ok, body("empty")));
+  Write("frame", "reply-error-malformed",
+        Frame(Reply(FrameType::kError), static_cast<uint16_t>(WireStatus::kMalformed), body("error-body")));
+
+  // Hostile headers.
+  const Bytes hello = Frame(Req(FrameType::kHello), 0, body("empty"));
+  auto with_length = [&](uint32_t length) {
+    Bytes f(hello.begin(), hello.begin() + wire::kFrameHeaderBytes);
+    f[14] = static_cast<uint8_t>(length >> 24);
+    f[15] = static_cast<uint8_t>(length >> 16);
+    f[16] = static_cast<uint8_t>(length >> 8);
+    f[17] = static_cast<uint8_t>(length);
+    return f;
+  };
+  Write("frame", "length-2^31", with_length(0x80000000u));
+  Write("frame", "length-2^32-1", with_length(0xffffffffu));
+  Write("frame", "length-max-body-plus-1", with_length(static_cast<uint32_t>(wire::kMaxBodyBytes + 1)));
+  {
+    Bytes f = hello;
+    f[17] += 1;  // claims one byte more than present
+    Write("frame", "length-one-more", f);
+    f = hello;
+    f.push_back(0);  // one byte more than claimed
+    Write("frame", "length-one-less", f);
+  }
+  Write("frame", "short-0", Bytes{});
+  Write("frame", "short-1", Bytes{'L'});
+  Write("frame", "short-17", Bytes(hello.begin(), hello.begin() + 17));
+  {
+    Bytes f = hello;
+    f[1] = 'Y';
+    Write("frame", "bad-magic", f);
+    for (uint8_t version : {0, 2}) {
+      f = hello;
+      f[2] = version;
+      Write("frame", "version-" + std::to_string(version), f);
+    }
+    for (uint8_t type : {0x00, 0x08, 0xc0, 0xff}) {
+      f = hello;
+      f[3] = type;
+      char name[32];
+      std::snprintf(name, sizeof name, "type-0x%02x", type);
+      Write("frame", name, f);
+    }
+  }
+  // Well-formed headers around hostile bodies.
+  for (const auto& h : HostileBodies()) {
+    uint8_t type = Req(FrameType::kSend);
+    uint16_t status = 0;
+    switch (h.kind) {
+      case BodyKind::kDeliveries: type = Req(FrameType::kDeliver); break;
+      case BodyKind::kAckRequest: type = Req(FrameType::kAck); break;
+      case BodyKind::kErrorBody:
+        type = Reply(FrameType::kError);
+        status = static_cast<uint16_t>(WireStatus::kMalformed);
+        break;
+      case BodyKind::kPublishKeysRequest: type = Req(FrameType::kPublishKeys); break;
+      case BodyKind::kEmpty: type = Req(FrameType::kPing); break;
+      default: break;
+    }
+    Write("frame", "body-" + h.name, Frame(type, status, h.body));
+  }
+}
+
+void BodyCorpus() {
+  for (const auto& b : ValidBodies()) {
+    Write("body", b.name, Cat({Bytes{static_cast<uint8_t>(b.kind)}, b.body}));
+  }
+  for (const auto& h : HostileBodies()) {
+    Write("body", h.name, Cat({Bytes{static_cast<uint8_t>(h.kind)}, h.body}));
+  }
+}
+
+Bytes Inner(std::string_view sender, ByteView plaintext, bool good_signature) {
+  Bytes inner{static_cast<uint8_t>(sender.size())};
+  inner.insert(inner.end(), sender.begin(), sender.end());
+  const auto n = static_cast<uint32_t>(plaintext.size());
+  inner.insert(inner.end(), {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+                             static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)});
+  inner.insert(inner.end(), plaintext.begin(), plaintext.end());
+  crypto::Signature sig =
+      crypto::SignDetached(fuzz::SenderSigningKeys().secret_key, fuzz::InnerSignedData(sender, plaintext));
+  if (!good_signature) sig[5] ^= 0x01;
+  inner.insert(inner.end(), sig.begin(), sig.end());
+  return inner;
+}
+
+void EnvelopeCorpus() {
+  auto seal = [](std::string_view sender, std::string_view plaintext, const crypto::MessageId& id) {
+    crypto::SealInput in{sender, &fuzz::SenderSigningKeys().secret_key, fuzz::kRecipientAddress,
+                         fuzz::RecipientKeys().public_key, id, AsBytes(plaintext)};
+    auto sealed = crypto::SealEnvelope(in);
+    FUZZ_CHECK(sealed.ok(), sealed.status().ToString());
+    return std::move(sealed).value();
+  };
+  const Bytes valid = seal(fuzz::kSenderAddress, "hello bob, see you at the meeting", fuzz::kFixtureMessageId);
+  Write("envelope", "envelope-valid", valid);
+  Write("envelope", "envelope-valid-empty-plaintext", seal(fuzz::kSenderAddress, "", fuzz::kFixtureMessageId));
+  Write("envelope", "envelope-unknown-sender", seal("mallory/x", "hi", fuzz::kFixtureMessageId));
+  crypto::MessageId other = fuzz::kFixtureMessageId;
+  other[0] ^= 1;
+  Write("envelope", "envelope-other-message-id", seal(fuzz::kSenderAddress, "hi", other));
+  Write("envelope", "envelope-truncated", Bytes(valid.begin(), valid.end() - 1));
+  Write("envelope", "envelope-min-size-minus-1", Bytes(valid.begin(), valid.begin() + crypto::kMinEnvelopeV1Bytes - 1));
+  {
+    Bytes v2 = valid;
+    v2[0] = 2;
+    Write("envelope", "envelope-version-2", v2);
+    Bytes flipped = valid;
+    flipped.back() ^= 0x80;
+    Write("envelope", "envelope-bad-tag", flipped);
+  }
+  Write("envelope", "empty", Bytes{});
+
+  // Inputs for the sealed-inner path (the fuzzer encrypts them itself).
+  Write("envelope", "inner-valid", Inner(fuzz::kSenderAddress, AsBytes("hello bob"), true));
+  Write("envelope", "inner-valid-empty-plaintext", Inner(fuzz::kSenderAddress, {}, true));
+  Write("envelope", "inner-bad-signature", Inner(fuzz::kSenderAddress, AsBytes("hello bob"), false));
+  Write("envelope", "inner-unknown-sender", Inner("mallory/x", AsBytes("hello bob"), true));
+  {
+    const Bytes good = Inner(fuzz::kSenderAddress, AsBytes("hello bob"), true);
+    const size_t length_at = 1 + fuzz::kSenderAddress.size();
+    for (uint32_t n : {0x80000000u, 0xffffffffu, 65537u, 10u, 8u}) {
+      Bytes b = good;
+      b[length_at] = static_cast<uint8_t>(n >> 24);
+      b[length_at + 1] = static_cast<uint8_t>(n >> 16);
+      b[length_at + 2] = static_cast<uint8_t>(n >> 8);
+      b[length_at + 3] = static_cast<uint8_t>(n);
+      Write("envelope", "inner-plaintext-len-" + std::to_string(n), b);
+    }
+    Bytes zero_sender = good;
+    zero_sender[0] = 0;
+    Write("envelope", "inner-sender-len-0", zero_sender);
+    Bytes long_sender = good;
+    long_sender[0] = 65;
+    Write("envelope", "inner-sender-len-65", long_sender);
+    Bytes trailing = good;
+    trailing.push_back(0);
+    Write("envelope", "inner-trailing-byte", trailing);
+  }
+
+  // Key bundles, checked for the address kSenderAddress.
+  const Bytes bundle = client::EncodeKeyBundle(fuzz::kSenderAddress, fuzz::SenderSigningKeys(),
+                                               fuzz::RecipientKeys().public_key);
+  Write("envelope", "bundle-valid", bundle);
+  Write("envelope", "bundle-other-address",
+        client::EncodeKeyBundle("bob/phone", fuzz::SenderSigningKeys(), fuzz::RecipientKeys().public_key));
+  {
+    Bytes b = bundle;
+    b[100] ^= 0x04;
+    Write("envelope", "bundle-bad-signature", b);
+    b = bundle;
+    b[0] = 2;
+    Write("envelope", "bundle-version-2", b);
+    Write("envelope", "bundle-short", Bytes(bundle.begin(), bundle.end() - 1));
+  }
+}
+
+// Builds store_fuzzer programs (fuzz/store_actions.h).
+class Program {
+ public:
+  explicit Program(uint64_t seed) { AppendLe64(bytes_, seed); }
+  Program& Put(uint8_t mailbox, uint8_t id, fuzz::ExpiryChoice expiry, size_t size) {
+    Op(fuzz::StoreOp::kPut);
+    bytes_.insert(bytes_.end(), {mailbox, id, static_cast<uint8_t>(expiry), SizeIndex(size)});
+    return *this;
+  }
+  Program& Ack(uint8_t mailbox, std::initializer_list<std::pair<fuzz::AckSeqChoice, uint8_t>> seqs) {
+    Op(fuzz::StoreOp::kAck);
+    bytes_.insert(bytes_.end(), {mailbox, static_cast<uint8_t>(seqs.size() - 1)});
+    for (const auto& [kind, pick] : seqs) bytes_.insert(bytes_.end(), {static_cast<uint8_t>(kind), pick});
+    return *this;
+  }
+  Program& Commit() { return Op(fuzz::StoreOp::kCommit); }
+  Program& Abort() { return Op(fuzz::StoreOp::kAbort); }
+  Program& Fetch(uint8_t mailbox, fuzz::AfterChoice after, uint8_t pick, uint8_t max_items_index,
+                 uint8_t max_bytes_index) {
+    Op(fuzz::StoreOp::kFetch);
+    bytes_.insert(bytes_.end(), {mailbox, static_cast<uint8_t>(after), pick, max_items_index, max_bytes_index});
+    return *this;
+  }
+  Program& Advance(uint8_t step_index) {
+    Op(fuzz::StoreOp::kAdvanceClock);
+    bytes_.push_back(step_index);
+    return *this;
+  }
+  Program& Sweep(uint8_t max_index) {
+    Op(fuzz::StoreOp::kSweep);
+    bytes_.push_back(max_index);
+    return *this;
+  }
+  Program& Reopen() { return Op(fuzz::StoreOp::kReopen); }
+  Program& Release() { return Op(fuzz::StoreOp::kReleaseFreedPages); }
+  Program& KeyBundle(uint8_t mailbox, uint8_t size_index) {
+    Op(fuzz::StoreOp::kPutKeyBundle);
+    bytes_.insert(bytes_.end(), {mailbox, size_index});
+    return *this;
+  }
+  Program& Drain() { return Op(fuzz::StoreOp::kDrain); }
+  const Bytes& bytes() const { return bytes_; }
+
+ private:
+  Program& Op(fuzz::StoreOp op) {
+    bytes_.push_back(static_cast<uint8_t>(op));
+    return *this;
+  }
+  static uint8_t SizeIndex(size_t size) {
+    for (size_t i = 0; i < fuzz::kEnvelopeSizes.size(); ++i) {
+      if (fuzz::kEnvelopeSizes[i] == size) return static_cast<uint8_t>(i);
+    }
+    fuzz::Fail(__FILE__, __LINE__, "no such envelope size", std::to_string(size));
+  }
+  Bytes bytes_;
+};
+
+void StoreCorpus() {
+  using fuzz::AckSeqChoice;
+  using fuzz::AfterChoice;
+  using fuzz::ExpiryChoice;
+  constexpr auto kDef = ExpiryChoice::kDefault;
+  // Seeds: 0, 3, ... use config 0 (256 KiB map); 1, 4, ... config 1; 2, 5, ... config 2.
+  Write("store", "put-fetch-ack-retry",
+        Program(1)
+            .Put(0, 0, kDef, 100).Put(0, 1, kDef, 16).Put(1, 0, kDef, 1).Commit()
+            .Fetch(0, AfterChoice::kZero, 0, 3, 4)
+            .Ack(0, {{AckSeqChoice::kPendingOfMailbox, 0}, {AckSeqChoice::kPendingOfMailbox, 0}}).Commit()
+            .Put(0, 0, kDef, 100).Commit()  // retry after the ack: recognised, not redelivered
+            .Fetch(0, AfterChoice::kZero, 0, 3, 4)
+            .bytes());
+  Write("store", "retry-in-one-batch",
+        Program(4).Put(2, 3, kDef, 700).Put(2, 3, ExpiryChoice::kHour, 16).Commit().bytes());
+  Write("store", "quota-count",
+        Program(0)
+            .Put(1, 0, kDef, 16).Put(1, 1, kDef, 16).Put(1, 2, kDef, 16).Put(1, 3, kDef, 16).Put(1, 4, kDef, 16)
+            .Commit().Ack(1, {{AckSeqChoice::kPendingOfMailbox, 0}}).Put(1, 4, kDef, 16).Commit()
+            .bytes());
+  Write("store", "quota-bytes", Program(2).Put(0, 0, kDef, 3000).Put(0, 1, kDef, 20000).Put(0, 2, kDef, 3000).Commit().bytes());
+  Write("store", "expire-and-sweep",
+        Program(7)
+            .Put(0, 0, ExpiryChoice::kSecond, 100).Put(0, 1, ExpiryChoice::kHour, 100).Put(1, 0, kDef, 1).Commit()
+            .Advance(2).Fetch(0, AfterChoice::kZero, 0, 3, 4)  // the 1 s message is hidden
+            .Put(0, 0, kDef, 16)                                // unswept: still a duplicate
+            .Commit().Sweep(1).Put(0, 0, kDef, 16).Commit()     // swept: stored anew
+            .Advance(6).Sweep(3).bytes());
+  Write("store", "expiry-choices",
+        Program(10)
+            .Put(0, 0, ExpiryChoice::kPastByOne, 1).Put(0, 1, ExpiryChoice::kNow, 1)
+            .Put(0, 2, ExpiryChoice::kNowPlusOne, 1).Put(0, 3, ExpiryChoice::kTwoDays, 1)
+            .Put(0, 4, ExpiryChoice::kInt64Max, 1).Put(0, 5, ExpiryChoice::kInt64Min, 1).Commit()
+            .Advance(1).Sweep(3).bytes());
+  Write("store", "store-full-then-drain",
+        Program(3)
+            .Put(0, 0, kDef, 65000).Commit().Put(1, 0, kDef, 65000).Commit().Put(2, 0, kDef, 65000).Commit()
+            .KeyBundle(0, 3).KeyBundle(1, 3).Commit().Put(0, 1, kDef, 700).Commit()
+            .Drain().Put(1, 1, kDef, 20000).Commit().bytes());
+  Write("store", "abort-and-reopen",
+        Program(5)
+            .Put(0, 0, kDef, 100).Commit().Put(0, 1, kDef, 100).Abort()
+            .Put(1, 1, kDef, 100).Reopen()  // the uncommitted put is gone
+            .Put(1, 1, kDef, 100).Commit().Reopen().Fetch(1, AfterChoice::kZero, 0, 3, 4)
+            .bytes());
+  Write("store", "fetch-pages",
+        Program(8)
+            .Put(2, 0, kDef, 100).Put(2, 1, kDef, 700).Put(2, 2, kDef, 1).Put(2, 3, kDef, 16).Commit()
+            .Fetch(2, AfterChoice::kZero, 0, 0, 4).Fetch(2, AfterChoice::kZero, 0, 1, 1)
+            .Fetch(2, AfterChoice::kStoredSeq, 1, 3, 2).Fetch(2, AfterChoice::kStoredSeqMinus1, 2, 3, 0)
+            .Fetch(2, AfterChoice::kMaxSeq, 0, 3, 4)
+            .bytes());
+  Write("store", "bogus-acks",
+        Program(11)
+            .Put(0, 0, kDef, 16).Commit()
+            .Ack(0, {{AckSeqChoice::kNotYetAssigned, 0}, {AckSeqChoice::kExtreme, 0}, {AckSeqChoice::kExtreme, 1}})
+            .Ack(1, {{AckSeqChoice::kAnyStored, 0}})  // another mailbox's seq
+            .Commit().Put(0, 1, kDef, 16).Commit()    // the seq acked before it existed
+            .Ack(3, {{AckSeqChoice::kPendingOfMailbox, 0}})
+            .bytes());
+  Write("store", "bad-addresses",
+        Program(6).Put(3, 0, kDef, 1).Put(7, 0, kDef, 1).KeyBundle(3, 1).Fetch(3, AfterChoice::kZero, 0, 0, 0).Commit().bytes());
+  Write("store", "key-bundles-and-release",
+        Program(9).KeyBundle(0, 2).KeyBundle(1, 0).Commit().KeyBundle(0, 1).Abort().Release().Reopen().bytes());
+  // Found by the fuzzer: successful puts leave a 256 KiB map so full that acknowledging needs
+  // ReleaseFreedPages() and a retry (deletes copy pages before they free any).
+  Write("store", "ack-needs-release-on-full-map",
+        Program(3)
+            .Put(0, 0, kDef, 20000).Commit().Put(1, 0, kDef, 65000).Commit().Put(2, 0, kDef, 65000).Commit()
+            .KeyBundle(0, 3).KeyBundle(1, 3).Commit().Put(0, 1, kDef, 700).Commit()
+            .Drain().Put(1, 1, kDef, 20000).Commit().bytes());
+  Write("store", "fetch-edge-cases",
+        Program(13)
+            .Put(1, 0, kDef, 100).Put(1, 1, ExpiryChoice::kSecond, 100).Put(1, 2, kDef, 100).Commit()
+            .Fetch(1, AfterChoice::kUint64Max, 0, 3, 4).Fetch(1, AfterChoice::kUint64MaxMinus1, 0, 3, 4)
+            .Fetch(1, AfterChoice::kZero, 0, 4, 4)  // max_items 0
+            .Advance(2).Fetch(1, AfterChoice::kZero, 0, 0, 4).Fetch(1, AfterChoice::kZero, 0, 1, 4)
+            .bytes());
+  Write("store", "drain-roomy", Program(2).Put(0, 0, kDef, 700).Put(1, 1, kDef, 700).Commit().Drain().bytes());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUTPUT_DIR   (normally fuzz/corpus)\n", argv[0]);
+    return 2;
+  }
+  g_out = argv[1];
+  FrameCorpus();
+  BodyCorpus();
+  EnvelopeCorpus();
+  StoreCorpus();
+  std::printf("make_corpus: wrote %zu files under %s\n", g_files, g_out.c_str());
+  return 0;
+}

@@ -1,0 +1,673 @@
+// Fuzz target: stateful MailboxStore (after libsignal's interaction.rs; reliability.md T6, T7, T9).
+//
+// The input is a program (fuzz/store_actions.h): puts to three mailboxes with message ids from a
+// small set (so that retries hit dedup), acks of real and bogus sequence numbers, commits and
+// aborts of write batches, fetches, clock steps, sweeps, close-and-reopen, freed-page release
+// and key bundles, against a real LMDB store in a per-process temporary directory that is wiped
+// for every input. A plain in-memory model runs alongside; after every action the store must
+// agree with it:
+//  - Fetch of a mailbox returns exactly the model's pending (unacknowledged, unexpired) messages
+//    in sequence order, with the same ids, timestamps and bytes; never an acknowledged one;
+//    a partial fetch is the right prefix, and `more` is set when deliverable messages remain.
+//  - A put whose (mailbox, id) is still recorded returns the original seq and expiry.
+//  - A new put gets a seq above every seq ever committed (an old ack can never hit it).
+//  - Usage() equals the model's pending count and bytes (expired-but-unswept included).
+//  - A put, ack or commit that returned an error changed nothing; a batch poisoned by kStoreFull
+//    cannot commit. Uncommitted writes are invisible to readers and lost on reopen.
+//  - SweepExpired removes exactly the oldest expired records and reports the pending ones.
+//  - After a full drain (ack all, expire all, sweep, release freed pages) a small put succeeds,
+//    each step using the documented recovery: on kStoreFull, ReleaseFreedPages() and retry once.
+// A violation prints the action trace and the reason on stderr and aborts. With the environment
+// variable LIAISON_FUZZ_TRACE set, the trace of every input is printed.
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "base/clock.h"
+#include "fuzz/fuzz_util.h"
+#include "fuzz/store_actions.h"
+#include "store/mailbox_store.h"
+
+namespace {
+
+using namespace liaison;
+using namespace liaison::store;
+using fuzz::ByteReader;
+using fuzz::StoreOp;
+
+constexpr int64_t kStart = 1'800'000'000ll * kMicrosPerSecond;
+constexpr int64_t kDefaultTtl = 3600 * kMicrosPerSecond;
+constexpr int64_t kMaxTtl = 86400 * kMicrosPerSecond;
+
+const std::array<std::string, 3> kMailboxes = {"alice/phone", "bob/laptop", "carol/tablet"};
+const std::array<std::string, 2> kBadAddresses = {"", std::string(65, 'x')};
+
+// What the harness did so far in this input; printed when an invariant fails.
+std::string g_trace;
+
+#define STORE_CHECK(condition, detail)                                                  \
+  do {                                                                                  \
+    if (!(condition)) {                                                                 \
+      std::fprintf(stderr, "store_fuzzer action trace:\n%s", g_trace.c_str());          \
+      ::liaison::fuzz::Fail(__FILE__, __LINE__, #condition, (detail));                  \
+    }                                                                                   \
+  } while (0)
+
+__attribute__((format(printf, 1, 2))) void Trace(const char* format, ...) {
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  g_trace += line;
+  g_trace += '\n';
+}
+
+MessageId Id(uint8_t n) {
+  MessageId id{};
+  id[0] = 0xf0;
+  id[15] = n;
+  return id;
+}
+
+template <class T>
+std::string Describe(const Result<T>& r) {
+  return r.ok() ? std::string("ok") : r.status().ToString();
+}
+
+// One directory per process, under /dev/shm when it is usable (commits fsync; on tmpfs that is
+// free), removed at exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string base = "/dev/shm";
+    if (::access(base.c_str(), W_OK) != 0) base = std::filesystem::temp_directory_path().string();
+    std::string pattern = base + "/liaison-store-fuzz-XXXXXX";
+    FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Removes everything inside (a fresh store for every input).
+  void Wipe() const {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+
+ private:
+  std::string path_;
+};
+
+struct Record {
+  int mailbox = 0;
+  uint8_t id = 0;
+  int64_t stored_at = 0;
+  int64_t expires_at = 0;
+  Bytes envelope;
+  bool pending = true;  // false once acknowledged; the record stays until swept (dedup)
+};
+
+struct Model {
+  std::map<uint64_t, Record> records;  // every message whose dedup/expiry entries are stored
+  uint64_t max_seq = 0;                // highest seq ever committed
+  std::map<std::string, Bytes> bundles;
+
+  MailboxUsage Usage(int mailbox) const {
+    MailboxUsage u;
+    for (const auto& [seq, r] : records) {
+      if (r.pending && r.mailbox == mailbox) {
+        u.messages += 1;
+        u.bytes += r.envelope.size();
+      }
+    }
+    return u;
+  }
+  const std::pair<const uint64_t, Record>* Dedup(int mailbox, uint8_t id) const {
+    for (const auto& entry : records) {
+      if (entry.second.mailbox == mailbox && entry.second.id == id) return &entry;
+    }
+    return nullptr;
+  }
+  std::vector<uint64_t> PendingSeqs(int mailbox) const {
+    std::vector<uint64_t> out;
+    for (const auto& [seq, r] : records) {
+      if (r.pending && r.mailbox == mailbox) out.push_back(seq);
+    }
+    return out;
+  }
+};
+
+class Harness {
+ public:
+  Harness(const TempDir& dir, uint64_t seed)
+      : dir_(dir), clock_(kStart), rng_(seed), config_(fuzz::kStoreConfigs[seed % fuzz::kStoreConfigs.size()]) {
+    options_.path = dir.path();
+    options_.map_size_bytes = config_.map_size_bytes;
+    options_.max_mailbox_messages = config_.max_mailbox_messages;
+    options_.max_mailbox_bytes = config_.max_mailbox_bytes;
+    options_.default_ttl_micros = kDefaultTtl;
+    options_.max_ttl_micros = kMaxTtl;
+    Trace("config: map %zu bytes, %llu messages and %llu bytes per mailbox", config_.map_size_bytes,
+          static_cast<unsigned long long>(config_.max_mailbox_messages),
+          static_cast<unsigned long long>(config_.max_mailbox_bytes));
+    dir_.Wipe();
+    Open();
+  }
+  ~Harness() {
+    batch_.reset();
+    store_.reset();
+  }
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  void Run(ByteReader& r) {
+    while (!r.empty()) {
+      const auto op = static_cast<StoreOp>(r.U8() % fuzz::kStoreOpCount);
+      switch (op) {
+        case StoreOp::kPut: Put(r); break;
+        case StoreOp::kAck: Ack(r); break;
+        case StoreOp::kCommit: Trace("commit"); CommitBatch(); break;
+        case StoreOp::kAbort:
+          Trace("abort");
+          batch_.reset();
+          break;
+        case StoreOp::kFetch: Fetch(r); break;
+        case StoreOp::kAdvanceClock: {
+          const int64_t step = r.Pick(fuzz::kClockSteps);
+          Trace("advance clock by %lld us", static_cast<long long>(step));
+          clock_.Advance(step);
+          break;
+        }
+        case StoreOp::kSweep: Sweep(r.Pick(fuzz::kSweepMaxEntries)); break;
+        case StoreOp::kReopen:
+          Trace("reopen");
+          batch_.reset();
+          store_.reset();
+          Open();
+          break;
+        case StoreOp::kReleaseFreedPages: ReleaseFreedPages(); break;
+        case StoreOp::kPutKeyBundle: PutKeyBundle(r); break;
+        case StoreOp::kDrain: Drain(); break;
+      }
+      CheckState();
+    }
+  }
+
+ private:
+  void Open() {
+    auto opened = MailboxStore::Open(options_, clock_);
+    STORE_CHECK(opened.ok(), "opening the store: " + Describe(opened));
+    store_ = std::move(opened).value();
+  }
+
+  const std::string& Address(uint8_t choice, int* mailbox) {
+    *mailbox = choice % fuzz::kMailboxChoices;
+    if (*mailbox < 3) return kMailboxes[*mailbox];
+    return kBadAddresses[choice / fuzz::kMailboxChoices % kBadAddresses.size()];
+  }
+
+  void BeginIfNeeded() {
+    if (batch_) return;
+    auto begun = store_->BeginWrite();
+    STORE_CHECK(begun.ok(), "BeginWrite: " + Describe(begun));
+    batch_.emplace(std::move(begun).value());
+    staged_ = committed_;
+  }
+
+  void CommitBatch() {
+    if (!batch_) return;
+    const Status st = batch_->Commit();
+    batch_.reset();
+    if (st.ok()) {
+      committed_ = std::move(staged_);
+      return;
+    }
+    Trace("  commit failed: %s", st.ToString().c_str());
+    STORE_CHECK(st.code() == Code::kStoreFull, "Commit: " + st.ToString());
+  }
+
+  // A write failed with kStoreFull: the batch must not be able to commit. Drop it, then do what
+  // the header says callers should do (release freed pages).
+  void AfterStoreFull(ByteReader& r) {
+    if (r.U8() & 1) {
+      const Status st = batch_->Commit();
+      Trace("  commit after store full: %s", st.ToString().c_str());
+      STORE_CHECK(!st.ok(), "a batch committed after one of its writes failed with kStoreFull");
+    }
+    batch_.reset();
+    const Status released = store_->ReleaseFreedPages();
+    Trace("  release freed pages: %s", released.ToString().c_str());
+    STORE_CHECK(released.ok() || released.code() == Code::kStoreFull, "ReleaseFreedPages: " + released.ToString());
+  }
+
+  void Put(ByteReader& r) {
+    int mailbox = 0;
+    const std::string& address = Address(r.U8(), &mailbox);
+    const uint8_t id = r.U8() % fuzz::kMessageIdChoices;
+    const auto expiry = static_cast<fuzz::ExpiryChoice>(r.U8() % fuzz::kExpiryChoices);
+    const size_t size = r.Pick(fuzz::kEnvelopeSizes);
+    const Bytes envelope = rng_.RandomBytes(size);
+    const int64_t now = clock_.NowMicros();
+    int64_t requested = 0;
+    switch (expiry) {
+      case fuzz::ExpiryChoice::kDefault: requested = 0; break;
+      case fuzz::ExpiryChoice::kPastByOne: requested = now - 1; break;
+      case fuzz::ExpiryChoice::kNow: requested = now; break;
+      case fuzz::ExpiryChoice::kNowPlusOne: requested = now + 1; break;
+      case fuzz::ExpiryChoice::kSecond: requested = now + kMicrosPerSecond; break;
+      case fuzz::ExpiryChoice::kHour: requested = now + 3600 * kMicrosPerSecond; break;
+      case fuzz::ExpiryChoice::kTwoDays: requested = now + 2 * kMaxTtl; break;
+      case fuzz::ExpiryChoice::kInt64Max: requested = INT64_MAX; break;
+      case fuzz::ExpiryChoice::kInt64Min: requested = INT64_MIN; break;
+    }
+    BeginIfNeeded();
+    Result<PutResult> got = batch_->Put({address, Id(id), requested, envelope});
+    Trace("put mailbox %d id %u expires_at %lld size %zu: %s", mailbox, id, static_cast<long long>(requested), size,
+          got.ok() ? ("seq " + std::to_string(got->seq) + (got->duplicate ? " (duplicate)" : "")).c_str()
+                   : got.status().ToString().c_str());
+
+    // The model's answer, in the order the store checks.
+    if (mailbox == 3) {
+      STORE_CHECK(!got.ok() && got.status().code() == Code::kInvalidArgument, "put to a bad address: " + Describe(got));
+      return;
+    }
+    int64_t expires_at = requested == 0 ? now + kDefaultTtl : requested;
+    expires_at = std::min(expires_at, now + kMaxTtl);
+    if (expires_at <= now) {
+      STORE_CHECK(!got.ok() && got.status().code() == Code::kExpired, "put of an expired message: " + Describe(got));
+      return;
+    }
+    if (const auto* original = staged_.Dedup(mailbox, id)) {
+      STORE_CHECK(got.ok() && got->duplicate, "a retried put was not recognised: " + Describe(got));
+      STORE_CHECK(got->seq == original->first, "a retried put returned seq " + std::to_string(got->seq) +
+                                                    ", the original is " + std::to_string(original->first));
+      STORE_CHECK(got->expires_at == original->second.expires_at, "a retried put returned another expiry");
+      return;
+    }
+    const MailboxUsage usage = staged_.Usage(mailbox);
+    if (usage.messages + 1 > config_.max_mailbox_messages || usage.bytes + size > config_.max_mailbox_bytes) {
+      STORE_CHECK(!got.ok() && got.status().code() == Code::kMailboxFull,
+                  "put over the quota (" + std::to_string(usage.messages) + " messages, " +
+                      std::to_string(usage.bytes) + " bytes held): " + Describe(got));
+      return;
+    }
+    if (!got.ok()) {
+      STORE_CHECK(got.status().code() == Code::kStoreFull, "put: " + got.status().ToString());
+      AfterStoreFull(r);
+      return;
+    }
+    STORE_CHECK(!got->duplicate, "a new message was reported as a duplicate");
+    STORE_CHECK(got->seq > staged_.max_seq, "seq " + std::to_string(got->seq) + " is not above every seq used (" +
+                                                 std::to_string(staged_.max_seq) + ")");
+    STORE_CHECK(got->expires_at == expires_at, "expires_at " + std::to_string(got->expires_at) + ", expected " +
+                                                   std::to_string(expires_at));
+    staged_.records[got->seq] = Record{mailbox, id, now, expires_at, envelope, true};
+    staged_.max_seq = got->seq;
+  }
+
+  void Ack(ByteReader& r) {
+    int mailbox = 0;
+    const std::string& address = Address(r.U8(), &mailbox);
+    const size_t count = 1 + r.U8() % fuzz::kMaxSeqsPerAck;
+    BeginIfNeeded();
+    std::vector<uint64_t> seqs;
+    for (size_t i = 0; i < count; ++i) {
+      const auto kind = static_cast<fuzz::AckSeqChoice>(r.U8() % fuzz::kAckSeqChoices);
+      const uint8_t pick = r.U8();
+      const std::vector<uint64_t> pending = mailbox < 3 ? staged_.PendingSeqs(mailbox) : std::vector<uint64_t>{};
+      switch (kind) {
+        case fuzz::AckSeqChoice::kPendingOfMailbox:
+          if (!pending.empty()) {
+            seqs.push_back(pending[pick % pending.size()]);
+            break;
+          }
+          [[fallthrough]];
+        case fuzz::AckSeqChoice::kAnyStored:
+          if (!staged_.records.empty()) {
+            auto it = staged_.records.begin();
+            std::advance(it, pick % staged_.records.size());
+            seqs.push_back(it->first);
+          } else {
+            seqs.push_back(staged_.max_seq);
+          }
+          break;
+        case fuzz::AckSeqChoice::kNotYetAssigned: seqs.push_back(staged_.max_seq + 1 + pick % 2); break;
+        case fuzz::AckSeqChoice::kExtreme: seqs.push_back(pick & 1 ? UINT64_MAX : 0); break;
+      }
+    }
+    Result<uint32_t> got = batch_->Ack(address, seqs);
+    std::string list;
+    for (uint64_t s : seqs) list += " " + std::to_string(s);
+    Trace("ack mailbox %d seqs%s: %s", mailbox, list.c_str(),
+          got.ok() ? ("removed " + std::to_string(*got)).c_str() : got.status().ToString().c_str());
+    if (mailbox == 3) {
+      STORE_CHECK(!got.ok() && got.status().code() == Code::kInvalidArgument, "ack for a bad address: " + Describe(got));
+      return;
+    }
+    if (!got.ok()) {
+      STORE_CHECK(got.status().code() == Code::kStoreFull, "ack: " + got.status().ToString());
+      AfterStoreFull(r);
+      return;
+    }
+    uint32_t expected = 0;
+    for (uint64_t seq : seqs) {
+      auto it = staged_.records.find(seq);
+      if (it != staged_.records.end() && it->second.pending && it->second.mailbox == mailbox) {
+        it->second.pending = false;
+        ++expected;
+      }
+    }
+    STORE_CHECK(*got == expected, "ack removed " + std::to_string(*got) + ", expected " + std::to_string(expected));
+  }
+
+  void Fetch(ByteReader& r) {
+    int mailbox = 0;
+    const std::string& address = Address(r.U8(), &mailbox);
+    const auto after_kind = static_cast<fuzz::AfterChoice>(r.U8() % fuzz::kAfterChoices);
+    const uint8_t pick = r.U8();
+    const size_t max_items = r.Pick(fuzz::kFetchMaxItems);
+    const size_t max_bytes = r.Pick(fuzz::kFetchMaxBytes);
+    uint64_t after = 0;
+    switch (after_kind) {
+      case fuzz::AfterChoice::kZero: after = 0; break;
+      case fuzz::AfterChoice::kStoredSeq:
+      case fuzz::AfterChoice::kStoredSeqMinus1:
+        if (!committed_.records.empty()) {
+          auto it = committed_.records.begin();
+          std::advance(it, pick % committed_.records.size());
+          after = it->first - (after_kind == fuzz::AfterChoice::kStoredSeqMinus1 ? 1 : 0);
+        }
+        break;
+      case fuzz::AfterChoice::kMaxSeq: after = committed_.max_seq; break;
+      case fuzz::AfterChoice::kUint64Max: after = UINT64_MAX; break;
+      case fuzz::AfterChoice::kUint64MaxMinus1: after = UINT64_MAX - 1; break;
+    }
+    bool more = false;
+    auto got = store_->Fetch(address, after, max_items, max_bytes, &more);
+    Trace("fetch mailbox %d after %llu max_items %zu max_bytes %zu: %s", mailbox,
+          static_cast<unsigned long long>(after), max_items, max_bytes,
+          got.ok() ? (std::to_string(got->size()) + " messages" + (more ? ", more" : "")).c_str()
+                   : got.status().ToString().c_str());
+    if (mailbox == 3) {
+      STORE_CHECK(!got.ok() && got.status().code() == Code::kInvalidArgument, "fetch of a bad address: " + Describe(got));
+      return;
+    }
+    STORE_CHECK(got.ok(), "fetch: " + got.status().ToString());
+
+    // The deliverable messages after `after`, and the page the store should cut from them.
+    const int64_t now = clock_.NowMicros();
+    std::vector<const std::pair<const uint64_t, Record>*> deliverable;
+    for (const auto& entry : committed_.records) {
+      const Record& rec = entry.second;
+      if (rec.pending && rec.mailbox == mailbox && entry.first > after && rec.expires_at > now) {
+        deliverable.push_back(&entry);
+      }
+    }
+    size_t page = 0, bytes = 0;
+    while (page < deliverable.size() && page < max_items) {
+      const size_t next = deliverable[page]->second.envelope.size();
+      if (page > 0 && bytes + next > max_bytes) break;
+      bytes += next;
+      ++page;
+    }
+    STORE_CHECK(got->size() == page, "fetch after " + std::to_string(after) + " returned " +
+                                         std::to_string(got->size()) + " messages, expected " +
+                                         std::to_string(page) + " (of " + std::to_string(deliverable.size()) +
+                                         " deliverable with seq > after)");
+    CompareMessages(*got, deliverable, page, "fetch page");
+    if (max_items == 0) {
+      // Nothing to return; mailbox_store.h promises nothing about `more` here.
+    } else if (page < deliverable.size()) {
+      STORE_CHECK(more, "fetch returned a partial page without setting more");
+    } else if (more) {
+      // Allowed only if pending (expired, unswept) entries follow: the store cannot tell cheaply.
+      const uint64_t last = page > 0 ? (*got)[page - 1].seq : after;
+      bool any_after = false;
+      for (uint64_t seq : committed_.PendingSeqs(mailbox)) any_after |= seq > last;
+      STORE_CHECK(any_after, "fetch set more with nothing pending after seq " + std::to_string(last));
+    }
+  }
+
+  void CompareMessages(const std::vector<StoredMessage>& got,
+                       const std::vector<const std::pair<const uint64_t, Record>*>& expected, size_t count,
+                       const char* what) {
+    for (size_t i = 0; i < count && i < got.size(); ++i) {
+      const StoredMessage& m = got[i];
+      const uint64_t seq = expected[i]->first;
+      const Record& rec = expected[i]->second;
+      const std::string where = std::string(what) + " item " + std::to_string(i) + " seq " + std::to_string(m.seq);
+      STORE_CHECK(m.seq == seq, where + ": expected seq " + std::to_string(seq));
+      STORE_CHECK(m.message_id == Id(rec.id), where + ": message id differs");
+      STORE_CHECK(m.stored_at == rec.stored_at, where + ": stored_at differs");
+      STORE_CHECK(m.expires_at == rec.expires_at, where + ": expires_at differs");
+      STORE_CHECK(m.envelope == rec.envelope, where + ": envelope differs (" + std::to_string(m.envelope.size()) +
+                                                  " bytes, expected " + std::to_string(rec.envelope.size()) + ")");
+    }
+  }
+
+  // Sweep, release and drain take the write lock themselves: finish the open batch first (a
+  // thread may hold only one write transaction).
+  void FinishBatch() { CommitBatch(); }
+
+  void Sweep(size_t max_entries) {
+    FinishBatch();
+    const int64_t now = clock_.NowMicros();
+    std::vector<std::pair<int64_t, uint64_t>> expired;  // (expires_at, seq): the expiry table's order
+    for (const auto& [seq, rec] : committed_.records) {
+      if (rec.expires_at <= now) expired.emplace_back(rec.expires_at, seq);
+    }
+    std::sort(expired.begin(), expired.end());
+    if (expired.size() > max_entries) expired.resize(max_entries);
+    size_t pending = 0;
+    for (const auto& [expires_at, seq] : expired) pending += committed_.records.at(seq).pending ? 1 : 0;
+
+    Result<size_t> got = store_->SweepExpired(max_entries);
+    Trace("sweep max %zu: %s", max_entries, got.ok() ? ("removed " + std::to_string(*got)).c_str()
+                                                     : got.status().ToString().c_str());
+    if (!got.ok()) {
+      STORE_CHECK(got.status().code() == Code::kStoreFull, "sweep: " + got.status().ToString());
+      return;
+    }
+    STORE_CHECK(*got == pending, "sweep removed " + std::to_string(*got) + " pending messages, expected " +
+                                     std::to_string(pending) + " of " + std::to_string(expired.size()) + " expired");
+    for (const auto& [expires_at, seq] : expired) committed_.records.erase(seq);
+  }
+
+  void ReleaseFreedPages() {
+    FinishBatch();
+    const Status st = store_->ReleaseFreedPages();
+    Trace("release freed pages: %s", st.ToString().c_str());
+    STORE_CHECK(st.ok() || st.code() == Code::kStoreFull, "ReleaseFreedPages: " + st.ToString());
+  }
+
+  void PutKeyBundle(ByteReader& r) {
+    int mailbox = 0;
+    const std::string& address = Address(r.U8(), &mailbox);
+    const Bytes bundle = rng_.RandomBytes(r.Pick(fuzz::kKeyBundleSizes));
+    BeginIfNeeded();
+    const Status st = batch_->PutKeyBundle(address, bundle);
+    Trace("put key bundle mailbox %d size %zu: %s", mailbox, bundle.size(), st.ToString().c_str());
+    if (mailbox == 3) {
+      STORE_CHECK(st.code() == Code::kInvalidArgument, "key bundle for a bad address: " + st.ToString());
+      return;
+    }
+    if (!st.ok()) {
+      STORE_CHECK(st.code() == Code::kStoreFull, "PutKeyBundle: " + st.ToString());
+      AfterStoreFull(r);
+      return;
+    }
+    staged_.bundles[address] = bundle;
+  }
+
+  // Runs `write` (one batch, committed inside) and, if it fails with kStoreFull, does what
+  // mailbox_store.h tells callers to do: ReleaseFreedPages(), then retry once. An ack on a nearly
+  // full map can need that too (deleting copies pages before it frees any).
+  Status WithRetry(const char* what, const std::function<Status()>& write) {
+    Status st = write();
+    Trace("  %s: %s", what, st.ToString().c_str());
+    if (st.code() != Code::kStoreFull) return st;
+    const Status released = store_->ReleaseFreedPages();
+    Trace("  release freed pages: %s", released.ToString().c_str());
+    st = write();
+    Trace("  retry %s: %s", what, st.ToString().c_str());
+    return st;
+  }
+
+  // T5 as a property: once everything is acknowledged, expired and swept (each step with the
+  // documented release-and-retry on kStoreFull), the store must take a small message again,
+  // whatever happened before.
+  void Drain() {
+    Trace("drain");
+    FinishBatch();
+    const Status acked = WithRetry("ack everything", [this] {
+      BeginIfNeeded();
+      for (int mailbox = 0; mailbox < 3; ++mailbox) {
+        const std::vector<uint64_t> seqs = staged_.PendingSeqs(mailbox);
+        if (seqs.empty()) continue;
+        Result<uint32_t> got = batch_->Ack(kMailboxes[mailbox], seqs);
+        if (!got.ok()) {
+          batch_.reset();
+          return got.status();
+        }
+        STORE_CHECK(*got == seqs.size(), "drain: ack removed " + std::to_string(*got) + " of " +
+                                             std::to_string(seqs.size()));
+        for (uint64_t seq : seqs) staged_.records.at(seq).pending = false;
+      }
+      const Status st = batch_->Commit();
+      batch_.reset();
+      if (st.ok()) committed_ = std::move(staged_);
+      return st;
+    });
+    STORE_CHECK(acked.ok(), "drain: cannot acknowledge, even after releasing freed pages: " + acked.ToString());
+
+    clock_.Advance(kMaxTtl + 1);
+    Sweep(SIZE_MAX);
+    if (!committed_.records.empty()) {  // the sweep failed with kStoreFull
+      const Status released = store_->ReleaseFreedPages();
+      Trace("  release freed pages: %s", released.ToString().c_str());
+      Sweep(SIZE_MAX);
+    }
+    STORE_CHECK(committed_.records.empty(), "drain: cannot sweep, even after releasing freed pages");
+    for (int i = 0; i < 2; ++i) {
+      const Status st = store_->ReleaseFreedPages();
+      Trace("  release freed pages: %s", st.ToString().c_str());
+      STORE_CHECK(st.ok(), "drain: ReleaseFreedPages on an empty store: " + st.ToString());
+    }
+
+    const Bytes envelope = rng_.RandomBytes(100);
+    const Status stored = WithRetry("put 100 bytes", [this, &envelope] {
+      BeginIfNeeded();
+      const int64_t now = clock_.NowMicros();
+      Result<PutResult> got = batch_->Put({kMailboxes[0], Id(0), 0, envelope});
+      if (!got.ok()) {
+        batch_.reset();
+        return got.status();
+      }
+      STORE_CHECK(!got->duplicate && got->seq > staged_.max_seq, "drain: a put to an empty store was a duplicate or reused a seq");
+      staged_.records[got->seq] = Record{0, 0, now, now + kDefaultTtl, envelope, true};
+      staged_.max_seq = got->seq;
+      const Status st = batch_->Commit();
+      batch_.reset();
+      if (st.ok()) committed_ = std::move(staged_);
+      return st;
+    });
+    STORE_CHECK(stored.ok(), "drain: an empty store refuses a 100-byte message, even after releasing freed pages: " +
+                                 stored.ToString());
+  }
+
+  // The committed state, read back in full (also while a batch is open: its writes must not show).
+  void CheckState() {
+    const int64_t now = clock_.NowMicros();
+    for (int mailbox = 0; mailbox < 3; ++mailbox) {
+      const std::string& address = kMailboxes[mailbox];
+      auto usage = store_->Usage(address);
+      STORE_CHECK(usage.ok(), "Usage: " + Describe(usage));
+      const MailboxUsage expected = committed_.Usage(mailbox);
+      STORE_CHECK(usage->messages == expected.messages && usage->bytes == expected.bytes,
+                  "mailbox " + std::to_string(mailbox) + " usage " + std::to_string(usage->messages) + " messages " +
+                      std::to_string(usage->bytes) + " bytes, model " + std::to_string(expected.messages) + "/" +
+                      std::to_string(expected.bytes));
+
+      bool more = true;
+      auto got = store_->Fetch(address, 0, SIZE_MAX, SIZE_MAX, &more);
+      STORE_CHECK(got.ok(), "Fetch: " + Describe(got));
+      std::vector<const std::pair<const uint64_t, Record>*> deliverable;
+      for (const auto& entry : committed_.records) {
+        if (entry.second.pending && entry.second.mailbox == mailbox && entry.second.expires_at > now) {
+          deliverable.push_back(&entry);
+        }
+      }
+      if (got->size() != deliverable.size()) {
+        std::string have, want;
+        for (const auto& m : *got) {
+          have += " " + std::to_string(m.seq);
+          auto it = committed_.records.find(m.seq);
+          if (it == committed_.records.end()) {
+            have += "(unknown)";
+          } else if (!it->second.pending) {
+            have += "(ACKED)";
+          } else if (it->second.expires_at <= now) {
+            have += "(expired)";
+          }
+        }
+        for (const auto* e : deliverable) want += " " + std::to_string(e->first);
+        STORE_CHECK(false, "mailbox " + std::to_string(mailbox) + " delivers seqs [" + have + " ], model [" + want + " ]");
+      }
+      CompareMessages(*got, deliverable, deliverable.size(), "full fetch");
+      STORE_CHECK(!more, "a fetch of everything set more");
+
+      auto bundle = store_->GetKeyBundle(address);
+      STORE_CHECK(bundle.ok(), "GetKeyBundle: " + Describe(bundle));
+      auto it = committed_.bundles.find(address);
+      if (it == committed_.bundles.end()) {
+        STORE_CHECK(!bundle->has_value(), "a key bundle that was never committed is visible");
+      } else {
+        STORE_CHECK(bundle->has_value() && **bundle == it->second, "the key bundle differs from the committed one");
+      }
+    }
+  }
+
+  const TempDir& dir_;
+  FakeClock clock_;
+  fuzz::SplitMix64 rng_;
+  fuzz::StoreConfig config_;
+  MailboxStoreOptions options_;
+  std::unique_ptr<MailboxStore> store_;
+  std::optional<WriteBatch> batch_;
+  Model committed_;
+  Model staged_;  // committed_ plus the open batch's writes; meaningful while batch_ is set
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const TempDir dir;
+  if (size < 8) return 0;
+  ByteReader reader(liaison::ByteView(data, size));
+  const uint64_t seed = reader.U64();
+  g_trace.clear();
+  {
+    Harness harness(dir, seed);
+    harness.Run(reader);
+  }
+  if (liaison::fuzz::TraceEnabled()) std::fprintf(stderr, "%s---\n", g_trace.c_str());
+  return 0;
+}

@@ -1,0 +1,116 @@
+// Which body type a frame carries, and the decode -> encode round-trip check shared by
+// frame_fuzzer.cc, body_fuzzer.cc and make_corpus.cc (header only).
+//
+// The round trip is the one-encoding-per-value rule of wire/codec.h (reliability.md C3): a body
+// that Decode<T> accepts must come back byte for byte from Encode(T). A body that Decode<T>
+// refuses must be refused as kMalformed or kTooLarge, never anything else, and without throwing.
+#ifndef LIAISON_FUZZ_WIRE_BODY_H_
+#define LIAISON_FUZZ_WIRE_BODY_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "fuzz/fuzz_util.h"
+#include "wire/codec.h"
+#include "wire/frame.h"
+#include "wire/limits.h"
+#include "wire/messages.h"
+
+namespace liaison::fuzz {
+
+enum class BodyKind : uint8_t {
+  kEmpty = 0,
+  kErrorBody = 1,
+  kSendRequest = 2,
+  kFetchRequest = 3,
+  kDeliveries = 4,
+  kAckRequest = 5,
+  kAckReply = 6,
+  kPublishKeysRequest = 7,
+  kGetKeysRequest = 8,
+  kGetKeysReply = 9,
+};
+inline constexpr uint8_t kBodyKindCount = 10;
+
+inline const char* BodyKindName(BodyKind kind) {
+  switch (kind) {
+    case BodyKind::kEmpty: return "Empty";
+    case BodyKind::kErrorBody: return "ErrorBody";
+    case BodyKind::kSendRequest: return "SendRequest";
+    case BodyKind::kFetchRequest: return "FetchRequest";
+    case BodyKind::kDeliveries: return "Deliveries";
+    case BodyKind::kAckRequest: return "AckRequest";
+    case BodyKind::kAckReply: return "AckReply";
+    case BodyKind::kPublishKeysRequest: return "PublishKeysRequest";
+    case BodyKind::kGetKeysRequest: return "GetKeysRequest";
+    case BodyKind::kGetKeysReply: return "GetKeysReply";
+  }
+  return "?";
+}
+
+// The body type a frame with this header carries (relay/src/relay_server.cc and client/src/ are
+// the readers and writers): requests by type; successful replies by the request they answer;
+// every reply with a non-2xx status, and every kError reply, carries an ErrorBody.
+// REQUIRES: IsKnownType(header.type).
+inline BodyKind BodyKindForFrame(const wire::FrameHeader& header) {
+  using wire::FrameType;
+  const bool reply = (header.type & wire::kReplyBit) != 0;
+  const auto type = static_cast<FrameType>(header.type & ~wire::kReplyBit);
+  if (reply && (type == FrameType::kError || !wire::IsSuccess(header.status))) return BodyKind::kErrorBody;
+  switch (type) {
+    case FrameType::kHello:
+    case FrameType::kPing: return BodyKind::kEmpty;
+    case FrameType::kSend: return reply ? BodyKind::kEmpty : BodyKind::kSendRequest;
+    case FrameType::kFetch: return reply ? BodyKind::kDeliveries : BodyKind::kFetchRequest;
+    case FrameType::kAck: return reply ? BodyKind::kAckReply : BodyKind::kAckRequest;
+    case FrameType::kPublishKeys: return reply ? BodyKind::kEmpty : BodyKind::kPublishKeysRequest;
+    case FrameType::kGetKeys: return reply ? BodyKind::kGetKeysReply : BodyKind::kGetKeysRequest;
+    case FrameType::kDeliver: return BodyKind::kDeliveries;
+    case FrameType::kError: return BodyKind::kErrorBody;
+  }
+  return BodyKind::kErrorBody;
+}
+
+// Decodes `body` as T. On success, re-encodes and aborts unless the bytes are identical. Returns
+// whether the body decoded.
+template <class T>
+bool CheckBodyRoundTrip(ByteView body, BodyKind kind) {
+  Result<T> decoded = wire::Decode<T>(body);
+  if (TraceEnabled()) {
+    std::fprintf(stderr, "  body as %s: %s\n", BodyKindName(kind),
+                 decoded.ok() ? "ok" : decoded.status().ToString().c_str());
+  }
+  if (!decoded.ok()) {
+    const Code code = decoded.status().code();
+    FUZZ_CHECK(code == Code::kMalformed || code == Code::kTooLarge,
+               std::string(BodyKindName(kind)) + " refused with " + decoded.status().ToString());
+    return false;
+  }
+  Result<Bytes> encoded = wire::Encode(*decoded);
+  FUZZ_CHECK(encoded.ok(), std::string(BodyKindName(kind)) + " decoded but does not encode: " +
+                               encoded.status().ToString() + "; body " + HexPrefix(body));
+  FUZZ_CHECK(SameBytes(*encoded, body), std::string(BodyKindName(kind)) + " has a second encoding: body " +
+                                            HexPrefix(body) + " re-encodes as " + HexPrefix(*encoded));
+  return true;
+}
+
+inline bool CheckBody(BodyKind kind, ByteView body) {
+  switch (kind) {
+    case BodyKind::kEmpty: return CheckBodyRoundTrip<wire::Empty>(body, kind);
+    case BodyKind::kErrorBody: return CheckBodyRoundTrip<wire::ErrorBody>(body, kind);
+    case BodyKind::kSendRequest: return CheckBodyRoundTrip<wire::SendRequest>(body, kind);
+    case BodyKind::kFetchRequest: return CheckBodyRoundTrip<wire::FetchRequest>(body, kind);
+    case BodyKind::kDeliveries: return CheckBodyRoundTrip<wire::Deliveries>(body, kind);
+    case BodyKind::kAckRequest: return CheckBodyRoundTrip<wire::AckRequest>(body, kind);
+    case BodyKind::kAckReply: return CheckBodyRoundTrip<wire::AckReply>(body, kind);
+    case BodyKind::kPublishKeysRequest: return CheckBodyRoundTrip<wire::PublishKeysRequest>(body, kind);
+    case BodyKind::kGetKeysRequest: return CheckBodyRoundTrip<wire::GetKeysRequest>(body, kind);
+    case BodyKind::kGetKeysReply: return CheckBodyRoundTrip<wire::GetKeysReply>(body, kind);
+  }
+  return false;
+}
+
+}  // namespace liaison::fuzz
+
+#endif  // LIAISON_FUZZ_WIRE_BODY_H_
