@@ -11,9 +11,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "base/file_util.h"
+#include "wire/frame.h"
+#include "wire/messages.h"
 
 extern char** environ;
 
@@ -140,6 +143,19 @@ void RelayProcess::EditConfig(const std::string& from, const std::string& to) {
   REQUIRE(WriteFileAtomically(path, *text, 0644).ok());
 }
 
+void RelayProcess::Unregister(const std::string& address) {
+  const std::string path = data_dir_ + "/devices.list";
+  auto list = ReadFile(path);
+  REQUIRE(list.ok());
+  std::string kept;
+  std::istringstream lines(*list);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(address + " ", 0) != 0) kept += line + "\n";
+  }
+  REQUIRE(kept.size() < list->size());
+  REQUIRE(WriteFileAtomically(path, kept, 0644).ok());
+}
+
 void RelayProcess::Register(const std::string& address, const std::string& transport_key_z85) {
   const std::string card = data_dir_ + "/" + std::to_string(std::hash<std::string>{}(address)) + ".card";
   REQUIRE(WriteFileAtomically(card, "address = \"" + address + "\"\ntransport_key = \"" + transport_key_z85 + "\"\n", 0644).ok());
@@ -160,6 +176,23 @@ std::unique_ptr<client::RelayConnection> RawDevice::Connect(zmq::context_t& cont
   keys.client_public = transport.public_key;
   keys.client_secret = transport.secret_key.Clone();
   return std::make_unique<client::RelayConnection>(context, relay.endpoint(), std::move(keys), timeout);
+}
+
+size_t DrainMailbox(client::RelayConnection& connection) {
+  size_t total = 0;
+  while (true) {
+    auto fetched = connection.Call(wire::FrameType::kFetch, wire::FetchRequest{});
+    REQUIRE(fetched.ok());
+    auto deliveries = wire::Decode<wire::Deliveries>(fetched->body);
+    REQUIRE(deliveries.ok());
+    if (deliveries->items.empty()) return total;
+    wire::AckRequest ack;
+    for (const auto& d : deliveries->items) ack.seqs.push_back(d.seq);
+    total += ack.seqs.size();
+    auto acked = connection.Call(wire::FrameType::kAck, ack);
+    REQUIRE(acked.ok());
+    REQUIRE(client::ReplyStatus(*acked).ok());
+  }
 }
 
 ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir) {

@@ -57,6 +57,9 @@ class RelayProcess {
   const std::string& data_dir() const { return data_dir_; }
   // Edits relay.toml before Start(): replaces the line `from` with `to` (REQUIRE-fails if absent).
   void EditConfig(const std::string& from, const std::string& to);
+  // Removes a device from devices.list as a coordinator would (rewrite and rename); the running
+  // relay refuses it from its next re-read of the list (within a second).
+  void Unregister(const std::string& address);
   // Admits a device through `liaison-relay register`.
   void Register(const std::string& address, const std::string& transport_key_z85);
 
@@ -79,6 +82,9 @@ struct RawDevice {
   std::unique_ptr<client::RelayConnection> Connect(zmq::context_t& context, const RelayProcess& relay,
                                                    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) const;
 };
+
+// Fetches and acknowledges everything pending for the connection's device; returns how many.
+size_t DrainMailbox(client::RelayConnection& connection);
 
 // Creates a liaison::Client in `dir` for `address` and registers it with `relay`.
 std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, const std::string& address);

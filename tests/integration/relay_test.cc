@@ -2,7 +2,6 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
-#include <sstream>
 #include <thread>
 
 #include "base/file_util.h"
@@ -52,6 +51,25 @@ wire::SendRequest SealedFrom(const RawDevice& sender, const std::string& recipie
   send.envelope = std::move(envelope).value();
   return send;
 }
+
+// A relay with an association contact's client (keys published) and an officer's raw device
+// (keys published), for tests that must send envelopes a Client never would.
+struct RawOfficerSetup {
+  TempDir dir;
+  RelayProcess relay{dir.Sub("relay")};
+  std::unique_ptr<Client> association;
+  RawDevice officer{"officer/1"};
+  zmq::context_t context;
+  std::unique_ptr<client::RelayConnection> connection;
+  RawOfficerSetup() {
+    relay.Start();
+    association = MakeClient(relay, dir.Sub("association"), "association/1");
+    REQUIRE(association->Sync().ok());
+    relay.Register(officer.address, officer.TransportZ85());
+    connection = officer.Connect(context, relay);
+    PublishRawKeys(*connection, officer);
+  }
+};
 
 }  // namespace
 
@@ -107,16 +125,10 @@ TEST_CASE("nothing acknowledged is lost when the relay is stopped or killed and 
 }
 
 TEST_CASE("a send retried with the same message id is stored once and delivered once", "[integration][relay]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.Start();
-  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
-  REQUIRE(association->Sync().ok());
-  RawDevice officer{"officer/1"};
-  relay.Register(officer.address, officer.TransportZ85());
-  zmq::context_t context;
-  auto connection = officer.Connect(context, relay);
-  PublishRawKeys(*connection, officer);
+  RawOfficerSetup setup;
+  auto& association = setup.association;
+  auto& officer = setup.officer;
+  auto& connection = setup.connection;
 
   const wire::SendRequest send = SealedFrom(officer, "association/1", *association, "only once");
   auto first = connection->Call(wire::FrameType::kSend, send);
@@ -212,16 +224,10 @@ TEST_CASE("a frame over the size limit and a length prefix claiming 2^40 bytes a
 }
 
 TEST_CASE("a message whose ciphertext was altered on the way is rejected by the recipient", "[integration][crypto]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.Start();
-  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
-  REQUIRE(association->Sync().ok());
-  RawDevice officer{"officer/1"};
-  relay.Register(officer.address, officer.TransportZ85());
-  zmq::context_t context;
-  auto connection = officer.Connect(context, relay);
-  PublishRawKeys(*connection, officer);
+  RawOfficerSetup setup;
+  auto& association = setup.association;
+  auto& officer = setup.officer;
+  auto& connection = setup.connection;
 
   wire::SendRequest intact = SealedFrom(officer, "association/1", *association, "intact");
   wire::SendRequest altered = SealedFrom(officer, "association/1", *association, "altered");
@@ -335,16 +341,10 @@ TEST_CASE("a send to an unknown address is refused with 404 and names the reason
 }
 
 TEST_CASE("an envelope of an unknown version is left on the relay, not destroyed", "[integration][client]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.Start();
-  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
-  REQUIRE(association->Sync().ok());
-  RawDevice officer{"officer/1"};
-  relay.Register(officer.address, officer.TransportZ85());
-  zmq::context_t context;
-  auto connection = officer.Connect(context, relay);
-  PublishRawKeys(*connection, officer);
+  RawOfficerSetup setup;
+  auto& association = setup.association;
+  auto& officer = setup.officer;
+  auto& connection = setup.connection;
   wire::SendRequest future = SealedFrom(officer, "association/1", *association, "from a newer client");
   future.envelope[0] = 2;  // a version this build cannot read
   REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kSend, future)).ok());
@@ -366,14 +366,7 @@ TEST_CASE("a send refused for good is reported by Send and leaves the outbox", "
   REQUIRE(association->Sync().ok());
   REQUIRE(officer->Send("association/1", "pins the keys").ok());
   // The coordinator removes the association's device: the relay now refuses sends to it (404).
-  auto list = ReadFile(relay.data_dir() + "/devices.list");
-  REQUIRE(list.ok());
-  std::string kept;
-  std::istringstream lines(*list);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("association/1 ", 0) != 0) kept += line + "\n";
-  }
-  REQUIRE(WriteFileAtomically(relay.data_dir() + "/devices.list", kept, 0644).ok());
+  relay.Unregister("association/1");
   std::this_thread::sleep_for(1200ms);  // the relay re-reads the list within a second
   auto refused = officer->Send("association/1", "to a removed device");
   CHECK(refused.status().code() == Code::kNotFound);
@@ -396,14 +389,7 @@ TEST_CASE("the outbox goes out in the order written, and a refusal met during a 
   for (const char* text : {"second", "third", "fourth", "fifth"}) REQUIRE_FALSE(officer->Send("desk/1", text)->stored);
   REQUIRE_FALSE(officer->Send("association/1", "to a device about to be removed")->stored);
   // While the relay is down, the coordinator removes the association's device.
-  auto list = ReadFile(relay.data_dir() + "/devices.list");
-  REQUIRE(list.ok());
-  std::string kept;
-  std::istringstream lines(*list);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("association/1 ", 0) != 0) kept += line + "\n";
-  }
-  REQUIRE(WriteFileAtomically(relay.data_dir() + "/devices.list", kept, 0644).ok());
+  relay.Unregister("association/1");
   relay.Start();
 
   auto receipt = officer->Send("desk/1", "sixth");  // flushes the older messages first

@@ -30,16 +30,7 @@ void Churn(client::RelayConnection& sender, client::RelayConnection& recipient, 
     send.envelope = Bytes(size, 0x7e);
     REQUIRE(client::ReplyStatus(*sender.Call(wire::FrameType::kSend, send)).ok());
   }
-  while (true) {
-    auto fetched = recipient.Call(wire::FrameType::kFetch, wire::FetchRequest{});
-    REQUIRE(fetched.ok());
-    auto deliveries = wire::Decode<wire::Deliveries>(fetched->body);
-    REQUIRE(deliveries.ok());
-    if (deliveries->items.empty()) return;
-    wire::AckRequest ack;
-    for (const auto& d : deliveries->items) ack.seqs.push_back(d.seq);
-    REQUIRE(client::ReplyStatus(*recipient.Call(wire::FrameType::kAck, ack)).ok());
-  }
+  DrainMailbox(recipient);
 }
 
 }  // namespace

@@ -19,24 +19,6 @@ wire::SendRequest Opaque(const std::string& to, size_t size) {
   return send;
 }
 
-// Drains the mailbox of `device` through FETCH and ACK; returns how many it held.
-size_t Drain(client::RelayConnection& connection) {
-  size_t total = 0;
-  while (true) {
-    auto fetched = connection.Call(wire::FrameType::kFetch, wire::FetchRequest{});
-    REQUIRE(fetched.ok());
-    auto deliveries = wire::Decode<wire::Deliveries>(fetched->body);
-    REQUIRE(deliveries.ok());
-    if (deliveries->items.empty()) return total;
-    wire::AckRequest ack;
-    for (const auto& d : deliveries->items) ack.seqs.push_back(d.seq);
-    total += ack.seqs.size();
-    auto acked = connection.Call(wire::FrameType::kAck, ack);
-    REQUIRE(acked.ok());
-    REQUIRE(client::ReplyStatus(*acked).ok());
-  }
-}
-
 }  // namespace
 
 TEST_CASE("a full store refuses each further send with 302 store full, acknowledges none, and recovers",
@@ -68,7 +50,7 @@ TEST_CASE("a full store refuses each further send with 302 store full, acknowled
   CHECK(refused > 0);
   CHECK(stored + refused == 60);
   // Exactly what was acknowledged is in the mailbox.
-  CHECK(Drain(*in) == stored);
+  CHECK(DrainMailbox(*in) == stored);
   auto after = out->Call(wire::FrameType::kSend, Opaque(recipient.address, 60 * 1024));
   REQUIRE(after.ok());
   CHECK(after->status == static_cast<uint16_t>(wire::WireStatus::kOk));
