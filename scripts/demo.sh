@@ -62,6 +62,8 @@ step "6. The contact replies; the officer syncs and reads"
 "$cli" --state "$work/officer" sync
 "$cli" --state "$work/officer" inbox
 
-step "7. What the relay logged (no content, no keys)"
+step "7. Stop the relay; what it logged (counts, no content, no keys, not who wrote to whom)"
+kill -TERM "$relay_pid"; wait "$relay_pid" || true
+relay_pid=""
 sed 's/^/   /' "$work/relay.log"
 step "Done; the temporary directory is removed."
