@@ -42,7 +42,11 @@ TEST_CASE("length prefixes claiming 2^31, 2^32, 2^40 and 2^63 bytes grow the rel
   const long peak_after = relay.StatusKiB("VmHWM");
   INFO("relay peak RSS " << peak_before << " KiB before, " << peak_after << " KiB after 1,300 bombs");
   CHECK(refused == 1300);
-  CHECK(peak_after - peak_before < 1024);
+  if (kMemoryFiguresMeaningful) {
+    CHECK(peak_after - peak_before < 1024);
+  } else {
+    WARN("sanitizer build: the 1 MiB bound is asserted in the plain build only");
+  }
   auto pong = connection->Call(wire::FrameType::kPing, wire::Empty{});
   REQUIRE(pong.ok());
   CHECK(pong->status == static_cast<uint16_t>(wire::WireStatus::kOk));

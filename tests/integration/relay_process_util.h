@@ -16,6 +16,13 @@
 
 namespace liaison::testing {
 
+// Whether RSS figures of the relay mean anything in this build (not under sanitizers).
+#ifdef LIAISON_SANITIZED
+inline constexpr bool kMemoryFiguresMeaningful = false;
+#else
+inline constexpr bool kMemoryFiguresMeaningful = true;
+#endif
+
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {
  public:

@@ -90,5 +90,9 @@ TEST_CASE("a slow consumer fed 10,000 messages loses none while the relay's memo
   // The backlog (about 10 MiB of envelopes) lives in LMDB's map, which counts toward RSS only as
   // the pages are touched; the relay's own heap must not grow with it. 10,000 x 1 KiB held in
   // memory would add more than 10 MiB on top of the map pages.
-  CHECK(rss_peak - rss_start < 32 * 1024);
+  if (kMemoryFiguresMeaningful) {
+    CHECK(rss_peak - rss_start < 32 * 1024);
+  } else {
+    WARN("sanitizer build: the 32 MiB bound is asserted in the plain build only");
+  }
 }
