@@ -12,25 +12,29 @@
 //  - A put whose (mailbox, id) is still recorded returns the original seq and expiry.
 //  - A new put gets a seq above every seq ever committed (an old ack can never hit it).
 //  - Usage() equals the model's pending count and bytes (expired-but-unswept included).
-//  - A put, ack or commit that returned an error changed nothing; a batch poisoned by kStoreFull
-//    cannot commit. Uncommitted writes are invisible to readers and lost on reopen.
+//  - A put, ack or commit that returned an error changed nothing, even if its batch is then
+//    committed. Uncommitted writes are invisible to readers and lost on reopen.
 //  - SweepExpired removes exactly the oldest expired records and reports the pending ones.
 //  - After a full drain (ack all, expire all, sweep, release freed pages) a small put succeeds,
 //    each step using the documented recovery: on kStoreFull, ReleaseFreedPages() and retry once.
 // A violation prints the action trace and the reason on stderr and aborts. With the environment
 // variable LIAISON_FUZZ_TRACE set, the trace of every input is printed.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -87,13 +91,16 @@ std::string Describe(const Result<T>& r) {
 }
 
 // One directory per process, under /dev/shm when it is usable (commits fsync; on tmpfs that is
-// free), removed at exit.
+// free), removed at exit. A process that aborts (a crash, or libFuzzer's -minimize_crash
+// children) cannot remove its own, so each new one first removes those of dead processes:
+// the name carries the pid.
 class TempDir {
  public:
   TempDir() {
     std::string base = "/dev/shm";
     if (::access(base.c_str(), W_OK) != 0) base = std::filesystem::temp_directory_path().string();
-    std::string pattern = base + "/liaison-store-fuzz-XXXXXX";
+    RemoveStale(base);
+    std::string pattern = base + "/" + kPrefix + std::to_string(::getpid()) + "-XXXXXX";
     FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp " + pattern);
     path_ = pattern;
   }
@@ -113,6 +120,23 @@ class TempDir {
   }
 
  private:
+  static constexpr const char* kPrefix = "liaison-store-fuzz-";
+
+  static void RemoveStale(const std::string& base) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(kPrefix, 0) != 0) continue;
+      const std::string rest = name.substr(std::string_view(kPrefix).size());
+      const size_t dash = rest.find('-');
+      if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789") != dash) continue;
+      const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        std::filesystem::remove_all(entry.path(), ec);
+      }
+    }
+  }
+
   std::string path_;
 };
 
@@ -244,13 +268,17 @@ class Harness {
     STORE_CHECK(st.code() == Code::kStoreFull, "Commit: " + st.ToString());
   }
 
-  // A write failed with kStoreFull: the batch must not be able to commit. Drop it, then do what
-  // the header says callers should do (release freed pages).
+  // A write failed with kStoreFull. Either the store refused it before writing (the batch can
+  // still commit) or LMDB ran out of pages inside it (the batch cannot). Sometimes try to commit
+  // anyway: if that succeeds, the batch's other writes are committed and the failed one must have
+  // left no trace (CheckState compares with staged_, which never saw it); if it fails, nothing
+  // changed. Then do what the header tells callers to do (release freed pages).
   void AfterStoreFull(ByteReader& r) {
     if (r.U8() & 1) {
       const Status st = batch_->Commit();
       Trace("  commit after store full: %s", st.ToString().c_str());
-      STORE_CHECK(!st.ok(), "a batch committed after one of its writes failed with kStoreFull");
+      batch_.reset();
+      if (st.ok()) committed_ = std::move(staged_);
     }
     batch_.reset();
     const Status released = store_->ReleaseFreedPages();

@@ -40,7 +40,10 @@ using MessageId = std::array<uint8_t, 16>;
 
 struct MailboxStoreOptions {
   std::string path;                                  // directory of the LMDB environment
-  size_t map_size_bytes = 1ull << 30;                // the store refuses sends beyond this
+  // The store refuses sends (kStoreFull) before they would use the last 2% of the map (at least
+  // 32 pages): deleting needs fresh copy-on-write pages too, and a map filled to the last page
+  // could no longer take the acknowledgements that would drain it.
+  size_t map_size_bytes = 1ull << 30;
   uint64_t max_mailbox_messages = 100'000;           // per recipient device
   uint64_t max_mailbox_bytes = 512ull << 20;         // envelope bytes per recipient device
   int64_t default_ttl_micros = 30ll * 86400 * kMicrosPerSecond;
@@ -95,9 +98,15 @@ class WriteBatch {
   friend class MailboxStore;
   WriteBatch(MailboxStore* store, Txn txn) : store_(store), txn_(std::move(txn)) {}
   Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
+  // kStoreFull if storing `envelope_bytes` more would leave fewer than the reserved pages free.
+  Status CheckRoom(size_t envelope_bytes);
   MailboxStore* store_;
   Txn txn_;
   std::optional<uint64_t> next_seq_;
+  std::optional<uint64_t> room_pages_;  // free pages when the batch began (estimate)
+  uint64_t pages_claimed_ = 0;          // estimated pages the batch's puts use
+  uint64_t page_size_ = 4096;
+  uint64_t reserve_pages_ = 0;
 };
 
 class MailboxStore {

@@ -118,6 +118,44 @@ Result<WriteBatch> MailboxStore::BeginWrite() {
   return WriteBatch(this, std::move(txn));
 }
 
+Status WriteBatch::CheckRoom(size_t envelope_bytes) {
+  if (!room_pages_) {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    int rc = mdb_env_info(store_->env_->get(), &info);
+    if (rc == 0) rc = mdb_env_stat(store_->env_->get(), &stat);
+    if (rc != 0) return FromMdb(rc, "reading the map's size");
+    page_size_ = stat.ms_psize;
+    const uint64_t max_pages = info.me_mapsize / page_size_;
+    reserve_pages_ = std::max<uint64_t>(32, max_pages / 50);
+    // Pages on the freelist (LMDB's table 0: each value is a list whose first word counts it),
+    // read in a read transaction (LMDB refuses a freelist cursor in a write transaction); it sees
+    // the same last commit this batch started from. MDB_NOTLS allows it on this thread.
+    uint64_t free_pages = 0;
+    LIAISON_ASSIGN_OR_RETURN(Txn read, Txn::BeginRead(*store_->env_));
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(read, 0));
+    LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+    while (entry) {
+      if (entry->value.size() >= sizeof(size_t)) {
+        size_t count = 0;
+        std::memcpy(&count, entry->value.data(), sizeof count);
+        free_pages += count;
+      }
+      LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+    }
+    const uint64_t used = info.me_last_pgno + 1 > free_pages ? info.me_last_pgno + 1 - free_pages : 0;
+    room_pages_ = max_pages > used ? max_pages - used : 0;
+  }
+  // The envelope's pages, plus copies of the leaf pages a put touches in the other tables.
+  const uint64_t need = (envelope_bytes + 128 + page_size_ - 1) / page_size_ + 4;
+  if (pages_claimed_ + need + reserve_pages_ > *room_pages_) {
+    return Status::Error(Code::kStoreFull, "the store is full (it keeps " + std::to_string(reserve_pages_) +
+                                               " pages free so that acknowledgements can always be written)");
+  }
+  pages_claimed_ += need;
+  return Status::Ok();
+}
+
 Result<PutResult> WriteBatch::Put(const PutRequest& request) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(request.recipient));
   MailboxStore& s = *store_;
@@ -143,6 +181,8 @@ Result<PutResult> WriteBatch::Put(const PutRequest& request) {
     return Status::Error(Code::kMailboxFull, "the recipient's mailbox would exceed its limit of " +
                                                  std::to_string(s.options_.max_mailbox_bytes) + " bytes");
   }
+
+  LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
 
   if (!next_seq_) {
     LIAISON_ASSIGN_OR_RETURN(auto stored, txn_.Get(s.meta_, AsBytes(kNextSeqKey)));
