@@ -97,6 +97,18 @@ std::vector<NamedBody> ValidBodies() {
   out.push_back({"get-keys-request", BodyKind::kGetKeysRequest, Enc(wire::GetKeysRequest{"alice/laptop"})});
   out.push_back({"get-keys-reply", BodyKind::kGetKeysReply,
                  Enc(wire::GetKeysReply{"alice/laptop", Bytes(client::kKeyBundleV1Bytes, 0x33)})});
+  wire::PublishPrekeysRequest publish;
+  publish.signed_prekey = Bytes(100, 0x44);
+  publish.one_time_prekeys = {{Bytes(36, 0x55)}, {Bytes(36, 0x56)}};
+  out.push_back({"publish-prekeys-request", BodyKind::kPublishPrekeysRequest, Enc(publish)});
+  out.push_back({"prekey-count", BodyKind::kPrekeyCount, Enc(wire::PrekeyCount{98})});
+  out.push_back({"claim-prekeys-request", BodyKind::kClaimPrekeysRequest, Enc(wire::ClaimPrekeysRequest{"bob/phone"})});
+  out.push_back({"claim-prekeys-reply", BodyKind::kClaimPrekeysReply,
+                 Enc(wire::ClaimPrekeysReply{"bob/phone", Bytes(client::kKeyBundleV1Bytes, 0x33), Bytes(100, 0x44),
+                                             Bytes(36, 0x55)})});
+  out.push_back({"list-devices-request", BodyKind::kListDevicesRequest, Enc(wire::ListDevicesRequest{"bob"})});
+  out.push_back({"list-devices-reply", BodyKind::kListDevicesReply,
+                 Enc(wire::ListDevicesReply{{{"bob/laptop"}, {"bob/phone"}}})});
   return out;
 }
 

@@ -30,8 +30,14 @@ enum class BodyKind : uint8_t {
   kPublishKeysRequest = 7,
   kGetKeysRequest = 8,
   kGetKeysReply = 9,
+  kPublishPrekeysRequest = 10,
+  kPrekeyCount = 11,
+  kClaimPrekeysRequest = 12,
+  kClaimPrekeysReply = 13,
+  kListDevicesRequest = 14,
+  kListDevicesReply = 15,
 };
-inline constexpr uint8_t kBodyKindCount = 10;
+inline constexpr uint8_t kBodyKindCount = 16;
 
 inline const char* BodyKindName(BodyKind kind) {
   switch (kind) {
@@ -45,6 +51,12 @@ inline const char* BodyKindName(BodyKind kind) {
     case BodyKind::kPublishKeysRequest: return "PublishKeysRequest";
     case BodyKind::kGetKeysRequest: return "GetKeysRequest";
     case BodyKind::kGetKeysReply: return "GetKeysReply";
+    case BodyKind::kPublishPrekeysRequest: return "PublishPrekeysRequest";
+    case BodyKind::kPrekeyCount: return "PrekeyCount";
+    case BodyKind::kClaimPrekeysRequest: return "ClaimPrekeysRequest";
+    case BodyKind::kClaimPrekeysReply: return "ClaimPrekeysReply";
+    case BodyKind::kListDevicesRequest: return "ListDevicesRequest";
+    case BodyKind::kListDevicesReply: return "ListDevicesReply";
   }
   return "?";
 }
@@ -66,6 +78,9 @@ inline BodyKind BodyKindForFrame(const wire::FrameHeader& header) {
     case FrameType::kAck: return reply ? BodyKind::kAckReply : BodyKind::kAckRequest;
     case FrameType::kPublishKeys: return reply ? BodyKind::kEmpty : BodyKind::kPublishKeysRequest;
     case FrameType::kGetKeys: return reply ? BodyKind::kGetKeysReply : BodyKind::kGetKeysRequest;
+    case FrameType::kPublishPrekeys: return reply ? BodyKind::kPrekeyCount : BodyKind::kPublishPrekeysRequest;
+    case FrameType::kClaimPrekeys: return reply ? BodyKind::kClaimPrekeysReply : BodyKind::kClaimPrekeysRequest;
+    case FrameType::kListDevices: return reply ? BodyKind::kListDevicesReply : BodyKind::kListDevicesRequest;
     case FrameType::kDeliver: return BodyKind::kDeliveries;
     case FrameType::kError: return BodyKind::kErrorBody;
   }
@@ -107,6 +122,12 @@ inline bool CheckBody(BodyKind kind, ByteView body) {
     case BodyKind::kPublishKeysRequest: return CheckBodyRoundTrip<wire::PublishKeysRequest>(body, kind);
     case BodyKind::kGetKeysRequest: return CheckBodyRoundTrip<wire::GetKeysRequest>(body, kind);
     case BodyKind::kGetKeysReply: return CheckBodyRoundTrip<wire::GetKeysReply>(body, kind);
+    case BodyKind::kPublishPrekeysRequest: return CheckBodyRoundTrip<wire::PublishPrekeysRequest>(body, kind);
+    case BodyKind::kPrekeyCount: return CheckBodyRoundTrip<wire::PrekeyCount>(body, kind);
+    case BodyKind::kClaimPrekeysRequest: return CheckBodyRoundTrip<wire::ClaimPrekeysRequest>(body, kind);
+    case BodyKind::kClaimPrekeysReply: return CheckBodyRoundTrip<wire::ClaimPrekeysReply>(body, kind);
+    case BodyKind::kListDevicesRequest: return CheckBodyRoundTrip<wire::ListDevicesRequest>(body, kind);
+    case BodyKind::kListDevicesReply: return CheckBodyRoundTrip<wire::ListDevicesReply>(body, kind);
   }
   return false;
 }

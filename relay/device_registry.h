@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "liaison/status.h"
 
@@ -36,6 +37,9 @@ class DeviceRegistry {
   // The address registered for this transport key, if any.
   std::optional<std::string> AddressOf(const TransportKey& key) const;
   bool HasAddress(std::string_view address) const;
+  // The registered addresses "member/..." of `member` (which must not contain '/'), sorted, at
+  // most `max` of them.
+  std::vector<std::string> DevicesOf(std::string_view member, size_t max) const;
   size_t size() const;
 
   // Appends a device to the file (used by `liaison-relay register`). kAlreadyExists if the address

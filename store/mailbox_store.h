@@ -8,6 +8,8 @@
 //   expiry : expires_at:u64be | seq:u64be -> mailbox | message_id
 //   quota  : mailbox -> count:u64be | bytes:u64be
 //   keys   : address -> key bundle
+//   spk    : address -> signed prekey record (opaque; replaced by each publication)
+//   otk    : mailbox | one-time prekey record -> "" (opaque records; each handed out once)
 //   meta   : "next_seq" -> u64be, "pages_released_at" -> u64be (see ReleaseFreedPages)
 // where mailbox = u8 length | address. Entries leave `bodies` and `index` when the recipient
 // acknowledges them or they expire; `dedup` and `expiry` entries stay until expiry so that a
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,7 @@ struct MailboxStoreOptions {
   uint64_t max_mailbox_bytes = 512ull << 20;         // envelope bytes per recipient device
   int64_t default_ttl_micros = 30ll * 86400 * kMicrosPerSecond;
   int64_t max_ttl_micros = 90ll * 86400 * kMicrosPerSecond;
+  uint64_t max_one_time_prekeys = 200;               // held per device (wire::kMaxOneTimePrekeysHeld)
   unsigned test_extra_env_flags = 0;                 // TEST_ONLY, see EnvOptions
 };
 
@@ -72,6 +76,14 @@ struct StoredMessage {
   Bytes envelope;
 };
 
+// What CLAIM_PREKEYS hands out for one device. Absent parts were never published (or, for the
+// one-time prekey, are all used up).
+struct ClaimedPrekeys {
+  std::optional<Bytes> identity_bundle;
+  std::optional<Bytes> signed_prekey;
+  std::optional<Bytes> one_time_prekey;
+};
+
 struct MailboxUsage {
   uint64_t messages = 0;
   uint64_t bytes = 0;
@@ -91,6 +103,15 @@ class WriteBatch {
   // acknowledged, expired, or another mailbox's) are ignored. Returns how many were deleted.
   Result<uint32_t> Ack(std::string_view recipient, std::span<const uint64_t> seqs);
   Status PutKeyBundle(std::string_view address, ByteView bundle);
+  // Replaces the device's signed prekey record (unless `signed_prekey` is empty) and adds the
+  // one-time prekey records not held already; returns how many one-time prekeys the device now
+  // has. Errors: kInvalidArgument (bad address, an empty record), kTooLarge (more than
+  // max_one_time_prekeys would be held; nothing is written), kStoreFull, kIoError.
+  Result<uint32_t> PublishPrekeys(std::string_view address, ByteView signed_prekey,
+                                  std::span<const ByteView> one_time_prekeys);
+  // The device's identity bundle, signed prekey and its first one-time prekey, which is deleted
+  // (in this batch: it is gone for good once Commit() returned). kInvalidArgument for a bad address.
+  Result<ClaimedPrekeys> ClaimPrekeys(std::string_view address);
   // Makes everything durable (fsync) and visible. The batch is unusable afterwards.
   Status Commit();
 
@@ -146,7 +167,7 @@ class MailboxStore {
   std::unique_ptr<Env> env_;
   MailboxStoreOptions options_;
   Clock& clock_;
-  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0;
+  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0;
 };
 
 }  // namespace liaison::store

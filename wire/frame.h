@@ -27,6 +27,9 @@ enum class FrameType : uint8_t {
   kPublishKeys = 0x05,  // store this device's public key bundle
   kGetKeys = 0x06,      // read another device's key bundle
   kPing = 0x07,         // round trip with no effect
+  kPublishPrekeys = 0x08,  // store this device's signed prekey and add one-time prekeys
+  kClaimPrekeys = 0x09,    // take another device's prekeys (one one-time prekey, deleted)
+  kListDevices = 0x0A,     // the registered device addresses of one member
   kDeliver = 0x40,      // relay -> client push, request_id 0, never answered
   kError = 0x00,        // only as kReplyBit|kError: the answer to a frame whose header was unreadable
 };

@@ -41,6 +41,22 @@ inline constexpr size_t kMaxReasonBytes = 256;
 // Key bundles and other small opaque blobs published to the relay.
 inline constexpr size_t kMaxKeyBundleBytes = 4096;
 
+// A signed prekey record (id, public key, signature: 100 bytes in version 1) and one one-time
+// prekey record (id, public key: 36 bytes), opaque to the relay. The bounds leave room for a
+// post-quantum version's larger keys without letting a record grow into a bulk store.
+inline constexpr size_t kMaxSignedPrekeyBytes = 2048;
+inline constexpr size_t kMaxOneTimePrekeyBytes = 2048;
+
+// One-time prekeys per PUBLISH_PREKEYS request, and held per device. A device publishes 100 at
+// a time and tops up when fewer than 20 remain; a limit of 200 held keeps one device's share of
+// the relay small while allowing one refill on top of what is left.
+inline constexpr size_t kMaxOneTimePrekeysPerRequest = 100;
+inline constexpr size_t kMaxOneTimePrekeysHeld = 200;
+
+// Devices of one member that LIST_DEVICES returns. Members have a phone and a desktop, a desk a
+// few officers' devices; 64 is far above both and bounds the reply.
+inline constexpr size_t kMaxDevicesPerMember = 64;
+
 }  // namespace liaison::wire
 
 #endif  // LIAISON_WIRE_LIMITS_H_

@@ -108,6 +108,72 @@ struct GetKeysReply {
   void serialize(Archive& ar) { ar(Bounded<kMaxAddressBytes>(address), Bounded<kMaxKeyBundleBytes>(bundle)); }
 };
 
+// PUBLISH_PREKEYS. The device is the authenticated connection. An empty signed_prekey keeps the
+// one stored; one_time_prekeys are added to those held (the relay refuses the request with 413
+// if that would exceed kMaxOneTimePrekeysHeld). An empty request only asks for the count.
+struct OneTimePrekeyRecord {
+  Bytes record;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxOneTimePrekeyBytes>(record)); }
+};
+
+struct PublishPrekeysRequest {
+  Bytes signed_prekey;
+  std::vector<OneTimePrekeyRecord> one_time_prekeys;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(Bounded<kMaxSignedPrekeyBytes>(signed_prekey),
+       BoundedList<kMaxOneTimePrekeysPerRequest, 8>(one_time_prekeys));
+  }
+};
+
+// PUBLISH_PREKEYS reply: how many one-time prekeys the relay now holds for the device.
+struct PrekeyCount {
+  uint32_t one_time_prekeys = 0;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(one_time_prekeys); }
+};
+
+// CLAIM_PREKEYS: what an initiator needs to start a session with `address`.
+struct ClaimPrekeysRequest {
+  std::string address;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxAddressBytes>(address)); }
+};
+
+// CLAIM_PREKEYS reply. The one-time prekey was deleted from the relay in the same durable commit
+// that preceded this reply; it is empty when none was left.
+struct ClaimPrekeysReply {
+  std::string address;
+  Bytes identity_bundle;  // as published with PUBLISH_KEYS
+  Bytes signed_prekey;
+  Bytes one_time_prekey;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(Bounded<kMaxAddressBytes>(address), Bounded<kMaxKeyBundleBytes>(identity_bundle),
+       Bounded<kMaxSignedPrekeyBytes>(signed_prekey), Bounded<kMaxOneTimePrekeyBytes>(one_time_prekey));
+  }
+};
+
+// LIST_DEVICES: the registered devices of member `member` (addresses "member/...").
+struct ListDevicesRequest {
+  std::string member;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxAddressBytes>(member)); }
+};
+
+struct DeviceAddress {
+  std::string address;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxAddressBytes>(address)); }
+};
+
+struct ListDevicesReply {
+  std::vector<DeviceAddress> addresses;  // sorted
+  template <class Archive>
+  void serialize(Archive& ar) { ar(BoundedList<kMaxDevicesPerMember, 9>(addresses)); }
+};
+
 }  // namespace liaison::wire
 
 #endif  // LIAISON_WIRE_MESSAGES_H_

@@ -101,6 +101,18 @@ bool DeviceRegistry::HasAddress(std::string_view address) const {
   return by_address_.find(address) != by_address_.end();
 }
 
+std::vector<std::string> DeviceRegistry::DevicesOf(std::string_view member, size_t max) const {
+  std::vector<std::string> out;
+  if (member.empty() || member.find('/') != std::string_view::npos) return out;
+  const std::string prefix = std::string(member) + "/";
+  std::lock_guard lock(mu_);
+  for (auto it = by_address_.lower_bound(prefix); it != by_address_.end() && out.size() < max; ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    out.push_back(it->first);
+  }
+  return out;
+}
+
 size_t DeviceRegistry::size() const {
   std::lock_guard lock(mu_);
   return by_key_.size();

@@ -39,10 +39,14 @@ struct RelayServer::Request {
 struct RelayServer::Pending {
   const Request* request;
   wire::FrameHeader header;
-  std::variant<wire::SendRequest, wire::AckRequest, wire::PublishKeysRequest> body;
+  std::variant<wire::SendRequest, wire::AckRequest, wire::PublishKeysRequest, wire::PublishPrekeysRequest,
+               wire::ClaimPrekeysRequest>
+      body;
   Status status;               // outcome after the commit
   store::PutResult put;        // for sends
   uint32_t removed = 0;        // for acks
+  uint32_t prekeys_held = 0;   // for prekey publications
+  store::ClaimedPrekeys claimed;  // for prekey claims
 };
 
 namespace {
@@ -238,7 +242,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
     Session& session = sessions_[request.user];
     if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
 
-    Pending pending{&request, frame->header, {}, Status::Ok(), {}, 0};
+    Pending pending{&request, frame->header, {}, Status::Ok(), {}, 0, 0, {}};
     Status body_status;
     switch (type) {
       case FrameType::kSend: {
@@ -266,6 +270,26 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         decoded.push_back(std::move(pending));
         continue;
       }
+      case FrameType::kPublishPrekeys: {
+        auto body = wire::Decode<wire::PublishPrekeysRequest>(frame->body);
+        if (!body.ok()) { body_status = body.status(); break; }
+        pending.body = std::move(body).value();
+        decoded.push_back(std::move(pending));
+        continue;
+      }
+      case FrameType::kClaimPrekeys: {
+        // A claim deletes the one-time prekey it hands out: a write, committed before the reply
+        // so that a crash cannot hand the same key out twice.
+        auto body = wire::Decode<wire::ClaimPrekeysRequest>(frame->body);
+        if (!body.ok()) { body_status = body.status(); break; }
+        if (!registry_.HasAddress(body->address)) {
+          body_status = Status::Error(Code::kNotFound, "no registered device has that address");
+          break;
+        }
+        pending.body = std::move(body).value();
+        decoded.push_back(std::move(pending));
+        continue;
+      }
       default:
         reads.push_back(&request);
         continue;
@@ -284,7 +308,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
       const auto type = static_cast<FrameType>(p.header.type);
       if (!p.status.ok()) {
         ++counters_.refused;
-        spdlog::info("{} from {} not stored: {}", type == FrameType::kSend ? "send" : "write", Short(p.request->user),
+        spdlog::info("{} from {} not done: {}", type == FrameType::kSend ? "send" : "write", Short(p.request->user),
                      p.status.ToString());
         ReplyError(*p.request, ReplyType(type), p.status);
         continue;
@@ -303,6 +327,20 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         touched.push_back(p.request->user);
         Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
               EncodeOrDie(wire::AckReply{p.removed}));
+      } else if (type == FrameType::kPublishPrekeys) {
+        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
+              EncodeOrDie(wire::PrekeyCount{p.prekeys_held}));
+      } else if (type == FrameType::kClaimPrekeys) {
+        const auto& claim = std::get<wire::ClaimPrekeysRequest>(p.body);
+        if (!p.claimed.identity_bundle || !p.claimed.signed_prekey) {
+          ReplyError(*p.request, ReplyType(type),
+                     Status::Error(Code::kNotFound, "that device has not published its prekeys yet"));
+          continue;
+        }
+        wire::ClaimPrekeysReply reply{claim.address, std::move(*p.claimed.identity_bundle),
+                                      std::move(*p.claimed.signed_prekey),
+                                      p.claimed.one_time_prekey ? std::move(*p.claimed.one_time_prekey) : Bytes()};
+        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
       } else {
         Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(wire::Empty{}));
       }
@@ -360,6 +398,16 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
               EncodeOrDie(wire::GetKeysReply{body->address, std::move(**bundle)}));
         break;
       }
+      case FrameType::kListDevices: {
+        auto body = wire::Decode<wire::ListDevicesRequest>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        wire::ListDevicesReply reply;
+        for (auto& address : registry_.DevicesOf(body->member, wire::kMaxDevicesPerMember)) {
+          reply.addresses.push_back({std::move(address)});
+        }
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+        break;
+      }
       case FrameType::kPing: {
         auto body = wire::Decode<wire::Empty>(frame->body);
         if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
@@ -377,9 +425,10 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
 }
 
 void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
-  // Errors a Put reports before it writes anything: the batch stays usable.
+  // Errors a Put or PublishPrekeys reports before it writes anything: the batch stays usable.
   auto harmless = [](const Status& s) {
-    return s.code() == Code::kInvalidArgument || s.code() == Code::kExpired || s.code() == Code::kMailboxFull;
+    return s.code() == Code::kInvalidArgument || s.code() == Code::kExpired || s.code() == Code::kMailboxFull ||
+           s.code() == Code::kTooLarge;
   };
   auto apply = [&](store::WriteBatch& batch, Pending& p) {
     if (auto* send = std::get_if<wire::SendRequest>(&p.body)) {
@@ -392,6 +441,14 @@ void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
     } else if (auto* ack = std::get_if<wire::AckRequest>(&p.body)) {
       auto result = batch.Ack(p.request->user, ack->seqs);
       if (result.ok()) p.removed = *result; else p.status = result.status();
+    } else if (auto* prekeys = std::get_if<wire::PublishPrekeysRequest>(&p.body)) {
+      std::vector<ByteView> records;
+      for (const auto& r : prekeys->one_time_prekeys) records.push_back(r.record);
+      auto result = batch.PublishPrekeys(p.request->user, prekeys->signed_prekey, records);
+      if (result.ok()) p.prekeys_held = *result; else p.status = result.status();
+    } else if (auto* claim = std::get_if<wire::ClaimPrekeysRequest>(&p.body)) {
+      auto result = batch.ClaimPrekeys(claim->address);
+      if (result.ok()) p.claimed = std::move(result).value(); else p.status = result.status();
     } else {
       p.status = batch.PutKeyBundle(p.request->user, std::get<wire::PublishKeysRequest>(p.body).bundle);
     }

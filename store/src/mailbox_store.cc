@@ -110,6 +110,8 @@ Status MailboxStore::OpenTables() {
   LIAISON_ASSIGN_OR_RETURN(quota_, txn.OpenDb("quota", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(keys_, txn.OpenDb("keys", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(meta_, txn.OpenDb("meta", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(spk_, txn.OpenDb("spk", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(otk_, txn.OpenDb("otk", MDB_CREATE));
   return txn.Commit().WithContext("creating the store's tables");
 }
 
@@ -252,6 +254,68 @@ Result<uint32_t> WriteBatch::Ack(std::string_view recipient, std::span<const uin
 Status WriteBatch::PutKeyBundle(std::string_view address, ByteView bundle) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(address));
   return txn_.Put(store_->keys_, AsBytes(address), bundle);
+}
+
+namespace {
+// The one-time prekey records held for `mailbox`, counted with a cursor (at most a few hundred).
+Result<uint64_t> CountWithPrefix(Txn& txn, MDB_dbi dbi, ByteView prefix) {
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, dbi));
+  uint64_t count = 0;
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.Seek(prefix));
+  while (entry && HasPrefix(entry->key, prefix)) {
+    ++count;
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return count;
+}
+}  // namespace
+
+Result<uint32_t> WriteBatch::PublishPrekeys(std::string_view address, ByteView signed_prekey,
+                                            std::span<const ByteView> one_time_prekeys) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(address));
+  const Bytes mailbox = MailboxKey(address);
+  LIAISON_ASSIGN_OR_RETURN(uint64_t held, CountWithPrefix(txn_, store_->otk_, mailbox));
+  std::vector<Bytes> fresh;
+  for (ByteView record : one_time_prekeys) {
+    if (record.empty()) return Status::Error(Code::kInvalidArgument, "an empty one-time prekey record");
+    Bytes key = Concat(mailbox, record);
+    LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(store_->otk_, key));
+    if (existing || std::find(fresh.begin(), fresh.end(), key) != fresh.end()) continue;
+    fresh.push_back(std::move(key));
+  }
+  if (held + fresh.size() > store_->options_.max_one_time_prekeys) {
+    return Status::Error(Code::kTooLarge, "the relay holds at most " +
+                                              std::to_string(store_->options_.max_one_time_prekeys) +
+                                              " one-time prekeys per device; " + std::to_string(held) + " are held");
+  }
+  LIAISON_RETURN_IF_ERROR(CheckRoom(signed_prekey.size() + fresh.size() * 64));
+  if (!signed_prekey.empty()) LIAISON_RETURN_IF_ERROR(txn_.Put(store_->spk_, AsBytes(address), signed_prekey));
+  for (const Bytes& key : fresh) LIAISON_RETURN_IF_ERROR(txn_.Put(store_->otk_, key, ByteView()));
+  return static_cast<uint32_t>(held + fresh.size());
+}
+
+Result<ClaimedPrekeys> WriteBatch::ClaimPrekeys(std::string_view address) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(address));
+  ClaimedPrekeys out;
+  auto copy = [](std::optional<ByteView> v) { return v ? std::optional<Bytes>(Bytes(v->begin(), v->end())) : std::nullopt; };
+  LIAISON_ASSIGN_OR_RETURN(auto identity, txn_.Get(store_->keys_, AsBytes(address)));
+  out.identity_bundle = copy(identity);
+  LIAISON_ASSIGN_OR_RETURN(auto signed_prekey, txn_.Get(store_->spk_, AsBytes(address)));
+  out.signed_prekey = copy(signed_prekey);
+  const Bytes mailbox = MailboxKey(address);
+  Bytes first_key;
+  {
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn_, store_->otk_));
+    LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.Seek(mailbox));
+    if (entry && HasPrefix(entry->key, mailbox) && entry->key.size() > mailbox.size()) {
+      first_key.assign(entry->key.begin(), entry->key.end());
+    }
+  }
+  if (!first_key.empty()) {
+    out.one_time_prekey = Bytes(first_key.begin() + static_cast<ptrdiff_t>(mailbox.size()), first_key.end());
+    LIAISON_RETURN_IF_ERROR(txn_.Del(store_->otk_, first_key).status());
+  }
+  return out;
 }
 
 Status WriteBatch::Commit() {

@@ -254,3 +254,88 @@ TEST_CASE("the store refuses to open with a durability-weakening LMDB flag", "[s
     CHECK(store.status().message().find("durability") != std::string::npos);
   }
 }
+
+namespace {
+Bytes Record(uint8_t n) { return Bytes(36, n); }
+
+uint32_t Publish(MailboxStore& store, const std::string& who, const Bytes& signed_prekey,
+                 const std::vector<Bytes>& records, Code expect = Code::kOk) {
+  auto batch = store.BeginWrite();
+  REQUIRE(batch.ok());
+  std::vector<ByteView> views(records.begin(), records.end());
+  auto held = batch->PublishPrekeys(who, signed_prekey, views);
+  REQUIRE(held.status().code() == expect);
+  REQUIRE(batch->Commit().ok());
+  return held.ok() ? *held : 0;
+}
+
+ClaimedPrekeys Claim(MailboxStore& store, const std::string& who) {
+  auto batch = store.BeginWrite();
+  REQUIRE(batch.ok());
+  auto claimed = batch->ClaimPrekeys(who);
+  REQUIRE(claimed.ok());
+  REQUIRE(batch->Commit().ok());
+  return std::move(claimed).value();
+}
+}  // namespace
+
+TEST_CASE("each one-time prekey is handed out once, also across a reopen, then claims go on without one",
+          "[store][prekeys]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  {
+    auto store = OpenStore(dir, clock);
+    {
+      auto batch = store->BeginWrite();
+      REQUIRE(batch.ok());
+      REQUIRE(batch->PutKeyBundle("bob/phone", Bytes(129, 0x11)).ok());
+      REQUIRE(batch->Commit().ok());
+    }
+    CHECK(Publish(*store, "bob/phone", Bytes(100, 0xaa), {Record(3), Record(1), Record(2)}) == 3);
+    const ClaimedPrekeys first = Claim(*store, "bob/phone");
+    REQUIRE(first.identity_bundle);
+    CHECK(*first.identity_bundle == Bytes(129, 0x11));
+    REQUIRE(first.signed_prekey);
+    CHECK(*first.signed_prekey == Bytes(100, 0xaa));
+    REQUIRE(first.one_time_prekey);
+    CHECK(*first.one_time_prekey == Record(1));
+  }
+  auto store = OpenStore(dir, clock);
+  CHECK(*Claim(*store, "bob/phone").one_time_prekey == Record(2));
+  CHECK(*Claim(*store, "bob/phone").one_time_prekey == Record(3));
+  const ClaimedPrekeys exhausted = Claim(*store, "bob/phone");
+  CHECK_FALSE(exhausted.one_time_prekey);
+  REQUIRE(exhausted.signed_prekey);
+  CHECK(*exhausted.signed_prekey == Bytes(100, 0xaa));
+  // Another device's keys are its own.
+  const ClaimedPrekeys other = Claim(*store, "bob/phone2");
+  CHECK_FALSE(other.identity_bundle);
+  CHECK_FALSE(other.signed_prekey);
+  CHECK_FALSE(other.one_time_prekey);
+  // An empty signed prekey keeps the stored one; a new one replaces it.
+  CHECK(Publish(*store, "bob/phone", Bytes(), {Record(9)}) == 1);
+  CHECK(*Claim(*store, "bob/phone").signed_prekey == Bytes(100, 0xaa));
+  CHECK(Publish(*store, "bob/phone", Bytes(100, 0xbb), {}) == 0);
+  CHECK(*Claim(*store, "bob/phone").signed_prekey == Bytes(100, 0xbb));
+}
+
+TEST_CASE("the relay holds a bounded number of one-time prekeys and refuses more without writing any",
+          "[store][prekeys]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.max_one_time_prekeys = 5;
+  auto store = OpenStore(dir, clock, options);
+  CHECK(Publish(*store, "bob/phone", Bytes(100, 0xaa), {Record(1), Record(2), Record(2), Record(3)}) == 3);
+  CHECK(Publish(*store, "bob/phone", Bytes(), {Record(3), Record(4)}) == 4);  // 3 was held already
+  Publish(*store, "bob/phone", Bytes(100, 0xcc), {Record(5), Record(6)}, Code::kTooLarge);
+  Publish(*store, "bob/phone", Bytes(), {Record(7), Bytes()}, Code::kInvalidArgument);
+  CHECK(Publish(*store, "bob/phone", Bytes(), {}) == 4);
+  std::vector<Bytes> handed_out;
+  for (int i = 0; i < 6; ++i) {
+    auto claimed = Claim(*store, "bob/phone");
+    CHECK(*claimed.signed_prekey == Bytes(100, 0xaa));  // the refused publication changed nothing
+    if (claimed.one_time_prekey) handed_out.push_back(*claimed.one_time_prekey);
+  }
+  CHECK(handed_out == std::vector<Bytes>{Record(1), Record(2), Record(3), Record(4)});
+}

@@ -15,6 +15,9 @@ bool IsKnownType(uint8_t type) {
     case FrameType::kPublishKeys:
     case FrameType::kGetKeys:
     case FrameType::kPing:
+    case FrameType::kPublishPrekeys:
+    case FrameType::kClaimPrekeys:
+    case FrameType::kListDevices:
       return true;
     case FrameType::kDeliver:
       return (type & kReplyBit) == 0;
