@@ -1,14 +1,19 @@
 // SecretBytes<N>: a fixed-size secret (private key, shared secret, derived key) that lives in
 // memory from sodium_malloc, never in an ordinary heap block or std::string.
 //
-// The memory is placed between guard pages, sodium_malloc attempts to mlock it (failure to lock
-// is ignored, as libsodium does), it is zero-filled on creation and wiped by sodium_free on
-// destruction. The type is move-only; copies are made only through the explicit Clone(). It is
+// Secrets of up to 64 bytes (keys, DH outputs, chain keys: nearly all of them) take a 64-byte
+// slot of a shared arena that was itself sodium_malloc'd: placed between guard pages and
+// mlock'd (failure to lock is ignored, as libsodium does). Larger secrets get their own
+// sodium_malloc mapping. Either way the memory is zero-filled on creation and wiped on
+// destruction (sodium_memzero, or sodium_free's own wipe). Slots are recycled, never returned
+// to the system: arenas grow to the peak number of live small secrets. The arena trades the
+// per-secret guard pages for cost: a sodium_malloc is an mmap, mprotect and mlock (about 20 µs
+// here), a slot a mutex and a list pop (crypto suite and per-message costs in
+// docs/reliability.md and bench/). The type is move-only; copies are made only through the explicit Clone(). It is
 // compared only in constant time (Equals), and has no operator<<, no operator== and no conversion
 // to a string, so that a secret cannot reach a log line or a Status message by accident.
 //
-// Cost: every live instance holds its own mapping of about four pages of address space (the data
-// page plus guard pages). Hold secrets for as long as they are needed, not by the million.
+// Cost: a large (> 64 bytes) instance holds its own mapping of about four pages of address space.
 //
 // Thread-safety: distinct instances may be used from different threads freely. Const methods of
 // one instance may be called concurrently; anything that writes (data(), assignment, moving from
@@ -37,6 +42,13 @@ namespace internal {
 // rest of libsodium is also faster after it. Aborts the process if libsodium cannot initialise,
 // because no cryptography can be trusted after that.
 void EnsureSodiumInitialized();
+
+// Secret memory of n bytes (zero-filled), from an arena slot if n <= kSecretSlotBytes, else from
+// sodium_malloc; nullptr when out of memory. Thread-safe.
+inline constexpr size_t kSecretSlotBytes = 64;
+void* AllocateSecret(size_t n);
+// Wipes and releases memory from AllocateSecret(n) with the same n. Thread-safe.
+void FreeSecret(void* p, size_t n) noexcept;
 }  // namespace internal
 
 template <size_t N>
@@ -47,10 +59,8 @@ class SecretBytes {
   // A secret of N zero bytes. Throws std::bad_alloc if sodium_malloc fails (out of memory or out
   // of address-space mappings); this is the only exception the crypto module lets through.
   SecretBytes() {
-    internal::EnsureSodiumInitialized();
-    data_ = static_cast<uint8_t*>(sodium_malloc(N));
+    data_ = static_cast<uint8_t*>(internal::AllocateSecret(N));
     if (data_ == nullptr) throw std::bad_alloc();
-    sodium_memzero(data_, N);
   }
 
   // N bytes from the operating system's CSPRNG (randombytes_buf). Thread-safe.
@@ -86,7 +96,7 @@ class SecretBytes {
   SecretBytes(const SecretBytes&) = delete;
   SecretBytes& operator=(const SecretBytes&) = delete;
 
-  // Wipes and frees the memory (sodium_free zeroes it before unmapping).
+  // Wipes and frees the memory.
   ~SecretBytes() { Release(); }
 
   // The N bytes. The pointer stays valid until this object is destroyed, moved from or assigned
@@ -120,7 +130,7 @@ class SecretBytes {
  private:
   void Release() noexcept {
     if (data_ != nullptr) {
-      sodium_free(data_);
+      internal::FreeSecret(data_, N);
       data_ = nullptr;
     }
   }
