@@ -105,9 +105,10 @@ inline constexpr int64_t kSkippedKeyMaxAgeMicros = int64_t{90} * 24 * 60 * 60 * 
 inline constexpr size_t kMaxPreviousReceivingChains = 32;
 
 // Largest plaintext of one ratchet message. Pairwise messages are small (texts, receipts, the
-// content key of a sealed broadcast); bulk data travels once under a content key.
+// content key of a sealed broadcast); bulk data travels once under a content key. 64 KiB of text
+// plus 256 bytes for the application message's own header (client/src/app_message.h).
 // Lower: long reports no longer fit. Higher: more memory per message at every hop.
-inline constexpr size_t kMaxPlaintextBytes = 64 * 1024;
+inline constexpr size_t kMaxPlaintextBytes = 64 * 1024 + 256;
 
 }  // namespace ratchet_limits
 // -----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "crypto/hkdf.h"
 #include "crypto/random.h"
 #include "crypto/sign.h"
+#include "crypto/wiped_bytes.h"
 #include "crypto/x25519.h"
 
 namespace liaison::crypto {
@@ -22,36 +23,6 @@ constexpr size_t kNonceOffset = kEphemeralOffset + kDhPublicKeyBytes;
 constexpr size_t kCiphertextOffset = kNonceOffset + kXNonceBytes;
 static_assert(kCiphertextOffset == 57);
 static_assert(kMaxPlaintextBytes <= UINT32_MAX && kMaxAddressBytes <= UINT8_MAX);
-
-// A byte buffer that holds plaintext or signed data: wiped before its memory is released.
-class WipedBytes {
- public:
-  WipedBytes() = default;
-  explicit WipedBytes(Bytes bytes) : bytes_(std::move(bytes)) {}
-  WipedBytes(const WipedBytes&) = delete;
-  WipedBytes& operator=(const WipedBytes&) = delete;
-  ~WipedBytes() {
-    if (!bytes_.empty()) sodium_memzero(bytes_.data(), bytes_.size());
-  }
-  Bytes& bytes() { return bytes_; }
-  ByteView view() const { return bytes_; }
-
-  void Append(ByteView b) {
-    // Reserve up front (callers do) so that the vector never reallocates and leaves an unwiped
-    // copy behind.
-    bytes_.insert(bytes_.end(), b.begin(), b.end());
-  }
-  void Append(std::string_view s) { Append(AsBytes(s)); }
-  void AppendU8(uint8_t v) { bytes_.push_back(v); }
-  void AppendU32Be(uint32_t v) {
-    const uint8_t b[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
-                          static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
-    Append(ByteView(b, 4));
-  }
-
- private:
-  Bytes bytes_;
-};
 
 bool AddressLengthOk(std::string_view address) {
   return !address.empty() && address.size() <= kMaxAddressBytes;
