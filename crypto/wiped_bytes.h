@@ -20,6 +20,8 @@ class WipedBytes {
   explicit WipedBytes(Bytes bytes) : bytes_(std::move(bytes)) {}
   WipedBytes(const WipedBytes&) = delete;
   WipedBytes& operator=(const WipedBytes&) = delete;
+  WipedBytes(WipedBytes&& other) noexcept : bytes_(std::move(other.bytes_)) { other.bytes_.clear(); }
+  WipedBytes& operator=(WipedBytes&&) = delete;
   ~WipedBytes() {
     if (!bytes_.empty()) sodium_memzero(bytes_.data(), bytes_.size());
   }

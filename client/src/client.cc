@@ -3,14 +3,19 @@
 #include <zmq.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <zmq.hpp>
 
 #include "base/clock.h"
 #include "client/src/client_state.h"
 #include "client/src/connection.h"
+#include "client/src/app_message.h"
 #include "client/src/key_bundle.h"
+#include "client/src/sessions.h"
 #include "crypto/envelope.h"
+#include "crypto/sealed_envelope.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "liaison/client.h"
@@ -30,6 +35,23 @@ namespace client {
 namespace {
 
 constexpr int64_t kDefaultTtlMicros = 30ll * 86400 * kMicrosPerSecond;
+// A signed prekey is replaced weekly and its secret kept for 90 days more (the relay's longest
+// message lifetime), so that initial messages written to the old one can still be read.
+constexpr int64_t kSignedPrekeyRotationMicros = 7ll * 86400 * kMicrosPerSecond;
+constexpr int64_t kSignedPrekeyGraceMicros = 90ll * 86400 * kMicrosPerSecond;
+// One-time prekeys are published 100 at a time and topped up when the relay holds fewer than 20.
+constexpr uint32_t kOneTimePrekeyBatch = 100;
+constexpr uint32_t kOneTimePrekeyLowWater = 20;
+
+uint32_t ReadU32(const std::optional<Bytes>& value) {
+  if (!value || value->size() != 4) return 0;
+  return static_cast<uint32_t>((*value)[0]) << 24 | static_cast<uint32_t>((*value)[1]) << 16 |
+         static_cast<uint32_t>((*value)[2]) << 8 | static_cast<uint32_t>((*value)[3]);
+}
+std::array<uint8_t, 4> U32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+          static_cast<uint8_t>(v)};
+}
 
 std::string Z85(const std::array<uint8_t, 32>& key) {
   char out[41] = {};
@@ -90,31 +112,50 @@ class ClientImpl final : public Client {
 
   Result<SendReceipt> Send(std::string_view recipient, std::string_view text) override {
     LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
-    if (text.empty() || text.size() > crypto::kMaxPlaintextBytes) {
+    if (text.empty() || text.size() > kMaxTextBytes) {
       return Status::Error(Code::kInvalidArgument, "a message has 1 byte to 64 KiB of text");
     }
-    LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(recipient));
-    OutboxEntry entry;
-    entry.message_id = crypto::RandomArray<16>();
-    entry.recipient = std::string(recipient);
-    entry.expires_at = SystemClock().NowMicros() + kDefaultTtlMicros;
-    crypto::SealInput input{address_, &signing_.secret_key, recipient, keys.dh_key, entry.message_id, AsBytes(text)};
-    LIAISON_ASSIGN_OR_RETURN(entry.envelope, crypto::SealEnvelope(input));
-    LIAISON_RETURN_IF_ERROR(state_->AddToOutbox(entry));
-    SendReceipt receipt{ToHex(entry.message_id), false};
-    SyncReport report;
-    std::optional<Status> outcome;
-    if (EnsurePublished().ok()) (void)FlushOutbox(report, &entry.message_id, &outcome);  // unreachable: it waits
-    if (outcome) {
-      LIAISON_RETURN_IF_ERROR(*outcome);
-      receipt.stored = true;
+    const bool published = EnsurePublished(false).ok();
+    LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> devices, DevicesOf(recipient));
+    for (const std::string& device : devices) LIAISON_RETURN_IF_ERROR(EnsureSession(device));
+
+    AppMessage app;
+    app.message_id = crypto::RandomArray<16>();
+    app.text = std::string(text);
+    LIAISON_ASSIGN_OR_RETURN(crypto::WipedBytes plaintext, EncodeAppMessage(app));
+    sodium_memzero(app.text.data(), app.text.size());
+    const int64_t expires_at = SystemClock().NowMicros() + kDefaultTtlMicros;
+    {
+      // Each device's session advances in the same commit that queues the message it encrypted:
+      // a crash cannot leave a sent message whose key the stored session would use again.
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+      for (const std::string& device : devices) {
+        LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(device));
+        LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, device));
+        LIAISON_ASSIGN_OR_RETURN(OutgoingMessage out, EncryptInCurrent(sessions, plaintext.view()));
+        crypto::SealedContent content{address_, crypto::RosterHash{}, out.initial, std::move(out.ratchet_message)};
+        OutboxEntry entry;
+        entry.message_id = app.message_id;
+        entry.recipient = device;
+        entry.expires_at = expires_at;
+        LIAISON_ASSIGN_OR_RETURN(entry.envelope, crypto::SealEnvelopeV2(content, device, keys.dh_key, app.message_id));
+        LIAISON_RETURN_IF_ERROR(state_->AddToOutbox(txn, entry));
+        LIAISON_RETURN_IF_ERROR(StoreSessions(txn, device, sessions));
+      }
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
     }
+    SendReceipt receipt{ToHex(app.message_id), false};
+    SyncReport report;
+    OwnOutcome own{app.message_id};
+    if (published) (void)FlushOutbox(report, &own);  // an unreachable relay leaves it queued
+    LIAISON_RETURN_IF_ERROR(own.refusal);
+    receipt.stored = own.stored == devices.size();
     return receipt;
   }
 
   Result<SyncReport> Sync() override {
     SyncReport report;
-    LIAISON_RETURN_IF_ERROR(EnsurePublished());
+    LIAISON_RETURN_IF_ERROR(EnsurePublished(true));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
     LIAISON_RETURN_IF_ERROR(ReportFailures(report));
     uint64_t after = 0;
@@ -135,7 +176,7 @@ class ClientImpl final : public Client {
   Result<SyncReport> Listen(std::chrono::milliseconds duration,
                             const std::function<void(const InboxMessage&)>& on_message) override {
     SyncReport report;
-    LIAISON_RETURN_IF_ERROR(EnsurePublished());
+    LIAISON_RETURN_IF_ERROR(EnsurePublished(true));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
     LIAISON_RETURN_IF_ERROR(ReportFailures(report));
     // The relay pushes to the connection that last said HELLO; saying it again now and then
@@ -177,13 +218,168 @@ class ClientImpl final : public Client {
     return InboxMessage{ToHex(m.message_id), m.sender, m.stored_at, m.received_at, m.text};
   }
 
-  Status EnsurePublished() {
+  // Publishes this device's identity bundle and prekeys as needed. With `query_count`, also asks
+  // the relay how many one-time prekeys it still holds and tops them up.
+  Status EnsurePublished(bool query_count) {
     const Bytes bundle = EncodeKeyBundle(address_, signing_, dh_.public_key);
     LIAISON_ASSIGN_OR_RETURN(auto published, state_->GetSelf("published_bundle"));
-    if (published && *published == bundle) return Status::Ok();
-    LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kPublishKeys, wire::PublishKeysRequest{bundle}));
-    LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("publishing this device's keys"));
-    return state_->PutSelf({{"published_bundle", bundle}});
+    if (!published || *published != bundle) {
+      LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kPublishKeys, wire::PublishKeysRequest{bundle}));
+      LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("publishing this device's keys"));
+      LIAISON_RETURN_IF_ERROR(state_->PutSelf({{"published_bundle", bundle}}));
+    }
+    LIAISON_RETURN_IF_ERROR(RotateSignedPrekey());
+    for (int round = 0; round < 2; ++round) {
+      wire::PublishPrekeysRequest request;
+      uint32_t current_spk = 0, last_otk = 0;
+      {
+        LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+        LIAISON_ASSIGN_OR_RETURN(auto current, state_->GetSelf(txn, "current_spk"));
+        LIAISON_ASSIGN_OR_RETURN(auto spk_published, state_->GetSelf(txn, "spk_published"));
+        LIAISON_ASSIGN_OR_RETURN(auto otk_published, state_->GetSelf(txn, "otk_published_up_to"));
+        current_spk = ReadU32(current);
+        last_otk = ReadU32(otk_published);
+        if (ReadU32(spk_published) != current_spk) {
+          LIAISON_ASSIGN_OR_RETURN(auto spks, state_->SignedPrekeys(txn));
+          for (const auto& spk : spks) {
+            if (spk.id != current_spk) continue;
+            request.signed_prekey = EncodeSignedPrekeyRecord(
+                {spk.id, spk.public_key, crypto::SignSignedPrekey(signing_.secret_key, spk.id, spk.public_key)});
+          }
+          if (request.signed_prekey.empty()) return Status::Error(Code::kCorruption, "the current signed prekey is missing");
+        }
+        LIAISON_ASSIGN_OR_RETURN(auto unpublished,
+                                 state_->OneTimePrekeysAfter(txn, last_otk, wire::kMaxOneTimePrekeysPerRequest));
+        for (const auto& [id, pub] : unpublished) {
+          request.one_time_prekeys.push_back({EncodeOneTimePrekeyRecord({id, pub})});
+          last_otk = id;
+        }
+      }
+      if (request.signed_prekey.empty() && request.one_time_prekeys.empty() && !query_count) return Status::Ok();
+      LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kPublishPrekeys, request));
+      LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("publishing this device's prekeys"));
+      LIAISON_ASSIGN_OR_RETURN(wire::PrekeyCount count, wire::Decode<wire::PrekeyCount>(reply.body));
+      {
+        LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+        LIAISON_RETURN_IF_ERROR(state_->PutSelf(txn, "spk_published", U32(current_spk)));
+        LIAISON_RETURN_IF_ERROR(state_->PutSelf(txn, "otk_published_up_to", U32(last_otk)));
+        if (count.one_time_prekeys < kOneTimePrekeyLowWater && request.one_time_prekeys.empty()) {
+          // New one-time prekeys are stored before they are published; a crash in between
+          // publishes them on the next call (the relay ignores records it holds already).
+          LIAISON_ASSIGN_OR_RETURN(auto next, state_->GetSelf(txn, "next_otk_id"));
+          uint32_t id = std::max<uint32_t>(ReadU32(next), 1);
+          for (uint32_t i = count.one_time_prekeys; i < kOneTimePrekeyBatch; ++i, ++id) {
+            LIAISON_RETURN_IF_ERROR(state_->PutOneTimePrekey(txn, id, crypto::DhKeyPair::Generate()));
+          }
+          LIAISON_RETURN_IF_ERROR(state_->PutSelf(txn, "next_otk_id", U32(id)));
+        } else if (request.one_time_prekeys.empty()) {
+          round = 1;  // nothing more to publish
+        }
+        LIAISON_RETURN_IF_ERROR(txn.Commit());
+      }
+      query_count = false;
+    }
+    return Status::Ok();
+  }
+
+  // Makes a new signed prekey when there is none or the current one is older than a week, and
+  // deletes replaced ones past their grace period. Local only; EnsurePublished uploads it.
+  Status RotateSignedPrekey() {
+    const int64_t now = SystemClock().NowMicros();
+    LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+    LIAISON_ASSIGN_OR_RETURN(auto current_value, state_->GetSelf(txn, "current_spk"));
+    const uint32_t current = ReadU32(current_value);
+    LIAISON_ASSIGN_OR_RETURN(auto spks, state_->SignedPrekeys(txn));
+    bool changed = false;
+    uint32_t newest = current;
+    int64_t current_created = INT64_MIN;
+    for (const auto& spk : spks) {
+      newest = std::max(newest, spk.id);
+      if (spk.id == current) current_created = spk.created_at;
+    }
+    if (current == 0 || current_created == INT64_MIN || now - current_created >= kSignedPrekeyRotationMicros) {
+      const uint32_t id = newest + 1;
+      LIAISON_RETURN_IF_ERROR(state_->PutSignedPrekey(txn, id, now, crypto::DhKeyPair::Generate()));
+      LIAISON_RETURN_IF_ERROR(state_->PutSelf(txn, "current_spk", U32(id)));
+      changed = true;
+    }
+    for (const auto& spk : spks) {
+      // Replaced at the latest when it was a week old; kept for the grace period after that.
+      if (spk.id != current && now - spk.created_at >= kSignedPrekeyRotationMicros + kSignedPrekeyGraceMicros) {
+        LIAISON_RETURN_IF_ERROR(state_->DeleteSignedPrekey(txn, spk.id));
+        changed = true;
+      }
+    }
+    if (!changed) return Status::Ok();
+    return txn.Commit();
+  }
+
+  // The device addresses a message to `recipient` goes to: itself if it names a device
+  // ("member/device"), else every device the relay lists for the member (but this one).
+  Result<std::vector<std::string>> DevicesOf(std::string_view recipient) {
+    if (recipient.find('/') != std::string_view::npos) return std::vector<std::string>{std::string(recipient)};
+    LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kListDevices,
+                                                            wire::ListDevicesRequest{std::string(recipient)}));
+    LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("devices of " + std::string(recipient)));
+    LIAISON_ASSIGN_OR_RETURN(wire::ListDevicesReply list, wire::Decode<wire::ListDevicesReply>(reply.body));
+    std::vector<std::string> devices;
+    const std::string prefix = std::string(recipient) + "/";
+    for (auto& d : list.addresses) {
+      if (d.address.compare(0, prefix.size(), prefix) != 0) {
+        return Status::Error(Code::kUnauthenticated, "the relay listed a device of another member");
+      }
+      if (d.address != address_) devices.push_back(std::move(d.address));
+    }
+    if (devices.empty()) return Status::Error(Code::kNotFound, "the relay knows no device of " + std::string(recipient));
+    return devices;
+  }
+
+  Result<PeerSessions> LoadSessions(store::Txn& txn, std::string_view peer) {
+    LIAISON_ASSIGN_OR_RETURN(auto stored, state_->GetSessions(txn, peer));
+    if (!stored) return PeerSessions();
+    return DecodePeerSessions(*stored);
+  }
+
+  Status StoreSessions(store::Txn& txn, std::string_view peer, const PeerSessions& sessions) {
+    const crypto::WipedBytes encoded = EncodePeerSessions(sessions);
+    return state_->PutSessions(txn, peer, encoded.view());
+  }
+
+  // Starts a session with `device` unless one exists: claims its prekeys from the relay, checks
+  // that the identity keys are the pinned ones, and runs X3DH (which checks the signed prekey's
+  // signature and aborts on failure).
+  Status EnsureSession(const std::string& device) {
+    LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(device));
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+      LIAISON_ASSIGN_OR_RETURN(auto stored, state_->GetSessions(txn, device));
+      if (stored) return Status::Ok();
+    }
+    LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kClaimPrekeys, wire::ClaimPrekeysRequest{device}));
+    LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("prekeys of " + device));
+    LIAISON_ASSIGN_OR_RETURN(wire::ClaimPrekeysReply claim, wire::Decode<wire::ClaimPrekeysReply>(reply.body));
+    if (claim.address != device) return Status::Error(Code::kUnauthenticated, "the relay answered with another device's prekeys");
+    LIAISON_ASSIGN_OR_RETURN(KeyBundle claimed, DecodeKeyBundle(device, claim.identity_bundle));
+    if (claimed.signing_key != keys.signing_key || claimed.dh_key != keys.dh_key) {
+      return Status::Error(Code::kUnauthenticated, "the relay's identity keys for " + device + " differ from the pinned ones");
+    }
+    LIAISON_ASSIGN_OR_RETURN(SignedPrekeyRecord spk, DecodeSignedPrekeyRecord(claim.signed_prekey));
+    crypto::PrekeyBundle bundle;
+    bundle.identity_dh_public = keys.dh_key;
+    bundle.identity_signing_public = keys.signing_key;
+    bundle.signed_prekey_id = spk.id;
+    bundle.signed_prekey_public = spk.public_key;
+    bundle.signed_prekey_signature = spk.signature;
+    if (!claim.one_time_prekey.empty()) {
+      LIAISON_ASSIGN_OR_RETURN(bundle.one_time_prekey, DecodeOneTimePrekeyRecord(claim.one_time_prekey));
+    }
+    auto session = StartSession(dh_, bundle);
+    if (!session.ok()) return session.status().WithContext("starting a session with " + device);
+    LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+    LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, device));
+    MakeCurrent(sessions, std::move(session).value());
+    LIAISON_RETURN_IF_ERROR(StoreSessions(txn, device, sessions));
+    return txn.Commit();
   }
 
   // Pinned keys of `address`, fetched from the relay and pinned on first use.
@@ -199,11 +395,19 @@ class ClientImpl final : public Client {
     return bundle;
   }
 
+  // The message Send() reports on itself: how many of its copies (one per device) the relay
+  // stored, and the first permanent refusal of one.
+  struct OwnOutcome {
+    MessageId id{};
+    size_t stored = 0;
+    Status refusal = Status::Ok();
+  };
+
   // Sends the outbox, oldest first. Temporary refusals (3xx, 5xx, 426) stay queued. A permanent
   // refusal (other 4xx) moves the message to the failed table, reported by the next
-  // ReportFailures(), except for `own` (the message the caller reports itself), which is only
-  // removed; its outcome, or OK once stored, goes to `*own_outcome`.
-  Status FlushOutbox(SyncReport& report, const MessageId* own = nullptr, std::optional<Status>* own_outcome = nullptr) {
+  // ReportFailures(), except for copies of `own` (the message the caller reports itself), which
+  // are only removed, their outcome going to `*own`.
+  Status FlushOutbox(SyncReport& report, OwnOutcome* own = nullptr) {
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
     for (size_t i = 0; i < outbox.size(); ++i) {
       const OutboxEntry& entry = outbox[i];
@@ -216,16 +420,16 @@ class ClientImpl final : public Client {
       Status status = ReplyStatus(*reply);
       const bool permanent = reply->status >= 400 && reply->status < 500 &&
                              reply->status != static_cast<uint16_t>(wire::WireStatus::kUnsupportedVersion);
-      const bool is_own = own != nullptr && *own == entry.message_id;
+      const bool is_own = own != nullptr && own->id == entry.message_id;
       if (status.ok()) {
         LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
         ++report.sent;
-        if (is_own) *own_outcome = Status::Ok();
+        if (is_own) ++own->stored;
       } else if (!permanent) {
         ++report.still_queued;
       } else if (is_own) {
         LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
-        *own_outcome = status;
+        if (own->refusal.ok()) own->refusal = status.WithContext("to " + entry.recipient);
       } else {
         LIAISON_RETURN_IF_ERROR(state_->MoveToFailed(entry, status.ToString()));
       }
@@ -244,58 +448,152 @@ class ClientImpl final : public Client {
   // Opens, stores (one commit), then acknowledges a batch of deliveries.
   Status Process(const wire::Deliveries& deliveries, SyncReport& report,
                  const std::function<void(const InboxMessage&)>* on_message) {
-    std::vector<ReceivedMessage> opened;
     wire::AckRequest ack;
     const int64_t now = SystemClock().NowMicros();
+    auto defer = [&](const wire::Delivery& d, const Status& why) {
+      // Kept on the relay: the sender's keys may be published later, and an envelope of a newer
+      // version waits for an updated client instead of being destroyed.
+      ++report.deferred;
+      report.errors.push_back("delivery " + std::to_string(d.seq) + " left on the relay: " + why.ToString());
+    };
+    auto reject = [&](const wire::Delivery& d, const Status& why) {
+      ++report.rejected;
+      report.errors.push_back("delivery " + std::to_string(d.seq) + " rejected: " + why.ToString());
+      ack.seqs.push_back(d.seq);  // it can never be opened; do not let it block the mailbox
+    };
+
+    // Pass 1, before any write transaction (it may ask the relay for keys): open the sealed layer
+    // and find the claimed sender's pinned keys.
+    struct Opened {
+      const wire::Delivery* delivery;
+      crypto::SealedContent content;
+      KeyBundle sender_keys;
+    };
+    std::vector<Opened> sealed;
+    std::vector<ReceivedMessage> legacy;  // version 1 envelopes, signed by their sender
     for (const wire::Delivery& d : deliveries.items) {
-      bool transient = false;
-      auto lookup = [&](std::string_view sender) -> Result<crypto::SignPublicKey> {
-        auto keys = ResolveContact(sender);
-        if (!keys.ok()) {
-          // Unreachable relay, or keys not yet published: the message stays on the relay and the
-          // next sync tries again. Keys that fail verification make the message a forgery.
-          transient = keys.status().code() != Code::kUnauthenticated;
-          return keys.status();
-        }
-        return keys->signing_key;
-      };
-      auto envelope = crypto::OpenEnvelope(d.envelope, address_, dh_, d.message_id, lookup);
-      if (!envelope.ok()) {
-        if (transient || envelope.status().code() == Code::kUnsupportedVersion) {
-          // Keep it on the relay: the sender's keys may be published later, and an envelope of a
-          // newer version waits for an updated client instead of being destroyed.
-          ++report.deferred;
-          report.errors.push_back("delivery " + std::to_string(d.seq) + " left on the relay: " +
-                                  envelope.status().ToString());
-          continue;
-        }
-        ++report.rejected;
-        report.errors.push_back("delivery " + std::to_string(d.seq) + " rejected: " + envelope.status().ToString());
-        ack.seqs.push_back(d.seq);  // it can never be opened; do not let it block the mailbox
+      const uint8_t version = d.envelope.empty() ? 0 : d.envelope[0];
+      if (version == crypto::kEnvelopeVersion1) {
+        OpenLegacy(d, now, legacy, ack, defer, reject);
         continue;
       }
-      ReceivedMessage m;
-      m.message_id = envelope->message_id;
-      m.sender = std::move(envelope->sender_address);
-      m.stored_at = static_cast<int64_t>(d.stored_at);
-      m.received_at = now;
-      m.text.assign(AsChars(envelope->plaintext));
-      sodium_memzero(envelope->plaintext.data(), envelope->plaintext.size());
-      opened.push_back(std::move(m));
-      ack.seqs.push_back(d.seq);
-    }
-    LIAISON_ASSIGN_OR_RETURN(std::vector<bool> fresh, state_->StoreReceived(opened));
-    for (size_t i = 0; i < opened.size(); ++i) {
-      if (fresh[i]) {
-        ++report.received;
-        if (on_message && *on_message) (*on_message)(ToInboxMessage(opened[i]));
-      } else {
-        ++report.duplicates;
+      auto content = crypto::OpenEnvelopeV2(d.envelope, address_, dh_, d.message_id);
+      if (!content.ok()) {
+        if (content.status().code() == Code::kUnsupportedVersion) defer(d, content.status());
+        else reject(d, content.status());
+        continue;
       }
+      auto keys = ResolveContact(content->sender_address);
+      if (!keys.ok()) {
+        // Unreachable relay, or keys not yet published: try again later. Keys that fail
+        // verification make the message a forgery.
+        if (keys.status().code() == Code::kUnauthenticated) reject(d, keys.status());
+        else defer(d, keys.status());
+        continue;
+      }
+      sealed.push_back(Opened{&d, std::move(content).value(), *keys});
+    }
+
+    // Pass 2, one write transaction: decrypt in the sessions, store the messages, the advanced
+    // sessions and the deletion of used one-time prekeys together; acknowledge after the commit.
+    std::vector<ReceivedMessage> fresh;
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+      std::map<std::string, PeerSessions, std::less<>> sessions;
+      std::set<std::string, std::less<>> changed;
+      ResponderKeys keys{&dh_,
+                         [&](uint32_t id) { return state_->SignedPrekeyPair(txn, id); },
+                         [&](uint32_t id) { return state_->OneTimePrekeyPair(txn, id); }};
+      for (Opened& item : sealed) {
+        const wire::Delivery& d = *item.delivery;
+        const std::string& sender = item.content.sender_address;
+        LIAISON_ASSIGN_OR_RETURN(bool seen, state_->Seen(txn, sender, d.message_id));
+        if (seen) {
+          ++report.duplicates;
+          ack.seqs.push_back(d.seq);
+          continue;
+        }
+        auto it = sessions.find(sender);
+        if (it == sessions.end()) {
+          auto loaded = LoadSessions(txn, sender);
+          if (!loaded.ok()) {
+            defer(d, loaded.status());  // a damaged local record: keep the message, say why
+            continue;
+          }
+          it = sessions.emplace(sender, std::move(loaded).value()).first;
+        }
+        auto decrypted = DecryptFromPeer(it->second, item.content, item.sender_keys.dh_key, keys, now);
+        if (!decrypted.ok()) {
+          reject(d, decrypted.status().WithContext("from " + sender));
+          continue;
+        }
+        changed.insert(sender);
+        if (decrypted->used_one_time_prekey) {
+          LIAISON_RETURN_IF_ERROR(state_->DeleteOneTimePrekey(txn, *decrypted->used_one_time_prekey));
+        }
+        auto app = DecodeAppMessage(decrypted->plaintext.view());
+        if (!app.ok()) {
+          reject(d, app.status().WithContext("from " + sender));
+          continue;
+        }
+        if (app->message_id != d.message_id) {
+          reject(d, Status::Error(Code::kUnauthenticated, "the relay delivered a message of " + sender + " under another id"));
+          continue;
+        }
+        ReceivedMessage m;
+        m.message_id = d.message_id;
+        m.sender = sender;
+        m.stored_at = static_cast<int64_t>(d.stored_at);
+        m.received_at = now;
+        m.text = std::move(app->text);
+        LIAISON_ASSIGN_OR_RETURN(bool stored, state_->StoreReceived(txn, m));
+        if (stored) fresh.push_back(std::move(m));
+        ack.seqs.push_back(d.seq);
+      }
+      for (const std::string& peer : changed) LIAISON_RETURN_IF_ERROR(StoreSessions(txn, peer, sessions[peer]));
+      for (ReceivedMessage& m : legacy) {
+        LIAISON_ASSIGN_OR_RETURN(bool stored, state_->StoreReceived(txn, m));
+        if (stored) fresh.push_back(std::move(m)); else ++report.duplicates;
+      }
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
+    }
+    report.received += fresh.size();
+    if (on_message && *on_message) {
+      for (const ReceivedMessage& m : fresh) (*on_message)(ToInboxMessage(m));
     }
     if (ack.seqs.empty()) return Status::Ok();
     LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kAck, ack));
     return ReplyStatus(reply).WithContext("acknowledging");
+  }
+
+  // Opens a version 1 envelope (one-shot, signed by the sender; written by clients before
+  // sessions existed) into `out`.
+  template <class Defer, class Reject>
+  void OpenLegacy(const wire::Delivery& d, int64_t now, std::vector<ReceivedMessage>& out, wire::AckRequest& ack,
+                  Defer& defer, Reject& reject) {
+    bool transient = false;
+    auto lookup = [&](std::string_view sender) -> Result<crypto::SignPublicKey> {
+      auto keys = ResolveContact(sender);
+      if (!keys.ok()) {
+        transient = keys.status().code() != Code::kUnauthenticated;
+        return keys.status();
+      }
+      return keys->signing_key;
+    };
+    auto envelope = crypto::OpenEnvelope(d.envelope, address_, dh_, d.message_id, lookup);
+    if (!envelope.ok()) {
+      if (transient) defer(d, envelope.status()); else reject(d, envelope.status());
+      return;
+    }
+    ReceivedMessage m;
+    m.message_id = envelope->message_id;
+    m.sender = std::move(envelope->sender_address);
+    m.stored_at = static_cast<int64_t>(d.stored_at);
+    m.received_at = now;
+    m.text.assign(AsChars(envelope->plaintext));
+    sodium_memzero(envelope->plaintext.data(), envelope->plaintext.size());
+    out.push_back(std::move(m));
+    ack.seqs.push_back(d.seq);
   }
 
   std::unique_ptr<ClientState> state_;

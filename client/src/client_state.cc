@@ -1,5 +1,8 @@
 #include "client/src/client_state.h"
 
+#include <sodium.h>
+
+#include <algorithm>
 #include <cstring>
 
 namespace liaison::client {
@@ -70,6 +73,9 @@ Result<std::unique_ptr<ClientState>> ClientState::Open(const std::string& dir) {
   LIAISON_ASSIGN_OR_RETURN(state->failed_, txn.OpenDb("failed", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->inbox_, txn.OpenDb("inbox", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->seen_, txn.OpenDb("seen", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->sessions_, txn.OpenDb("sessions", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->signed_prekeys_, txn.OpenDb("signed_prekeys", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->one_time_prekeys_, txn.OpenDb("one_time_prekeys", MDB_CREATE));
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   return state;
 }
@@ -111,16 +117,20 @@ Result<uint64_t> NextPosition(Txn& txn, MDB_dbi dbi) {
 }  // namespace
 
 Status ClientState::AddToOutbox(const OutboxEntry& entry) {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  LIAISON_RETURN_IF_ERROR(AddToOutbox(txn, entry));
+  return txn.Commit();
+}
+
+Status ClientState::AddToOutbox(Txn& txn, const OutboxEntry& entry) {
   Bytes value(entry.message_id.begin(), entry.message_id.end());
   AppendLengthPrefixed(value, entry.recipient);
   AppendBe64(value, static_cast<uint64_t>(entry.expires_at));
   value.insert(value.end(), entry.envelope.begin(), entry.envelope.end());
-  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   LIAISON_ASSIGN_OR_RETURN(uint64_t position, NextPosition(txn, outbox_));
   Bytes key;
   AppendBe64(key, position);
-  LIAISON_RETURN_IF_ERROR(txn.Put(outbox_, key, value));
-  return txn.Commit();
+  return txn.Put(outbox_, key, value);
 }
 
 Result<std::vector<OutboxEntry>> ClientState::Outbox() {
@@ -196,37 +206,149 @@ Result<std::vector<std::string>> ClientState::TakeFailures() {
   return out;
 }
 
+namespace {
+Bytes SeenKey(std::string_view sender, const MessageId& id) {
+  Bytes key;
+  AppendLengthPrefixed(key, sender);
+  key.insert(key.end(), id.begin(), id.end());
+  return key;
+}
+}  // namespace
+
 Result<std::vector<bool>> ClientState::StoreReceived(const std::vector<ReceivedMessage>& messages) {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-  uint64_t next = 1;
-  {
-    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, inbox_));
-    LIAISON_ASSIGN_OR_RETURN(auto last, cursor.Last());
-    if (last && last->key.size() == 8) next = GetBigEndian64(last->key.data()) + 1;
-  }
   std::vector<bool> fresh;
   for (const ReceivedMessage& m : messages) {
-    Bytes seen_key;
-    AppendLengthPrefixed(seen_key, m.sender);
-    seen_key.insert(seen_key.end(), m.message_id.begin(), m.message_id.end());
-    LIAISON_ASSIGN_OR_RETURN(auto seen, txn.Get(seen_, seen_key));
-    if (seen) {
-      fresh.push_back(false);
-      continue;
-    }
-    Bytes key;
-    AppendBe64(key, next++);
-    Bytes record(m.message_id.begin(), m.message_id.end());
-    AppendBe64(record, static_cast<uint64_t>(m.stored_at));
-    AppendBe64(record, static_cast<uint64_t>(m.received_at));
-    AppendLengthPrefixed(record, m.sender);
-    record.insert(record.end(), m.text.begin(), m.text.end());
-    LIAISON_RETURN_IF_ERROR(txn.Put(inbox_, key, record));
-    LIAISON_RETURN_IF_ERROR(txn.Put(seen_, seen_key, key));
-    fresh.push_back(true);
+    LIAISON_ASSIGN_OR_RETURN(bool stored, StoreReceived(txn, m));
+    fresh.push_back(stored);
   }
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   return fresh;
+}
+
+Result<bool> ClientState::Seen(Txn& txn, std::string_view sender, const MessageId& id) {
+  LIAISON_ASSIGN_OR_RETURN(auto seen, txn.Get(seen_, SeenKey(sender, id)));
+  return seen.has_value();
+}
+
+Result<bool> ClientState::StoreReceived(Txn& txn, const ReceivedMessage& m) {
+  const Bytes seen_key = SeenKey(m.sender, m.message_id);
+  LIAISON_ASSIGN_OR_RETURN(auto seen, txn.Get(seen_, seen_key));
+  if (seen) return false;
+  LIAISON_ASSIGN_OR_RETURN(uint64_t next, NextPosition(txn, inbox_));
+  Bytes key;
+  AppendBe64(key, next);
+  Bytes record(m.message_id.begin(), m.message_id.end());
+  AppendBe64(record, static_cast<uint64_t>(m.stored_at));
+  AppendBe64(record, static_cast<uint64_t>(m.received_at));
+  AppendLengthPrefixed(record, m.sender);
+  record.insert(record.end(), m.text.begin(), m.text.end());
+  LIAISON_RETURN_IF_ERROR(txn.Put(inbox_, key, record));
+  LIAISON_RETURN_IF_ERROR(txn.Put(seen_, seen_key, key));
+  return true;
+}
+
+Result<std::optional<Bytes>> ClientState::GetSelf(Txn& txn, std::string_view name) {
+  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(self_, AsBytes(name)));
+  if (!value) return std::optional<Bytes>();
+  return std::optional<Bytes>(Bytes(value->begin(), value->end()));
+}
+
+Status ClientState::PutSelf(Txn& txn, std::string_view name, ByteView value) {
+  return txn.Put(self_, AsBytes(name), value);
+}
+
+Result<std::optional<ByteView>> ClientState::GetSessions(Txn& txn, std::string_view peer) {
+  return txn.Get(sessions_, AsBytes(peer));
+}
+
+Status ClientState::PutSessions(Txn& txn, std::string_view peer, ByteView sessions) {
+  return txn.Put(sessions_, AsBytes(peer), sessions);
+}
+
+namespace {
+std::array<uint8_t, 4> Be32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+          static_cast<uint8_t>(v)};
+}
+uint32_t GetBe32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
+         static_cast<uint32_t>(p[3]);
+}
+
+// Writes secret:32 | public:32 (after `prefix`) into a buffer that is wiped after the put.
+Status PutKeyPair(Txn& txn, MDB_dbi dbi, uint32_t id, ByteView prefix, const crypto::DhKeyPair& pair) {
+  Bytes value(prefix.begin(), prefix.end());
+  value.insert(value.end(), pair.secret_key.data(), pair.secret_key.data() + pair.secret_key.size());
+  value.insert(value.end(), pair.public_key.begin(), pair.public_key.end());
+  Status put = txn.Put(dbi, Be32(id), value);
+  sodium_memzero(value.data(), value.size());
+  return put;
+}
+
+Result<crypto::DhKeyPair> GetKeyPair(Txn& txn, MDB_dbi dbi, uint32_t id, size_t prefix_bytes, const char* what) {
+  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(dbi, Be32(id)));
+  if (!value) return Status::Error(Code::kNotFound, std::string(what) + " " + std::to_string(id) + " is not held");
+  if (value->size() != prefix_bytes + 64) return Corrupt(what);
+  LIAISON_ASSIGN_OR_RETURN(auto secret, crypto::SecretBytes<32>::FromBytes(value->subspan(prefix_bytes, 32)));
+  return crypto::DhKeyPair::FromSecret(std::move(secret));
+}
+}  // namespace
+
+Status ClientState::PutSignedPrekey(Txn& txn, uint32_t id, int64_t created_at, const crypto::DhKeyPair& pair) {
+  Bytes prefix;
+  AppendBe64(prefix, static_cast<uint64_t>(created_at));
+  return PutKeyPair(txn, signed_prekeys_, id, prefix, pair);
+}
+
+Result<std::vector<SignedPrekeyInfo>> ClientState::SignedPrekeys(Txn& txn) {
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, signed_prekeys_));
+  std::vector<SignedPrekeyInfo> out;
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+  while (entry) {
+    if (entry->key.size() != 4 || entry->value.size() != 8 + 64) return Corrupt("signed prekey");
+    SignedPrekeyInfo info;
+    info.id = GetBe32(entry->key.data());
+    info.created_at = static_cast<int64_t>(GetBigEndian64(entry->value.data()));
+    std::copy_n(entry->value.begin() + 8 + 32, 32, info.public_key.begin());
+    out.push_back(info);
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return out;
+}
+
+Status ClientState::DeleteSignedPrekey(Txn& txn, uint32_t id) { return txn.Del(signed_prekeys_, Be32(id)).status(); }
+
+Status ClientState::PutOneTimePrekey(Txn& txn, uint32_t id, const crypto::DhKeyPair& pair) {
+  return PutKeyPair(txn, one_time_prekeys_, id, ByteView(), pair);
+}
+
+Status ClientState::DeleteOneTimePrekey(Txn& txn, uint32_t id) {
+  return txn.Del(one_time_prekeys_, Be32(id)).status();
+}
+
+Result<std::vector<std::pair<uint32_t, crypto::DhPublicKey>>> ClientState::OneTimePrekeysAfter(Txn& txn, uint32_t after,
+                                                                                                size_t max) {
+  std::vector<std::pair<uint32_t, crypto::DhPublicKey>> out;
+  if (after == UINT32_MAX) return out;
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, one_time_prekeys_));
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.Seek(Be32(after + 1)));
+  while (entry && out.size() < max) {
+    if (entry->key.size() != 4 || entry->value.size() != 64) return Corrupt("one-time prekey");
+    crypto::DhPublicKey pub{};
+    std::copy_n(entry->value.begin() + 32, 32, pub.begin());
+    out.emplace_back(GetBe32(entry->key.data()), pub);
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return out;
+}
+
+Result<crypto::DhKeyPair> ClientState::SignedPrekeyPair(Txn& txn, uint32_t id) {
+  return GetKeyPair(txn, signed_prekeys_, id, 8, "signed prekey");
+}
+
+Result<crypto::DhKeyPair> ClientState::OneTimePrekeyPair(Txn& txn, uint32_t id) {
+  return GetKeyPair(txn, one_time_prekeys_, id, 0, "one-time prekey");
 }
 
 Result<std::vector<ReceivedMessage>> ClientState::Inbox() {

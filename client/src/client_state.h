@@ -1,11 +1,17 @@
-// The device's state in LMDB (internal to client/): own keys, pinned contacts, outbox, inbox and
-// the ids of messages already received.
+// The device's state in LMDB (internal to client/): own keys, prekeys, sessions, pinned contacts,
+// outbox, inbox and the ids of messages already received.
 //
 // Tables: self (name -> value), contacts (address -> key bundle, client/src/key_bundle.h), outbox
 // (n:u64be, in the order written -> message_id | u8 len | recipient | expires_at:u64be |
 // envelope), failed (n:u64be -> message_id | u8 len | recipient | reason), inbox (n:u64be -> record), seen (u8 len |
 // sender | message_id -> n:u64be), where record = message_id | stored_at:u64be |
-// received_at:u64be | u8 len | sender | text.
+// received_at:u64be | u8 len | sender | text; sessions (peer address -> peer_sessions_v1,
+// client/src/sessions.h), signed_prekeys (id:u32be -> created_at:i64be | secret:32 | public:32),
+// one_time_prekeys (id:u32be -> secret:32 | public:32).
+//
+// Operations that must land together (a session advanced and the message it encrypted queued; a
+// session advanced, its one-time prekey deleted and the message it decrypted stored) take a
+// write transaction from BeginWrite() and commit it once.
 // Thread-safety: one thread at a time (the Client's).
 #ifndef LIAISON_CLIENT_SRC_CLIENT_STATE_H_
 #define LIAISON_CLIENT_SRC_CLIENT_STATE_H_
@@ -17,6 +23,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "crypto/keys.h"
 #include "liaison/client.h"
 #include "store/lmdb.h"
 
@@ -38,6 +45,12 @@ struct ReceivedMessage {
   int64_t stored_at = 0;
   int64_t received_at = 0;
   std::string text;
+};
+
+struct SignedPrekeyInfo {
+  uint32_t id = 0;
+  int64_t created_at = 0;
+  crypto::DhPublicKey public_key{};
 };
 
 class ClientState {
@@ -66,10 +79,39 @@ class ClientState {
   Result<std::vector<bool>> StoreReceived(const std::vector<ReceivedMessage>& messages);
   Result<std::vector<ReceivedMessage>> Inbox();
 
+  // --- Within one transaction -------------------------------------------------------------
+  Result<store::Txn> BeginWrite() { return store::Txn::BeginWrite(*env_); }
+  Result<store::Txn> BeginRead() { return store::Txn::BeginRead(*env_); }
+
+  Result<std::optional<Bytes>> GetSelf(store::Txn& txn, std::string_view name);
+  Status PutSelf(store::Txn& txn, std::string_view name, ByteView value);
+  Status AddToOutbox(store::Txn& txn, const OutboxEntry& entry);
+  // Whether a message (sender, id) is in the inbox already.
+  Result<bool> Seen(store::Txn& txn, std::string_view sender, const MessageId& id);
+  // Stores one message; false (and nothing written) if it was seen before.
+  Result<bool> StoreReceived(store::Txn& txn, const ReceivedMessage& message);
+
+  // The stored peer_sessions_v1 of `peer` (a view into the transaction; copy before it ends).
+  Result<std::optional<ByteView>> GetSessions(store::Txn& txn, std::string_view peer);
+  Status PutSessions(store::Txn& txn, std::string_view peer, ByteView sessions);
+
+  Status PutSignedPrekey(store::Txn& txn, uint32_t id, int64_t created_at, const crypto::DhKeyPair& pair);
+  Result<std::vector<SignedPrekeyInfo>> SignedPrekeys(store::Txn& txn);
+  Status DeleteSignedPrekey(store::Txn& txn, uint32_t id);
+  Status PutOneTimePrekey(store::Txn& txn, uint32_t id, const crypto::DhKeyPair& pair);
+  Status DeleteOneTimePrekey(store::Txn& txn, uint32_t id);
+  // The one-time prekeys with id > after, ascending, at most `max`.
+  Result<std::vector<std::pair<uint32_t, crypto::DhPublicKey>>> OneTimePrekeysAfter(store::Txn& txn, uint32_t after,
+                                                                                     size_t max);
+  // A prekey's key pair by id (secret copied into sodium memory); kNotFound if absent.
+  Result<crypto::DhKeyPair> SignedPrekeyPair(store::Txn& txn, uint32_t id);
+  Result<crypto::DhKeyPair> OneTimePrekeyPair(store::Txn& txn, uint32_t id);
+
  private:
   explicit ClientState(std::unique_ptr<store::Env> env) : env_(std::move(env)) {}
   std::unique_ptr<store::Env> env_;
-  MDB_dbi self_ = 0, contacts_ = 0, outbox_ = 0, failed_ = 0, inbox_ = 0, seen_ = 0;
+  MDB_dbi self_ = 0, contacts_ = 0, outbox_ = 0, failed_ = 0, inbox_ = 0, seen_ = 0, sessions_ = 0,
+          signed_prekeys_ = 0, one_time_prekeys_ = 0;
 };
 
 }  // namespace liaison::client

@@ -29,9 +29,18 @@ std::vector<std::string> Texts(Client& client) {
 }
 
 // Publishes a raw device's key bundle so that clients can authenticate its envelopes.
+// Publishes the device's identity bundle and a signed prekey (no one-time prekeys), so that
+// clients can start sessions with it.
 void PublishRawKeys(client::RelayConnection& connection, const RawDevice& device) {
   auto reply = connection.Call(wire::FrameType::kPublishKeys,
                                wire::PublishKeysRequest{client::EncodeKeyBundle(device.address, device.signing, device.dh.public_key)});
+  REQUIRE(reply.ok());
+  REQUIRE(client::ReplyStatus(*reply).ok());
+  const crypto::DhKeyPair signed_prekey = crypto::DhKeyPair::Generate();
+  wire::PublishPrekeysRequest prekeys;
+  prekeys.signed_prekey = client::EncodeSignedPrekeyRecord(
+      {1, signed_prekey.public_key, crypto::SignSignedPrekey(device.signing.secret_key, 1, signed_prekey.public_key)});
+  reply = connection.Call(wire::FrameType::kPublishPrekeys, prekeys);
   REQUIRE(reply.ok());
   REQUIRE(client::ReplyStatus(*reply).ok());
 }
@@ -346,7 +355,7 @@ TEST_CASE("an envelope of an unknown version is left on the relay, not destroyed
   auto& officer = setup.officer;
   auto& connection = setup.connection;
   wire::SendRequest future = SealedFrom(officer, "association/1", *association, "from a newer client");
-  future.envelope[0] = 2;  // a version this build cannot read
+  future.envelope[0] = 3;  // a version this build cannot read
   REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kSend, future)).ok());
   for (int round = 0; round < 2; ++round) {
     auto report = association->Sync();
