@@ -9,14 +9,20 @@
 //     an independent parse of the grammar in crypto/envelope.h and libsodium's verification.
 //  3. as a key bundle (client/src/key_bundle.h) for a fixed address; the outcome must match an
 //     independent parse and signature check.
+//  4. as a sealed v2 envelope (crypto/sealed_envelope.h) for the fixed recipient, and as a stored
+//     session record (client/src/sessions.h), which a damaged disk could hand the client: a
+//     record that decodes must re-encode to the same bytes.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "client/src/key_bundle.h"
+#include "client/src/sessions.h"
+#include "crypto/sealed_envelope.h"
 #include "crypto/envelope.h"
 #include "fuzz/envelope_fixture.h"
 #include "fuzz/fuzz_util.h"
@@ -162,14 +168,31 @@ std::string CheckKeyBundle(ByteView input) {
 
 }  // namespace
 
+std::string CheckSessionLayer(ByteView input) {
+  auto sealed = crypto::OpenEnvelopeV2(input, fuzz::kRecipientAddress, fuzz::RecipientKeys(), fuzz::kFixtureMessageId);
+  if (!sealed.ok()) FUZZ_CHECK(IsOpenError(sealed.status().code()), sealed.status().ToString());
+  auto sessions = client::DecodePeerSessions(input);
+  if (sessions.ok()) {
+    const crypto::WipedBytes again = client::EncodePeerSessions(*sessions);
+    FUZZ_CHECK(again.view().size() == input.size() &&
+                   std::equal(input.begin(), input.end(), again.view().begin()),
+               "a session record decoded but re-encodes differently");
+  } else {
+    const Code code = sessions.status().code();
+    FUZZ_CHECK(code == Code::kCorruption || code == Code::kUnsupportedVersion, sessions.status().ToString());
+  }
+  return Outcome(sealed) + " / sessions: " + Outcome(sessions);
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const liaison::ByteView input(data, size);
+  const std::string session_layer = CheckSessionLayer(input);
   const std::string raw = CheckRawEnvelope(input);
   const std::string inner = CheckSealedInner(input);
   const std::string bundle = CheckKeyBundle(input);
   if (liaison::fuzz::TraceEnabled()) {
-    std::fprintf(stderr, "%zu bytes: envelope: %s | as inner: %s | as key bundle: %s\n", size, raw.c_str(),
-                 inner.c_str(), bundle.c_str());
+    std::fprintf(stderr, "%zu bytes: envelope: %s | as inner: %s | as key bundle: %s | as v2 / session record: %s\n",
+                 size, raw.c_str(), inner.c_str(), bundle.c_str(), session_layer.c_str());
   }
   return 0;
 }
