@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "base/file_util.h"
+#include "client/src/key_bundle.h"
+#include "crypto/x3dh.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
 
@@ -202,6 +204,21 @@ ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir) {
   options.relay_public_key = relay.public_key();
   options.timeout = std::chrono::milliseconds(3000);
   return options;
+}
+
+void PublishRawKeys(client::RelayConnection& connection, const RawDevice& device, bool break_signature) {
+  auto reply = connection.Call(wire::FrameType::kPublishKeys,
+                               wire::PublishKeysRequest{client::EncodeKeyBundle(device.address, device.signing, device.dh.public_key)});
+  REQUIRE(reply.ok());
+  REQUIRE(client::ReplyStatus(*reply).ok());
+  const crypto::DhKeyPair signed_prekey = crypto::DhKeyPair::Generate();
+  crypto::Signature signature = crypto::SignSignedPrekey(device.signing.secret_key, 1, signed_prekey.public_key);
+  if (break_signature) signature[0] ^= 0x40;
+  wire::PublishPrekeysRequest prekeys;
+  prekeys.signed_prekey = client::EncodeSignedPrekeyRecord({1, signed_prekey.public_key, signature});
+  reply = connection.Call(wire::FrameType::kPublishPrekeys, prekeys);
+  REQUIRE(reply.ok());
+  REQUIRE(client::ReplyStatus(*reply).ok());
 }
 
 std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, const std::string& address) {

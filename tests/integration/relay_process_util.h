@@ -90,6 +90,11 @@ struct RawDevice {
                                                    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) const;
 };
 
+// Publishes the device's identity bundle and a signed prekey with id 1 (no one-time prekeys), so
+// that clients can start sessions with it. With `break_signature`, the signed prekey's signature
+// has one bit flipped. REQUIRE-fails if the relay refuses either.
+void PublishRawKeys(client::RelayConnection& connection, const RawDevice& device, bool break_signature = false);
+
 // Fetches and acknowledges everything pending for the connection's device; returns how many.
 size_t DrainMailbox(client::RelayConnection& connection);
 

@@ -29,22 +29,6 @@ std::vector<std::string> Texts(Client& client) {
 }
 
 // Publishes a raw device's key bundle so that clients can authenticate its envelopes.
-// Publishes the device's identity bundle and a signed prekey (no one-time prekeys), so that
-// clients can start sessions with it.
-void PublishRawKeys(client::RelayConnection& connection, const RawDevice& device) {
-  auto reply = connection.Call(wire::FrameType::kPublishKeys,
-                               wire::PublishKeysRequest{client::EncodeKeyBundle(device.address, device.signing, device.dh.public_key)});
-  REQUIRE(reply.ok());
-  REQUIRE(client::ReplyStatus(*reply).ok());
-  const crypto::DhKeyPair signed_prekey = crypto::DhKeyPair::Generate();
-  wire::PublishPrekeysRequest prekeys;
-  prekeys.signed_prekey = client::EncodeSignedPrekeyRecord(
-      {1, signed_prekey.public_key, crypto::SignSignedPrekey(device.signing.secret_key, 1, signed_prekey.public_key)});
-  reply = connection.Call(wire::FrameType::kPublishPrekeys, prekeys);
-  REQUIRE(reply.ok());
-  REQUIRE(client::ReplyStatus(*reply).ok());
-}
-
 wire::SendRequest SealedFrom(const RawDevice& sender, const std::string& recipient, const Client& recipient_client,
                              const std::string& text) {
   wire::SendRequest send;

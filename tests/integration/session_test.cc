@@ -124,17 +124,7 @@ TEST_CASE("what the relay stores names no sender and has a bucket's size", "[int
   relay.Register(association.address, association.TransportZ85());
   zmq::context_t context;
   auto connection = association.Connect(context, relay);
-  {
-    auto reply = connection->Call(wire::FrameType::kPublishKeys,
-                                  wire::PublishKeysRequest{client::EncodeKeyBundle(association.address, association.signing,
-                                                                                   association.dh.public_key)});
-    REQUIRE(client::ReplyStatus(*reply).ok());
-    const crypto::DhKeyPair spk = crypto::DhKeyPair::Generate();
-    wire::PublishPrekeysRequest prekeys;
-    prekeys.signed_prekey = client::EncodeSignedPrekeyRecord(
-        {1, spk.public_key, crypto::SignSignedPrekey(association.signing.secret_key, 1, spk.public_key)});
-    REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kPublishPrekeys, prekeys)).ok());
-  }
+  PublishRawKeys(*connection, association);
   auto officer = MakeClient(relay, dir.Sub("officer"), "officer-dresden/1");
   REQUIRE(officer->Send("association/1", "short").ok());
   REQUIRE(officer->Send("association/1", std::string(3000, 'x')).ok());
@@ -199,16 +189,7 @@ TEST_CASE("a signed prekey with a bad signature aborts the session and queues no
   relay.Register(association.address, association.TransportZ85());
   zmq::context_t context;
   auto connection = association.Connect(context, relay);
-  auto reply = connection->Call(wire::FrameType::kPublishKeys,
-                                wire::PublishKeysRequest{client::EncodeKeyBundle(association.address, association.signing,
-                                                                                 association.dh.public_key)});
-  REQUIRE(client::ReplyStatus(*reply).ok());
-  const crypto::DhKeyPair spk = crypto::DhKeyPair::Generate();
-  crypto::Signature signature = crypto::SignSignedPrekey(association.signing.secret_key, 1, spk.public_key);
-  signature[0] ^= 0x40;
-  wire::PublishPrekeysRequest prekeys;
-  prekeys.signed_prekey = client::EncodeSignedPrekeyRecord({1, spk.public_key, signature});
-  REQUIRE(client::ReplyStatus(*connection->Call(wire::FrameType::kPublishPrekeys, prekeys)).ok());
+  PublishRawKeys(*connection, association, /*break_signature=*/true);
 
   auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
   auto sent = officer->Send("association/1", "never sent");

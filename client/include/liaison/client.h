@@ -1,7 +1,8 @@
 // liaison::Client: one device's end of liaison. Start here.
 //
-// A Client lives on a state directory (an LMDB environment holding the device's keys, pinned
-// contacts, the outbox, the inbox and the ids of messages already received). It talks to one
+// A Client lives on a state directory (an LMDB environment holding the device's keys and
+// prekeys, its sessions, pinned contacts, the outbox, the inbox and the ids of messages already
+// received). It talks to one
 // relay over CurveZMQ with the relay's public key pinned.
 //
 //   auto client = liaison::Client::Open({.state_dir = "..."});
@@ -88,18 +89,25 @@ class Client {
   virtual const std::string& address() const = 0;
   virtual DeviceCard Card() const = 0;
 
-  // Encrypts `text` for `recipient`, stores it in the outbox, and tries to hand it to the relay.
-  // OK as soon as the message is durably in the outbox; the receipt says whether the relay has
-  // already stored it (if not, Sync() sends it later). Errors: kInvalidArgument (empty or >64 KiB
-  // text, bad address), kNotFound (the relay knows no keys for the recipient), kUnauthenticated
-  // (the recipient's published key bundle fails its signature check), kUnavailable (keys not yet
-  // known and the relay unreachable); and whatever the relay answered if it refused this message
-  // for good (4xx), in which case it is no longer in the outbox. The first bundle seen for an
-  // address is pinned and used from then on (trust on first use until the signed roster).
+  // Encrypts `text` for `recipient` and stores it in the outbox, then tries to hand it to the relay.
+  // `recipient` is a device address ("member/device") or a member ("member"), which means each of
+  // the member's devices the relay lists (except this one). Each device gets its own copy, in its
+  // own Double Ratchet session; a device without a session gets one first (X3DH from prekeys the
+  // relay hands out), which needs the relay. The session advances in the same commit that queues
+  // the copy. OK as soon as every copy is durably in the outbox; the receipt says whether the
+  // relay has already stored all of them (if not, Sync() sends the rest later).
+  // Errors: kInvalidArgument (empty or >64 KiB text, bad address), kNotFound (the relay knows no
+  // keys, prekeys or devices for the recipient), kUnauthenticated (the recipient's bundle fails
+  // its signature check, differs from the pinned one, or its signed prekey signature is bad;
+  // nothing is queued), kUnavailable (a session or device list was needed and the relay is
+  // unreachable); and whatever the relay answered if it refused a copy for good (4xx), in which
+  // case that copy is no longer in the outbox. The first bundle seen for an address is pinned and
+  // used from then on (trust on first use until the signed roster).
   virtual Result<SendReceipt> Send(std::string_view recipient, std::string_view text) = 0;
 
-  // Publishes this device's keys if needed, sends the outbox, then fetches, decrypts, stores and
-  // acknowledges everything pending. kUnavailable if the relay does not answer (the outbox and
+  // Publishes this device's keys and prekeys if needed (topping one-time prekeys up when the
+  // relay holds fewer than 20), sends the outbox, then fetches, decrypts, stores and acknowledges
+  // everything pending (each batch, with the sessions it advanced, in one commit before the ack). kUnavailable if the relay does not answer (the outbox and
   // the inbox are intact; call again later).
   virtual Result<SyncReport> Sync() = 0;
 
