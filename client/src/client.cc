@@ -35,8 +35,8 @@ namespace client {
 namespace {
 
 constexpr int64_t kDefaultTtlMicros = 30ll * 86400 * kMicrosPerSecond;
-// A signed prekey is replaced weekly and its secret kept for 90 days more (the relay's longest
-// message lifetime), so that initial messages written to the old one can still be read.
+// A signed prekey is replaced weekly and its secret kept for 90 days after it was replaced (the
+// relay's longest message lifetime), so that initial messages written to it can still be read.
 constexpr int64_t kSignedPrekeyRotationMicros = 7ll * 86400 * kMicrosPerSecond;
 constexpr int64_t kSignedPrekeyGraceMicros = 90ll * 86400 * kMicrosPerSecond;
 // One-time prekeys are published 100 at a time and topped up when the relay holds fewer than 20.
@@ -89,8 +89,9 @@ class ClientImpl final : public Client {
  public:
   ClientImpl(std::unique_ptr<ClientState> state, std::string address, crypto::SigningKeyPair signing,
              crypto::DhKeyPair dh, crypto::DhKeyPair transport, std::string endpoint,
-             std::array<uint8_t, 32> relay_key, std::chrono::milliseconds timeout)
-      : state_(std::move(state)),
+             std::array<uint8_t, 32> relay_key, std::chrono::milliseconds timeout, Clock& clock)
+      : clock_(clock),
+        state_(std::move(state)),
         address_(std::move(address)),
         signing_(std::move(signing)),
         dh_(std::move(dh)),
@@ -124,7 +125,7 @@ class ClientImpl final : public Client {
     app.text = std::string(text);
     LIAISON_ASSIGN_OR_RETURN(crypto::WipedBytes plaintext, EncodeAppMessage(app));
     sodium_memzero(app.text.data(), app.text.size());
-    const int64_t expires_at = SystemClock().NowMicros() + kDefaultTtlMicros;
+    const int64_t expires_at = clock_.NowMicros() + kDefaultTtlMicros;
     {
       // Each device's session advances in the same commit that queues the message it encrypted:
       // a crash cannot leave a sent message whose key the stored session would use again.
@@ -285,7 +286,7 @@ class ClientImpl final : public Client {
   // Makes a new signed prekey when there is none or the current one is older than a week, and
   // deletes replaced ones past their grace period. Local only; EnsurePublished uploads it.
   Status RotateSignedPrekey() {
-    const int64_t now = SystemClock().NowMicros();
+    const int64_t now = clock_.NowMicros();
     LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
     LIAISON_ASSIGN_OR_RETURN(auto current_value, state_->GetSelf(txn, "current_spk"));
     const uint32_t current = ReadU32(current_value);
@@ -304,8 +305,14 @@ class ClientImpl final : public Client {
       changed = true;
     }
     for (const auto& spk : spks) {
-      // Replaced at the latest when it was a week old; kept for the grace period after that.
-      if (spk.id != current && now - spk.created_at >= kSignedPrekeyRotationMicros + kSignedPrekeyGraceMicros) {
+      // Replaced when its successor was made; kept for the grace period after that, so that an
+      // initial message written to it while this device was offline can still be read.
+      if (spk.id == current) continue;
+      int64_t replaced_at = INT64_MAX;
+      for (const auto& other : spks) {
+        if (other.id > spk.id) replaced_at = std::min(replaced_at, other.created_at);
+      }
+      if (replaced_at != INT64_MAX && now - replaced_at >= kSignedPrekeyGraceMicros) {
         LIAISON_RETURN_IF_ERROR(state_->DeleteSignedPrekey(txn, spk.id));
         changed = true;
       }
@@ -449,7 +456,7 @@ class ClientImpl final : public Client {
   Status Process(const wire::Deliveries& deliveries, SyncReport& report,
                  const std::function<void(const InboxMessage&)>* on_message) {
     wire::AckRequest ack;
-    const int64_t now = SystemClock().NowMicros();
+    const int64_t now = clock_.NowMicros();
     auto defer = [&](const wire::Delivery& d, const Status& why) {
       // Kept on the relay: the sender's keys may be published later, and an envelope of a newer
       // version waits for an updated client instead of being destroyed.
@@ -596,6 +603,7 @@ class ClientImpl final : public Client {
     ack.seqs.push_back(d.seq);
   }
 
+  Clock& clock_;
   std::unique_ptr<ClientState> state_;
   std::string address_;
   crypto::SigningKeyPair signing_;
@@ -629,7 +637,8 @@ Result<std::unique_ptr<Client>> Load(const ClientOptions& options, std::unique_p
   return std::unique_ptr<Client>(new ClientImpl(std::move(state), std::string(AsChars(*address)), std::move(signing),
                                                 crypto::DhKeyPair::FromSecret(std::move(dh_secret)),
                                                 crypto::DhKeyPair::FromSecret(std::move(transport_secret)),
-                                                std::move(endpoint), relay_key, options.timeout));
+                                                std::move(endpoint), relay_key, options.timeout,
+                                                options.clock != nullptr ? *options.clock : SystemClock()));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 
+#include "base/clock.h"
 #include "client/src/key_bundle.h"
 #include "crypto/sealed_envelope.h"
 #include "crypto/x3dh.h"
@@ -196,4 +197,80 @@ TEST_CASE("a signed prekey with a bad signature aborts the session and queues no
   CHECK(sent.status().code() == Code::kUnauthenticated);
   CHECK(*officer->OutboxSize() == 0);
   CHECK(DrainMailbox(*connection) == 0);
+}
+
+TEST_CASE("a replaced signed prekey opens initial messages for 90 days after its replacement, then no more",
+          "[integration][sessions]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  // One message per mailbox: the senders' later messages wait in their outboxes, already
+  // encrypted to the officer's first signed prekey, until the test lets them through.
+  relay.EditConfig("max_mailbox_messages = 100000", "max_mailbox_messages = 1");
+  relay.Start();
+  FakeClock officer_clock(SystemClock().NowMicros());
+  constexpr int64_t kDay = 86400 * kMicrosPerSecond;
+  ClientOptions options = OptionsFor(relay, dir.Sub("officer"));
+  options.clock = &officer_clock;
+  auto created = Client::Create(options, "officer/1");
+  REQUIRE(created.ok());
+  auto officer = std::move(created).value();
+  relay.Register("officer/1", officer->Card().transport_key);
+  REQUIRE(officer->Sync().ok());  // publishes signed prekey 1
+
+  RawDevice auditor{"auditor/1"};
+  relay.Register(auditor.address, auditor.TransportZ85());
+  zmq::context_t context;
+  auto connection = auditor.Connect(context, relay);
+  auto served_signed_prekey = [&] {
+    auto reply = connection->Call(wire::FrameType::kClaimPrekeys, wire::ClaimPrekeysRequest{"officer/1"});
+    REQUIRE(reply.ok());
+    REQUIRE(client::ReplyStatus(*reply).ok());
+    auto claim = wire::Decode<wire::ClaimPrekeysReply>(reply->body);
+    REQUIRE(claim.ok());
+    auto record = client::DecodeSignedPrekeyRecord(claim->signed_prekey);
+    REQUIRE(record.ok());
+    return record->id;
+  };
+  CHECK(served_signed_prekey() == 1);
+
+  auto first = MakeClient(relay, dir.Sub("first"), "association-a/1");
+  auto second = MakeClient(relay, dir.Sub("second"), "association-b/1");
+  auto third = MakeClient(relay, dir.Sub("third"), "association-c/1");
+  auto stored = first->Send("officer/1", "written to prekey 1, read after 8 days");
+  REQUIRE(stored.ok());
+  CHECK(stored->stored);
+  for (auto* sender : {second.get(), third.get()}) {
+    auto waiting = sender->Send("officer/1", "written to prekey 1 by " + sender->address());
+    REQUIRE(waiting.ok());
+    CHECK_FALSE(waiting->stored);  // mailbox full: kept in the outbox, sealed to prekey 1
+  }
+
+  // Day 8: the officer replaces prekey 1 (a week old) before fetching, and still reads the
+  // message written to it.
+  officer_clock.Advance(8 * kDay);
+  auto report = officer->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == 1);
+  CHECK(report->rejected == 0);
+  CHECK(served_signed_prekey() == 2);
+
+  // One minute before the grace period after the replacement ends: still readable.
+  REQUIRE(second->Sync()->sent == 1);
+  officer_clock.Advance(90 * kDay - 60 * kMicrosPerSecond);
+  report = officer->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == 1);
+  CHECK(report->rejected == 0);
+
+  // One minute after it: the secret is gone, the initial message cannot be opened.
+  REQUIRE(third->Sync()->sent == 1);
+  officer_clock.Advance(2 * 60 * kMicrosPerSecond);
+  report = officer->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == 0);
+  CHECK(report->rejected == 1);
+  REQUIRE(report->errors.size() == 1);
+  CHECK_THAT(report->errors[0], Catch::Contains("signed prekey"));
+  CHECK(Texts(*officer) == std::vector<std::string>{"written to prekey 1, read after 8 days",
+                                                    "written to prekey 1 by association-b/1"});
 }

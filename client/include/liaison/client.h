@@ -31,6 +31,8 @@
 
 namespace liaison {
 
+class Clock;  // base/clock.h
+
 struct ClientOptions {
   // Directory of the device's state. Created by Create(); must exist for Open().
   std::string state_dir;
@@ -40,6 +42,9 @@ struct ClientOptions {
   std::string relay_public_key;
   // How long one request waits for the relay before the operation reports kUnavailable.
   std::chrono::milliseconds timeout{5000};
+  // The time source for expiry, timestamps and signed-prekey rotation; nullptr means the system
+  // clock. Not owned; must outlive the Client. Tests pass a FakeClock.
+  Clock* clock = nullptr;
 };
 
 // What a coordinator needs to admit this device: its address and public keys (TOML text).
