@@ -47,6 +47,7 @@ enum class WireStatus : uint16_t {
   kUnauthenticated = 401,
   kForbidden = 403,
   kNotFound = 404,
+  kConflict = 409,          // e.g. a roster epoch that is not the successor of the one held
   kExpired = 410,           // the message's expiry is already past
   kTooLarge = 413,
   kUnsupportedVersion = 426,

@@ -57,6 +57,22 @@ inline constexpr size_t kMaxOneTimePrekeysHeld = 200;
 // few officers' devices; 64 is far above both and bounds the reply.
 inline constexpr size_t kMaxDevicesPerMember = 64;
 
+// The roster (roster/roster.h). Each epoch is a full list of members, so its size bounds the
+// community: 2,000 members with a few devices each fit in 768 KiB, below kMaxBodyBytes so that
+// one epoch travels in one reply. Dresden's security dialogue has a few dozen members, Saxony's
+// ASSKomm network 125 municipalities; a Land-wide roster beyond 2,000 needs delta epochs.
+inline constexpr size_t kMaxRosterEpochBytes = 768 * 1024;
+inline constexpr size_t kMaxRosterMembers = 2000;
+// A member id and a device id, joined as "member/device", stay within kMaxAddressBytes.
+inline constexpr size_t kMaxMemberIdBytes = 48;
+inline constexpr size_t kMaxDeviceIdBytes = 15;
+// Names and organisations as people write them ("Islamisches Zentrum Dresden e.V."), with room.
+inline constexpr size_t kMaxDisplayNameBytes = 128;
+inline constexpr size_t kMaxOrganisationBytes = 128;
+// Area tags ("city:dresden", "district:meissen"): a member belongs to a few.
+inline constexpr size_t kMaxAreasPerMember = 16;
+inline constexpr size_t kMaxAreaBytes = 64;
+
 }  // namespace liaison::wire
 
 #endif  // LIAISON_WIRE_LIMITS_H_

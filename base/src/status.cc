@@ -21,6 +21,7 @@ const char* CodeName(Code code) {
     case Code::kDuplicate: return "duplicate";
     case Code::kExpired: return "expired";
     case Code::kInternal: return "internal error";
+    case Code::kConflict: return "conflict";
   }
   return "unknown code";
 }

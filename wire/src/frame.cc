@@ -91,6 +91,7 @@ Code CodeFromWireStatus(uint16_t status) {
     case WireStatus::kForbidden: return Code::kPermissionDenied;
     case WireStatus::kNotFound: return Code::kNotFound;
     case WireStatus::kExpired: return Code::kExpired;
+    case WireStatus::kConflict: return Code::kConflict;
     case WireStatus::kTooLarge: return Code::kTooLarge;
     case WireStatus::kUnsupportedVersion: return Code::kUnsupportedVersion;
     case WireStatus::kNone:
@@ -111,6 +112,7 @@ WireStatus WireStatusFromCode(Code code) {
     case Code::kUnauthenticated: return WireStatus::kUnauthenticated;
     case Code::kPermissionDenied: return WireStatus::kForbidden;
     case Code::kNotFound: return WireStatus::kNotFound;
+    case Code::kConflict: return WireStatus::kConflict;
     case Code::kTooLarge: return WireStatus::kTooLarge;
     case Code::kUnsupportedVersion: return WireStatus::kUnsupportedVersion;
     default: return WireStatus::kInternal;

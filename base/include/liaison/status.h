@@ -36,6 +36,7 @@ enum class Code : int {
   kDuplicate = 14,          // the same message was seen before
   kExpired = 15,            // past its expiry time
   kInternal = 16,           // a bug or an unexpected library failure
+  kConflict = 17,           // does not follow what is held (a stale, repeated, skipped or forked version)
 };
 
 // Returns a short lower-case name for `code`, e.g. "mailbox full". Never null.
