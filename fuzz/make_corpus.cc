@@ -25,6 +25,7 @@
 #include "fuzz/fuzz_util.h"
 #include "fuzz/store_actions.h"
 #include "fuzz/wire_body.h"
+#include "roster/roster.h"
 #include "wire/codec.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
@@ -109,6 +110,36 @@ std::vector<NamedBody> ValidBodies() {
   out.push_back({"list-devices-request", BodyKind::kListDevicesRequest, Enc(wire::ListDevicesRequest{"bob"})});
   out.push_back({"list-devices-reply", BodyKind::kListDevicesReply,
                  Enc(wire::ListDevicesReply{{{"bob/laptop"}, {"bob/phone"}}})});
+  // A roster epoch with two members, signed by a fixed key (roster/roster.h).
+  roster::Epoch epoch;
+  epoch.number = 2;
+  epoch.previous_hash.fill(0x5a);
+  epoch.issued_at = 1'800'000'000'000'000;
+  for (const char* id : {"association-a", "desk-dresden"}) {
+    roster::Member member;
+    member.id = id;
+    member.display_name = std::string("Name of ") + id;
+    member.organisation = "Verein";
+    member.role = static_cast<uint8_t>(member.id[0] == 'a' ? roster::Role::kAssociationContact : roster::Role::kDesk);
+    member.areas = {{"city:dresden"}};
+    roster::Device device;
+    device.id = "1";
+    device.signing_key.fill(static_cast<uint8_t>(member.id.size()));
+    device.dh_key.fill(0x21);
+    device.transport_key.fill(static_cast<uint8_t>(member.id[0]));
+    member.devices.push_back(device);
+    epoch.members.push_back(member);
+  }
+  const Bytes epoch_body = Enc(epoch);
+  out.push_back({"roster-epoch", BodyKind::kRosterEpoch, epoch_body});
+  roster::SignedEpochWire signed_epoch{epoch_body, {}};
+  signed_epoch.signature.fill(0x77);
+  const Bytes signed_bytes = Enc(signed_epoch);
+  out.push_back({"signed-roster-epoch", BodyKind::kSignedRosterEpoch, signed_bytes});
+  out.push_back({"publish-roster-request", BodyKind::kPublishRosterRequest, Enc(wire::PublishRosterRequest{signed_bytes})});
+  out.push_back({"roster-number", BodyKind::kRosterNumber, Enc(wire::RosterNumber{2})});
+  out.push_back({"get-roster-request", BodyKind::kGetRosterRequest, Enc(wire::GetRosterRequest{0})});
+  out.push_back({"get-roster-reply", BodyKind::kGetRosterReply, Enc(wire::GetRosterReply{2, signed_bytes})});
   return out;
 }
 
@@ -223,6 +254,10 @@ void FrameCorpus() {
   Write("frame", "reply-publish-keys", Frame(Reply(FrameType::kPublishKeys), ok, body("empty")));
   Write("frame", "reply-get-keys", Frame(Reply(FrameType::kGetKeys), ok, body("get-keys-reply")));
   Write("frame", "reply-ping", Frame(Reply(FrameType::kPing), ok, body("empty")));
+  Write("frame", "publish-roster", Frame(Req(FrameType::kPublishRoster), 0, body("publish-roster-request")));
+  Write("frame", "reply-publish-roster", Frame(Reply(FrameType::kPublishRoster), ok, body("roster-number")));
+  Write("frame", "get-roster", Frame(Req(FrameType::kGetRoster), 0, body("get-roster-request")));
+  Write("frame", "reply-get-roster", Frame(Reply(FrameType::kGetRoster), ok, body("get-roster-reply")));
   Write("frame", "reply-error-malformed",
         Frame(Reply(FrameType::kError), static_cast<uint16_t>(WireStatus::kMalformed), body("error-body")));
 

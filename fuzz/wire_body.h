@@ -16,6 +16,7 @@
 #include "wire/frame.h"
 #include "wire/limits.h"
 #include "wire/messages.h"
+#include "roster/roster.h"
 
 namespace liaison::fuzz {
 
@@ -36,8 +37,14 @@ enum class BodyKind : uint8_t {
   kClaimPrekeysReply = 13,
   kListDevicesRequest = 14,
   kListDevicesReply = 15,
+  kPublishRosterRequest = 16,
+  kRosterNumber = 17,
+  kGetRosterRequest = 18,
+  kGetRosterReply = 19,
+  kSignedRosterEpoch = 20,  // what PUBLISH_ROSTER and GET_ROSTER carry (roster/roster.h)
+  kRosterEpoch = 21,        // the body inside a signed epoch
 };
-inline constexpr uint8_t kBodyKindCount = 16;
+inline constexpr uint8_t kBodyKindCount = 22;
 
 inline const char* BodyKindName(BodyKind kind) {
   switch (kind) {
@@ -57,6 +64,12 @@ inline const char* BodyKindName(BodyKind kind) {
     case BodyKind::kClaimPrekeysReply: return "ClaimPrekeysReply";
     case BodyKind::kListDevicesRequest: return "ListDevicesRequest";
     case BodyKind::kListDevicesReply: return "ListDevicesReply";
+    case BodyKind::kPublishRosterRequest: return "PublishRosterRequest";
+    case BodyKind::kRosterNumber: return "RosterNumber";
+    case BodyKind::kGetRosterRequest: return "GetRosterRequest";
+    case BodyKind::kGetRosterReply: return "GetRosterReply";
+    case BodyKind::kSignedRosterEpoch: return "SignedRosterEpoch";
+    case BodyKind::kRosterEpoch: return "RosterEpoch";
   }
   return "?";
 }
@@ -81,6 +94,8 @@ inline BodyKind BodyKindForFrame(const wire::FrameHeader& header) {
     case FrameType::kPublishPrekeys: return reply ? BodyKind::kPrekeyCount : BodyKind::kPublishPrekeysRequest;
     case FrameType::kClaimPrekeys: return reply ? BodyKind::kClaimPrekeysReply : BodyKind::kClaimPrekeysRequest;
     case FrameType::kListDevices: return reply ? BodyKind::kListDevicesReply : BodyKind::kListDevicesRequest;
+    case FrameType::kPublishRoster: return reply ? BodyKind::kRosterNumber : BodyKind::kPublishRosterRequest;
+    case FrameType::kGetRoster: return reply ? BodyKind::kGetRosterReply : BodyKind::kGetRosterRequest;
     case FrameType::kDeliver: return BodyKind::kDeliveries;
     case FrameType::kError: return BodyKind::kErrorBody;
   }
@@ -128,6 +143,12 @@ inline bool CheckBody(BodyKind kind, ByteView body) {
     case BodyKind::kClaimPrekeysReply: return CheckBodyRoundTrip<wire::ClaimPrekeysReply>(body, kind);
     case BodyKind::kListDevicesRequest: return CheckBodyRoundTrip<wire::ListDevicesRequest>(body, kind);
     case BodyKind::kListDevicesReply: return CheckBodyRoundTrip<wire::ListDevicesReply>(body, kind);
+    case BodyKind::kPublishRosterRequest: return CheckBodyRoundTrip<wire::PublishRosterRequest>(body, kind);
+    case BodyKind::kRosterNumber: return CheckBodyRoundTrip<wire::RosterNumber>(body, kind);
+    case BodyKind::kGetRosterRequest: return CheckBodyRoundTrip<wire::GetRosterRequest>(body, kind);
+    case BodyKind::kGetRosterReply: return CheckBodyRoundTrip<wire::GetRosterReply>(body, kind);
+    case BodyKind::kSignedRosterEpoch: return CheckBodyRoundTrip<roster::SignedEpochWire>(body, kind);
+    case BodyKind::kRosterEpoch: return CheckBodyRoundTrip<roster::Epoch>(body, kind);
   }
   return false;
 }

@@ -22,6 +22,10 @@ struct RelayConfig {
   int handshake_timeout_ms = 5000;              // half-open CURVE handshakes are dropped after it
   int heartbeat_interval_ms = 10'000;
   int heartbeat_timeout_ms = 30'000;
+  // Roster mode (relay/device_registry.h) when set: the coordinator's Ed25519 public key (64 hex
+  // characters) and the CURVE public key (Z85) of the coordinator's admin tool.
+  std::string coordinator_key;
+  std::string coordinator_transport_key;
 
   std::string ConfigPath() const { return data_dir + "/relay.toml"; }
   std::string SecretKeyPath() const { return data_dir + "/relay.key"; }

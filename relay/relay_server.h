@@ -13,6 +13,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
@@ -20,7 +21,9 @@
 #include "relay/config.h"
 #include "relay/device_registry.h"
 #include "relay/zap_handler.h"
+#include "roster/roster.h"
 #include "store/mailbox_store.h"
+#include "wire/frame.h"
 
 namespace liaison::relay {
 
@@ -52,6 +55,15 @@ class RelayServer {
   void Reply(const Request& request, uint16_t status, uint8_t type, const Bytes& body);
   void ReplyError(const Request& request, uint8_t type, const Status& status);
   void Periodic();
+  // Roster mode: verifies `signed_epoch` as the successor of the epoch held, stores it durably,
+  // and admits exactly its devices from then on. Errors as roster::VerifyEpoch/CheckSuccessor,
+  // or the store's.
+  Status PublishRoster(ByteView signed_epoch);
+  // Admits the devices of the held epoch valid now; forgets sessions of devices no longer admitted.
+  void ApplyRoster();
+  // Answers a request that roster mode or the send policy refuses before it is decoded further;
+  // returns true if it did.
+  bool RefusedByRoster(const Request& request, wire::FrameType type);
 
   RelayConfig config_;
   Clock& clock_;
@@ -62,6 +74,10 @@ class RelayServer {
   zmq::socket_t router_;
   std::string endpoint_;
   std::map<std::string, Session, std::less<>> sessions_;
+  std::optional<roster::PublicKey> coordinator_key_;   // set: roster mode
+  std::optional<TransportKey> admin_transport_key_;
+  std::optional<roster::VerifiedEpoch> roster_;        // the newest epoch held (roster mode)
+  int64_t next_roster_change_micros_ = INT64_MAX;      // a member's valid_until passes
   // Activity since start, logged every minute when it changed and at shutdown. Counts only:
   // the relay keeps no record of who wrote to whom.
   struct Counters {

@@ -112,6 +112,10 @@ class WriteBatch {
   // The device's identity bundle, signed prekey and its first one-time prekey, which is deleted
   // (in this batch: it is gone for good once Commit() returned). kInvalidArgument for a bad address.
   Result<ClaimedPrekeys> ClaimPrekeys(std::string_view address);
+  // Stores roster epoch `number` (signed bytes, opaque here) after the newest one held.
+  // kConflict unless `number` is exactly the newest number + 1 (1 for the first); kStoreFull,
+  // kIoError. Verifying the signature and the chain is the caller's job (roster/roster.h).
+  Status AppendRosterEpoch(uint64_t number, ByteView signed_epoch);
   // Makes everything durable (fsync) and visible. The batch is unusable afterwards.
   Status Commit();
 
@@ -144,6 +148,10 @@ class MailboxStore {
                                            size_t max_bytes, bool* more);
   Result<MailboxUsage> Usage(std::string_view recipient);
   Result<std::optional<Bytes>> GetKeyBundle(std::string_view address);
+  // The number of the newest roster epoch held, 0 if none.
+  Result<uint64_t> NewestRosterEpoch();
+  // The signed bytes of roster epoch `number`, nullopt if not held.
+  Result<std::optional<Bytes>> RosterEpoch(uint64_t number);
 
   // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit.
   // Returns how many pending messages were removed unacknowledged.
@@ -167,7 +175,7 @@ class MailboxStore {
   std::unique_ptr<Env> env_;
   MailboxStoreOptions options_;
   Clock& clock_;
-  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0;
+  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0;
 };
 
 }  // namespace liaison::store

@@ -30,6 +30,8 @@ enum class FrameType : uint8_t {
   kPublishPrekeys = 0x08,  // store this device's signed prekey and add one-time prekeys
   kClaimPrekeys = 0x09,    // take another device's prekeys (one one-time prekey, deleted)
   kListDevices = 0x0A,     // the registered device addresses of one member
+  kPublishRoster = 0x0B,   // a coordinator-signed roster epoch, successor of the relay's newest
+  kGetRoster = 0x0C,       // one roster epoch by number (0: the newest)
   kDeliver = 0x40,      // relay -> client push, request_id 0, never answered
   kError = 0x00,        // only as kReplyBit|kError: the answer to a frame whose header was unreadable
 };

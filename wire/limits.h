@@ -63,6 +63,8 @@ inline constexpr size_t kMaxDevicesPerMember = 64;
 // ASSKomm network 125 municipalities; a Land-wide roster beyond 2,000 needs delta epochs.
 inline constexpr size_t kMaxRosterEpochBytes = 768 * 1024;
 inline constexpr size_t kMaxRosterMembers = 2000;
+// A signed epoch: the body plus its framing and the 64-byte signature.
+inline constexpr size_t kMaxSignedRosterEpochBytes = kMaxRosterEpochBytes + 128;
 // A member id and a device id, joined as "member/device", stay within kMaxAddressBytes.
 inline constexpr size_t kMaxMemberIdBytes = 48;
 inline constexpr size_t kMaxDeviceIdBytes = 15;

@@ -174,6 +174,35 @@ struct ListDevicesReply {
   void serialize(Archive& ar) { ar(BoundedList<kMaxDevicesPerMember, 9>(addresses)); }
 };
 
+// PUBLISH_ROSTER: a signed roster epoch (roster/roster.h), opaque here. The relay stores it only
+// if it verifies under the configured coordinator key and directly follows the newest one held
+// (else 401 or 409); the reply is a RosterNumber naming the newest epoch now held.
+struct PublishRosterRequest {
+  Bytes signed_epoch;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(Bounded<kMaxSignedRosterEpochBytes>(signed_epoch)); }
+};
+
+struct RosterNumber {
+  uint64_t newest = 0;  // 0: no epoch held
+  template <class Archive>
+  void serialize(Archive& ar) { ar(newest); }
+};
+
+// GET_ROSTER: epoch `number`, or the newest for 0.
+struct GetRosterRequest {
+  uint64_t number = 0;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(number); }
+};
+
+struct GetRosterReply {
+  uint64_t newest = 0;   // the newest epoch the relay holds (0: none)
+  Bytes signed_epoch;    // the epoch asked for; empty when none is held
+  template <class Archive>
+  void serialize(Archive& ar) { ar(newest, Bounded<kMaxSignedRosterEpochBytes>(signed_epoch)); }
+};
+
 }  // namespace liaison::wire
 
 #endif  // LIAISON_WIRE_MESSAGES_H_

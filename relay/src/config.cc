@@ -38,6 +38,13 @@ handshake_timeout_ms = 5000
 # ZMTP heartbeats detect dead peers.
 heartbeat_interval_ms = 10000
 heartbeat_timeout_ms = 30000
+
+[roster]
+# With a coordinator key the relay admits exactly the devices of the newest roster epoch signed
+# by that key (published by `liaison admin`), and the admin tool's transport key; devices.list
+# is then ignored. Both values are printed by `liaison admin init`.
+# coordinator_key = "64 hex characters"
+# coordinator_transport_key = "40 Z85 characters"
 )";
 }
 
@@ -56,8 +63,8 @@ Status ReadPositive(const toml::table& table, const char* section, const char* k
   return Status::Ok();
 }
 
-Status ReadString(const toml::table& table, const char* key, std::string* out) {
-  const toml::node* node = table[key].node();
+Status ReadString(const toml::table& table, const char* key, std::string* out, const char* section = nullptr) {
+  const toml::node* node = section ? table[section][key].node() : table[key].node();
   if (node == nullptr) return Status::Ok();
   auto value = node->value<std::string>();
   if (!value || value->empty()) return Status::Error(Code::kInvalidArgument, std::string(key) + " must be a non-empty string");
@@ -93,6 +100,25 @@ Result<RelayConfig> LoadConfig(const std::string& data_dir) {
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "handshake_timeout_ms", &config.handshake_timeout_ms));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_interval_ms", &config.heartbeat_interval_ms));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_timeout_ms", &config.heartbeat_timeout_ms));
+  LIAISON_RETURN_IF_ERROR(ReadString(table, "coordinator_key", &config.coordinator_key, "roster"));
+  LIAISON_RETURN_IF_ERROR(ReadString(table, "coordinator_transport_key", &config.coordinator_transport_key, "roster"));
+  if (config.coordinator_key.empty() != config.coordinator_transport_key.empty()) {
+    return Status::Error(Code::kInvalidArgument, "roster.coordinator_key and roster.coordinator_transport_key are set together");
+  }
+  if (!config.coordinator_key.empty()) {
+    unsigned char key[32];
+    size_t length = 0;
+    if (config.coordinator_key.size() != 64 ||
+        sodium_hex2bin(key, sizeof key, config.coordinator_key.data(), config.coordinator_key.size(), nullptr, &length,
+                       nullptr) != 0 ||
+        length != 32) {
+      return Status::Error(Code::kInvalidArgument, "roster.coordinator_key must be 64 hex characters");
+    }
+    if (config.coordinator_transport_key.size() != 40 ||
+        zmq_z85_decode(key, config.coordinator_transport_key.c_str()) == nullptr) {
+      return Status::Error(Code::kInvalidArgument, "roster.coordinator_transport_key must be 40 Z85 characters");
+    }
+  }
   if (config.default_ttl_days > config.max_ttl_days) {
     return Status::Error(Code::kInvalidArgument, "store.default_ttl_days must not exceed store.max_ttl_days");
   }

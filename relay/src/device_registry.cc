@@ -63,6 +63,7 @@ Result<Parsed> ParseList(const std::string& path, const std::string& text) {
 }  // namespace
 
 Status DeviceRegistry::ReloadIfChanged() {
+  if (roster_mode()) return Status::Ok();
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) {
     std::lock_guard lock(mu_);
@@ -111,6 +112,46 @@ std::vector<std::string> DeviceRegistry::DevicesOf(std::string_view member, size
     out.push_back(it->first);
   }
   return out;
+}
+
+int64_t DeviceRegistry::UseRoster(const roster::Epoch& epoch, int64_t now_micros,
+                                  const std::optional<TransportKey>& admin_key) {
+  std::map<TransportKey, std::string> by_key;
+  std::map<std::string, TransportKey, std::less<>> by_address;
+  std::map<std::string, roster::Role, std::less<>> roles;
+  int64_t next_change = INT64_MAX;
+  for (const roster::Member& member : epoch.members) {
+    if (!member.ValidAt(now_micros)) continue;
+    if (member.valid_until != 0) next_change = std::min(next_change, static_cast<int64_t>(member.valid_until));
+    for (const roster::Device& device : member.devices) {
+      const std::string address = member.id + "/" + device.id;
+      by_key.emplace(device.transport_key, address);  // keys are distinct in a valid epoch
+      by_address.emplace(address, device.transport_key);
+      roles.emplace(address, member.role_value());
+    }
+  }
+  if (admin_key && !by_key.count(*admin_key)) {
+    by_key.emplace(*admin_key, std::string(kAdminUser));
+    by_address.emplace(std::string(kAdminUser), *admin_key);
+  }
+  std::lock_guard lock(mu_);
+  roster_mode_ = true;
+  by_key_ = std::move(by_key);
+  by_address_ = std::move(by_address);
+  roles_ = std::move(roles);
+  return next_change;
+}
+
+bool DeviceRegistry::roster_mode() const {
+  std::lock_guard lock(mu_);
+  return roster_mode_;
+}
+
+std::optional<roster::Role> DeviceRegistry::RoleOf(std::string_view address) const {
+  std::lock_guard lock(mu_);
+  auto it = roles_.find(address);
+  if (it == roles_.end()) return std::nullopt;
+  return it->second;
 }
 
 size_t DeviceRegistry::size() const {

@@ -2,11 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <variant>
 
 #include "base/file_util.h"
 #include "relay/limits.h"
+#include "roster/policy.h"
 #include "wire/frame.h"
 #include "wire/limits.h"
 #include "wire/messages.h"
@@ -96,8 +99,30 @@ Status RelayServer::Setup() {
   if (const int cleared = store_->env().readers_cleared_at_open(); cleared > 0) {
     spdlog::warn("cleared {} stale LMDB reader slots left by killed processes", cleared);
   }
-  Status reload = registry_.ReloadIfChanged();
-  if (!reload.ok()) spdlog::warn("{}", reload.ToString());
+  if (!config_.coordinator_key.empty()) {
+    roster::PublicKey key{};
+    (void)sodium_hex2bin(key.data(), key.size(), config_.coordinator_key.data(), config_.coordinator_key.size(), nullptr,
+                         nullptr, nullptr);  // LoadConfig checked the form
+    coordinator_key_ = key;
+    LIAISON_ASSIGN_OR_RETURN(admin_transport_key_, ParseZ85Key(config_.coordinator_transport_key));
+    LIAISON_ASSIGN_OR_RETURN(uint64_t newest, store_->NewestRosterEpoch());
+    if (newest > 0) {
+      LIAISON_ASSIGN_OR_RETURN(auto stored, store_->RosterEpoch(newest));
+      if (!stored) return Status::Error(Code::kCorruption, "the store lost roster epoch " + std::to_string(newest));
+      auto verified = roster::VerifyEpoch(*stored, *coordinator_key_);
+      if (!verified.ok()) {
+        return verified.status().WithContext("stored roster epoch " + std::to_string(newest) +
+                                             " does not verify under roster.coordinator_key (was the key changed?)");
+      }
+      roster_ = std::move(verified).value();
+    }
+    ApplyRoster();
+    spdlog::info("roster mode: epoch {} held, {} devices admitted", roster_ ? roster_->epoch.number : 0,
+                 registry_.size() - 1);
+  } else {
+    Status reload = registry_.ReloadIfChanged();
+    if (!reload.ok()) spdlog::warn("{}", reload.ToString());
+  }
 
   LIAISON_ASSIGN_OR_RETURN(std::string secret_text, ReadFile(config_.SecretKeyPath(), 128));
   while (!secret_text.empty() && (secret_text.back() == '\n' || secret_text.back() == '\r')) secret_text.pop_back();
@@ -238,6 +263,8 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
       continue;
     }
 
+    if (RefusedByRoster(request, type)) continue;
+
     // Track the newest connection of each device; a new one starts a fresh push cursor.
     Session& session = sessions_[request.user];
     if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
@@ -248,9 +275,21 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
       case FrameType::kSend: {
         auto body = wire::Decode<wire::SendRequest>(frame->body);
         if (!body.ok()) { body_status = body.status(); break; }
-        if (!registry_.HasAddress(body->recipient)) {
+        if (!registry_.HasAddress(body->recipient) || body->recipient == kAdminUser) {
           body_status = Status::Error(Code::kNotFound, "no registered device has that address");
           break;
+        }
+        if (registry_.roster_mode()) {
+          const auto sender_role = registry_.RoleOf(request.user);
+          const auto recipient_role = registry_.RoleOf(body->recipient);
+          if (!sender_role || !recipient_role || !roster::MayWrite(*sender_role, *recipient_role)) {
+            body_status = Status::Error(Code::kPermissionDenied,
+                                        std::string("a ") + std::string(roster::RoleName(sender_role.value_or(roster::Role{}))) +
+                                            " may not write to a " +
+                                            std::string(roster::RoleName(recipient_role.value_or(roster::Role{}))) +
+                                            ": associations write to officers, desks and coordinators");
+            break;
+          }
         }
         pending.body = std::move(body).value();
         decoded.push_back(std::move(pending));
@@ -408,6 +447,50 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
         break;
       }
+      case FrameType::kPublishRoster: {
+        auto body = wire::Decode<wire::PublishRosterRequest>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        if (!coordinator_key_) {
+          ReplyError(*request, reply_type,
+                     Status::Error(Code::kNotFound, "this relay has no coordinator key configured (list mode)"));
+          break;
+        }
+        Status published = PublishRoster(body->signed_epoch);
+        if (!published.ok()) {
+          ++counters_.refused;
+          spdlog::warn("refused a roster epoch from {}: {}", Short(request->user), published.ToString());
+          ReplyError(*request, reply_type, published);
+          break;
+        }
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type,
+              EncodeOrDie(wire::RosterNumber{roster_->epoch.number}));
+        break;
+      }
+      case FrameType::kGetRoster: {
+        auto body = wire::Decode<wire::GetRosterRequest>(frame->body);
+        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
+        wire::GetRosterReply reply;
+        reply.newest = roster_ ? roster_->epoch.number : 0;
+        const uint64_t wanted = body->number == 0 ? reply.newest : body->number;
+        if (wanted != 0 && wanted <= reply.newest) {
+          std::optional<Bytes> stored;
+          if (wanted == reply.newest) {
+            stored = roster_->signed_bytes;
+          } else if (auto read = store_->RosterEpoch(wanted); read.ok()) {
+            stored = std::move(read).value();
+          }
+          if (!stored) {
+            ReplyError(*request, reply_type, Status::Error(Code::kInternal, "roster epoch missing from the store"));
+            break;
+          }
+          reply.signed_epoch = std::move(*stored);
+        } else if (wanted > reply.newest) {
+          ReplyError(*request, reply_type, Status::Error(Code::kNotFound, "no such roster epoch yet"));
+          break;
+        }
+        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+        break;
+      }
       case FrameType::kPing: {
         auto body = wire::Decode<wire::Empty>(frame->body);
         if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
@@ -534,6 +617,47 @@ void RelayServer::PushPending(const std::string& address) {
   }
 }
 
+bool RelayServer::RefusedByRoster(const Request& request, FrameType type) {
+  if (!registry_.HasAddress(request.user)) {
+    // Admitted at the handshake but revoked since (or removed from devices.list): refuse
+    // everything on the open connection and push nothing more to it.
+    sessions_.erase(request.user);
+    ++counters_.refused;
+    ReplyError(request, ReplyType(type),
+               Status::Error(Code::kPermissionDenied, "this device is no longer admitted (revoked or expired)"));
+    return true;
+  }
+  if (request.user == kAdminUser && type != FrameType::kPublishRoster && type != FrameType::kGetRoster &&
+      type != FrameType::kPing) {
+    ReplyError(request, ReplyType(type),
+               Status::Error(Code::kPermissionDenied, "the coordinator's admin key may only publish and read the roster"));
+    return true;
+  }
+  return false;
+}
+
+Status RelayServer::PublishRoster(ByteView signed_epoch) {
+  LIAISON_ASSIGN_OR_RETURN(roster::VerifiedEpoch next, roster::VerifyEpoch(signed_epoch, *coordinator_key_));
+  LIAISON_RETURN_IF_ERROR(roster::CheckSuccessor(roster_ ? &*roster_ : nullptr, next));
+  LIAISON_ASSIGN_OR_RETURN(store::WriteBatch batch, store_->BeginWrite());
+  LIAISON_RETURN_IF_ERROR(batch.AppendRosterEpoch(next.epoch.number, next.signed_bytes));
+  LIAISON_RETURN_IF_ERROR(batch.Commit());
+  roster_ = std::move(next);
+  ApplyRoster();
+  spdlog::info("roster epoch {} adopted: {} members, {} devices admitted", roster_->epoch.number,
+               roster_->epoch.members.size(), registry_.size() - 1);
+  return Status::Ok();
+}
+
+void RelayServer::ApplyRoster() {
+  static const roster::Epoch kEmpty;
+  next_roster_change_micros_ =
+      registry_.UseRoster(roster_ ? roster_->epoch : kEmpty, clock_.NowMicros(), admin_transport_key_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = registry_.HasAddress(it->first) ? std::next(it) : sessions_.erase(it);
+  }
+}
+
 void RelayServer::LogCounters() {
   last_logged_ = counters_;
   spdlog::info("since start: {} messages stored, {} retries recognised, {} refused, {} deliveries, {} acknowledged, "
@@ -546,8 +670,15 @@ void RelayServer::Periodic() {
   const int64_t now = clock_.NowMicros();
   if (now >= next_sweep_micros_) {
     next_sweep_micros_ = now + kMicrosPerSecond;
-    Status reload = registry_.ReloadIfChanged();
-    if (!reload.ok()) spdlog::warn("{}", reload.ToString());
+    if (coordinator_key_) {
+      if (now >= next_roster_change_micros_) ApplyRoster();
+    } else {
+      Status reload = registry_.ReloadIfChanged();
+      if (!reload.ok()) spdlog::warn("{}", reload.ToString());
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        it = registry_.HasAddress(it->first) ? std::next(it) : sessions_.erase(it);
+      }
+    }
     auto swept = store_->SweepExpired(kMaxSweepPerCommit);
     if (!swept.ok()) {
       spdlog::error("expiry sweep failed: {}", swept.status().ToString());

@@ -112,6 +112,7 @@ Status MailboxStore::OpenTables() {
   LIAISON_ASSIGN_OR_RETURN(meta_, txn.OpenDb("meta", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(spk_, txn.OpenDb("spk", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(otk_, txn.OpenDb("otk", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(roster_, txn.OpenDb("roster", MDB_CREATE));
   return txn.Commit().WithContext("creating the store's tables");
 }
 
@@ -318,6 +319,28 @@ Result<ClaimedPrekeys> WriteBatch::ClaimPrekeys(std::string_view address) {
   return out;
 }
 
+namespace {
+
+Result<uint64_t> NewestRosterNumber(Txn& txn, MDB_dbi roster) {
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, roster));
+  LIAISON_ASSIGN_OR_RETURN(auto last, cursor.Last());
+  if (!last) return uint64_t{0};
+  if (last->key.size() != 8) return Status::Error(Code::kCorruption, "a roster epoch key is not 8 bytes");
+  return GetBigEndian64(last->key.data());
+}
+
+}  // namespace
+
+Status WriteBatch::AppendRosterEpoch(uint64_t number, ByteView signed_epoch) {
+  if (signed_epoch.empty()) return Status::Error(Code::kInvalidArgument, "an empty roster epoch");
+  LIAISON_ASSIGN_OR_RETURN(uint64_t newest, NewestRosterNumber(txn_, store_->roster_));
+  if (number != newest + 1) {
+    return Status::Error(Code::kConflict, "roster epoch " + std::to_string(number) + " does not follow the stored epoch " +
+                                              std::to_string(newest));
+  }
+  return txn_.Put(store_->roster_, Be64(number), signed_epoch);
+}
+
 Status WriteBatch::Commit() {
   if (next_seq_) {
     LIAISON_RETURN_IF_ERROR(txn_.Put(store_->meta_, AsBytes(kNextSeqKey), Be64(*next_seq_)));
@@ -377,6 +400,18 @@ Result<std::optional<Bytes>> MailboxStore::GetKeyBundle(std::string_view address
   LIAISON_RETURN_IF_ERROR(CheckAddress(address));
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
   LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(keys_, AsBytes(address)));
+  if (!value) return std::optional<Bytes>();
+  return std::optional<Bytes>(Bytes(value->begin(), value->end()));
+}
+
+Result<uint64_t> MailboxStore::NewestRosterEpoch() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  return NewestRosterNumber(txn, roster_);
+}
+
+Result<std::optional<Bytes>> MailboxStore::RosterEpoch(uint64_t number) {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(roster_, Be64(number)));
   if (!value) return std::optional<Bytes>();
   return std::optional<Bytes>(Bytes(value->begin(), value->end()));
 }

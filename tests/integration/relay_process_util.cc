@@ -10,10 +10,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "base/clock.h"
 #include "base/file_util.h"
 #include "client/src/key_bundle.h"
 #include "crypto/x3dh.h"
@@ -226,6 +228,71 @@ std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, 
   REQUIRE(client.ok());
   relay.Register(address, (*client)->Card().transport_key);
   return std::move(client).value();
+}
+
+void TestCoordinator::Configure(RelayProcess& relay) const {
+  relay.EditConfig("# coordinator_key = \"64 hex characters\"", "coordinator_key = \"" + ToHex(key.public_key) + "\"");
+  relay.EditConfig("# coordinator_transport_key = \"40 Z85 characters\"",
+                   "coordinator_transport_key = \"" + admin.TransportZ85() + "\"");
+}
+
+void TestCoordinator::Add(const RawDevice& device, roster::Role role, std::vector<std::string> areas) {
+  auto parts = roster::SplitAddress(device.address);
+  REQUIRE(parts.has_value());
+  roster::Device entry;
+  entry.id = std::string(parts->second);
+  entry.signing_key = device.signing.public_key;
+  entry.dh_key = device.dh.public_key;
+  entry.transport_key = device.transport.public_key;
+  auto it = std::find_if(members.begin(), members.end(), [&](const roster::Member& m) { return m.id == parts->first; });
+  if (it == members.end()) {
+    roster::Member member;
+    member.id = std::string(parts->first);
+    member.display_name = "Test " + member.id;
+    member.organisation = "Test organisation";
+    member.role = static_cast<uint8_t>(role);
+    std::sort(areas.begin(), areas.end());
+    for (auto& tag : areas) member.areas.push_back({tag});
+    it = members.insert(std::upper_bound(members.begin(), members.end(), member.id,
+                                         [](const std::string& id, const roster::Member& m) { return id < m.id; }),
+                        member);
+  }
+  it->devices.insert(std::upper_bound(it->devices.begin(), it->devices.end(), entry.id,
+                                      [](const std::string& id, const roster::Device& d) { return id < d.id; }),
+                     entry);
+}
+
+void TestCoordinator::Remove(const std::string& member_id) {
+  auto it = std::find_if(members.begin(), members.end(), [&](const roster::Member& m) { return m.id == member_id; });
+  REQUIRE(it != members.end());
+  members.erase(it);
+}
+
+Bytes TestCoordinator::SignNext(const crypto::SigningKeyPair& signer) const {
+  roster::Epoch epoch;
+  epoch.number = held ? held->epoch.number + 1 : 1;
+  if (held) epoch.previous_hash = held->hash;
+  epoch.issued_at = static_cast<uint64_t>(SystemClock().NowMicros());
+  epoch.members = members;
+  auto signed_epoch = roster::SignEpoch(epoch, signer);
+  REQUIRE(signed_epoch.ok());
+  return std::move(signed_epoch).value();
+}
+
+Status TestCoordinator::Publish(RelayProcess& relay, ByteView signed_epoch) {
+  auto connection = admin.Connect(context_, relay);
+  LIAISON_ASSIGN_OR_RETURN(client::Reply reply,
+                           connection->Call(wire::FrameType::kPublishRoster, wire::PublishRosterRequest{Bytes(signed_epoch.begin(), signed_epoch.end())}));
+  LIAISON_RETURN_IF_ERROR(client::ReplyStatus(reply));
+  auto verified = roster::VerifyEpoch(signed_epoch, key.public_key);
+  if (verified.ok()) held = std::move(verified).value();
+  return Status::Ok();
+}
+
+void TestCoordinator::PublishNext(RelayProcess& relay) {
+  const Status published = Publish(relay, SignNext());
+  INFO(published.ToString());
+  REQUIRE(published.ok());
 }
 
 }  // namespace liaison::testing

@@ -13,6 +13,7 @@
 #include "client/src/connection.h"
 #include "crypto/keys.h"
 #include "liaison/client.h"
+#include "roster/roster.h"
 
 namespace liaison::testing {
 
@@ -102,6 +103,33 @@ size_t DrainMailbox(client::RelayConnection& connection);
 std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, const std::string& address);
 
 ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir);
+
+// A coordinator for a relay in roster mode: its Ed25519 key, its admin tool's transport key,
+// and the member list of the next epoch, which tests edit and then sign and publish.
+class TestCoordinator {
+ public:
+  crypto::SigningKeyPair key = crypto::SigningKeyPair::Generate();
+  RawDevice admin{"@coordinator"};
+  std::vector<roster::Member> members;  // of the next epoch; kept sorted by Add()
+  std::optional<roster::VerifiedEpoch> held;  // the last epoch Publish() got accepted
+
+  // Writes the coordinator key and the admin transport key into relay.toml (before Start()).
+  void Configure(RelayProcess& relay) const;
+  // Adds (or extends with another device) a member with `device`'s keys; the device's address
+  // must be "member/device".
+  void Add(const RawDevice& device, roster::Role role, std::vector<std::string> areas = {});
+  void Remove(const std::string& member_id);
+  // The next epoch (held's successor, or epoch 1) over `members`, signed by `signer`.
+  Bytes SignNext(const crypto::SigningKeyPair& signer) const;
+  Bytes SignNext() const { return SignNext(key); }
+  // Publishes `signed_epoch` through the admin connection; returns the relay's answer.
+  Status Publish(RelayProcess& relay, ByteView signed_epoch);
+  // Signs and publishes the next epoch; REQUIRE-fails unless the relay accepts it.
+  void PublishNext(RelayProcess& relay);
+
+ private:
+  zmq::context_t context_;
+};
 
 }  // namespace liaison::testing
 

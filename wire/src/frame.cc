@@ -18,6 +18,8 @@ bool IsKnownType(uint8_t type) {
     case FrameType::kPublishPrekeys:
     case FrameType::kClaimPrekeys:
     case FrameType::kListDevices:
+    case FrameType::kPublishRoster:
+    case FrameType::kGetRoster:
       return true;
     case FrameType::kDeliver:
       return (type & kReplyBit) == 0;
