@@ -13,11 +13,13 @@
 #include "client/src/connection.h"
 #include "client/src/app_message.h"
 #include "client/src/key_bundle.h"
+#include "client/src/roster_view.h"
 #include "client/src/sessions.h"
 #include "crypto/envelope.h"
 #include "crypto/sealed_envelope.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
+#include "roster/policy.h"
 #include "liaison/client.h"
 #include "wire/limits.h"
 
@@ -89,8 +91,10 @@ class ClientImpl final : public Client {
  public:
   ClientImpl(std::unique_ptr<ClientState> state, std::string address, crypto::SigningKeyPair signing,
              crypto::DhKeyPair dh, crypto::DhKeyPair transport, std::string endpoint,
-             std::array<uint8_t, 32> relay_key, std::chrono::milliseconds timeout, Clock& clock)
+             std::array<uint8_t, 32> relay_key, std::chrono::milliseconds timeout, Clock& clock,
+             std::optional<RosterView> roster)
       : clock_(clock),
+        roster_(std::move(roster)),
         state_(std::move(state)),
         address_(std::move(address)),
         signing_(std::move(signing)),
@@ -117,6 +121,10 @@ class ClientImpl final : public Client {
       return Status::Error(Code::kInvalidArgument, "a message has 1 byte to 64 KiB of text");
     }
     const bool published = EnsurePublished(false).ok();
+    if (roster_) {
+      (void)UpdateRoster(nullptr);  // unreachable relay: send under the epoch held
+      LIAISON_RETURN_IF_ERROR(CheckPolicy(recipient));
+    }
     LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> devices, DevicesOf(recipient));
     for (const std::string& device : devices) LIAISON_RETURN_IF_ERROR(EnsureSession(device));
 
@@ -134,7 +142,9 @@ class ClientImpl final : public Client {
         LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(device));
         LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, device));
         LIAISON_ASSIGN_OR_RETURN(OutgoingMessage out, EncryptInCurrent(sessions, plaintext.view()));
-        crypto::SealedContent content{address_, crypto::RosterHash{}, out.initial, std::move(out.ratchet_message)};
+        crypto::RosterHash roster_hash{};
+        if (roster_ && roster_->newest()) roster_hash = roster_->newest()->hash;
+        crypto::SealedContent content{address_, roster_hash, out.initial, std::move(out.ratchet_message)};
         OutboxEntry entry;
         entry.message_id = app.message_id;
         entry.recipient = device;
@@ -157,6 +167,7 @@ class ClientImpl final : public Client {
   Result<SyncReport> Sync() override {
     SyncReport report;
     LIAISON_RETURN_IF_ERROR(EnsurePublished(true));
+    LIAISON_RETURN_IF_ERROR(UpdateRoster(&report));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
     LIAISON_RETURN_IF_ERROR(ReportFailures(report));
     uint64_t after = 0;
@@ -178,6 +189,7 @@ class ClientImpl final : public Client {
                             const std::function<void(const InboxMessage&)>& on_message) override {
     SyncReport report;
     LIAISON_RETURN_IF_ERROR(EnsurePublished(true));
+    LIAISON_RETURN_IF_ERROR(UpdateRoster(&report));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
     LIAISON_RETURN_IF_ERROR(ReportFailures(report));
     // The relay pushes to the connection that last said HELLO; saying it again now and then
@@ -321,10 +333,58 @@ class ClientImpl final : public Client {
     return txn.Commit();
   }
 
+  // Roster mode: takes newer epochs from the relay. With a report, a forged, rolled-back or
+  // forked roster is an alarm recorded there (the held epoch stays in force) and only an
+  // unreachable relay is an error; without one, every failure is returned.
+  Status UpdateRoster(SyncReport* report) {
+    if (!roster_) return Status::Ok();
+    auto added = roster_->Update(*state_, *connection_);
+    if (report != nullptr) {
+      report->roster_epoch = roster_->newest() ? roster_->newest()->epoch.number : 0;
+      if (!added.ok() && added.status().code() != Code::kUnavailable) {
+        ++report->roster_alarms;
+        report->errors.push_back("ROSTER ALARM: " + added.status().ToString());
+        return Status::Ok();
+      }
+    }
+    return added.status();
+  }
+
+  // Roster mode: OK if this device's member may write to `recipient` (a device or a member).
+  Status CheckPolicy(std::string_view recipient) {
+    const int64_t now = clock_.NowMicros();
+    auto self = roster_->Find(address_, now);
+    if (!self.ok()) return Status::Error(Code::kPermissionDenied, "this device is not in the roster: " + self.status().message());
+    const roster::Member* to = nullptr;
+    if (recipient.find('/') != std::string_view::npos) {
+      LIAISON_ASSIGN_OR_RETURN(roster::Epoch::Entry entry, roster_->Find(recipient, now));
+      to = entry.member;
+    } else {
+      to = roster_->newest()->epoch.FindMember(recipient);
+      if (to == nullptr) return Status::Error(Code::kNotFound, std::string(recipient) + " is not a member in the roster");
+    }
+    return roster::CheckMayWrite(*self->member, *to);
+  }
+
   // The device addresses a message to `recipient` goes to: itself if it names a device
   // ("member/device"), else every device the relay lists for the member (but this one).
   Result<std::vector<std::string>> DevicesOf(std::string_view recipient) {
     if (recipient.find('/') != std::string_view::npos) return std::vector<std::string>{std::string(recipient)};
+    if (roster_) {
+      // The roster names the member's devices; the relay's list is not trusted.
+      const roster::VerifiedEpoch* newest = roster_->newest();
+      const roster::Member* member = newest ? newest->epoch.FindMember(recipient) : nullptr;
+      if (member == nullptr || !member->ValidAt(clock_.NowMicros())) {
+        return Status::Error(Code::kNotFound, std::string(recipient) + " is not a member in the roster");
+      }
+      std::vector<std::string> devices;
+      for (const roster::Device& device : member->devices) {
+        std::string address = member->id + "/" + device.id;
+        if (address != address_) devices.push_back(std::move(address));
+      }
+      if (devices.empty()) return Status::Error(Code::kNotFound, std::string(recipient) + " has no other device");
+      return devices;
+    }
     LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kListDevices,
                                                             wire::ListDevicesRequest{std::string(recipient)}));
     LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("devices of " + std::string(recipient)));
@@ -389,8 +449,13 @@ class ClientImpl final : public Client {
     return txn.Commit();
   }
 
-  // Pinned keys of `address`, fetched from the relay and pinned on first use.
+  // The keys of `address`: in roster mode from the newest roster epoch (kNotFound if absent);
+  // otherwise fetched from the relay and pinned on first use.
   Result<KeyBundle> ResolveContact(std::string_view address) {
+    if (roster_) {
+      LIAISON_ASSIGN_OR_RETURN(roster::Epoch::Entry entry, roster_->Find(address, clock_.NowMicros()));
+      return KeyBundle{entry.device->signing_key, entry.device->dh_key};
+    }
     LIAISON_ASSIGN_OR_RETURN(auto pinned, state_->GetContact(address));
     if (pinned) return DecodeKeyBundle(address, *pinned);
     LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kGetKeys, wire::GetKeysRequest{std::string(address)}));
@@ -477,6 +542,7 @@ class ClientImpl final : public Client {
       KeyBundle sender_keys;
     };
     std::vector<Opened> sealed;
+    bool roster_updated_in_batch = false;
     std::vector<ReceivedMessage> legacy;  // version 1 envelopes, signed by their sender
     for (const wire::Delivery& d : deliveries.items) {
       const uint8_t version = d.envelope.empty() ? 0 : d.envelope[0];
@@ -489,6 +555,35 @@ class ClientImpl final : public Client {
         if (content.status().code() == Code::kUnsupportedVersion) defer(d, content.status());
         else reject(d, content.status());
         continue;
+      }
+      if (roster_) {
+        // The sender must be in the roster, may write to this device's member, and should have
+        // written under an epoch of this device's chain; an unknown epoch after updating means
+        // the relay shows members different rosters.
+        auto sender = roster_->Find(content->sender_address, now);
+        if (!sender.ok()) {
+          reject(d, Status::Error(Code::kUnauthenticated, "sender " + sender.status().message()));
+          continue;
+        }
+        auto self = roster_->Find(address_, now);
+        const Status allowed = self.ok() ? roster::CheckMayWrite(*sender->member, *self->member) : self.status();
+        if (!allowed.ok()) {
+          reject(d, allowed);
+          continue;
+        }
+        if (!roster_->Knows(content->roster_hash)) {
+          if (!roster_updated_in_batch) {
+            roster_updated_in_batch = true;
+            (void)UpdateRoster(&report);
+          }
+          if (!roster_->Knows(content->roster_hash)) {
+            ++report.roster_alarms;
+            report.errors.push_back("ROSTER ALARM: " + content->sender_address + " wrote under roster epoch " +
+                                    ToHex(content->roster_hash).substr(0, 16) +
+                                    "..., which is not in this device's chain even after updating: the relay may be "
+                                    "showing members different rosters (split view)");
+          }
+        }
       }
       auto keys = ResolveContact(content->sender_address);
       if (!keys.ok()) {
@@ -604,6 +699,7 @@ class ClientImpl final : public Client {
   }
 
   Clock& clock_;
+  std::optional<RosterView> roster_;  // set: roster mode
   std::unique_ptr<ClientState> state_;
   std::string address_;
   crypto::SigningKeyPair signing_;
@@ -634,11 +730,20 @@ Result<std::unique_ptr<Client>> Load(const ClientOptions& options, std::unique_p
     if (!stored || stored->size() != 32) return Status::Error(Code::kCorruption, "state lacks the relay key");
     std::copy(stored->begin(), stored->end(), relay_key.begin());
   }
+  std::optional<RosterView> roster;
+  LIAISON_ASSIGN_OR_RETURN(auto coordinator, state->GetSelf("coordinator_key"));
+  if (coordinator) {
+    if (coordinator->size() != 32) return Status::Error(Code::kCorruption, "the stored coordinator key is not 32 bytes");
+    roster::PublicKey key{};
+    std::copy(coordinator->begin(), coordinator->end(), key.begin());
+    LIAISON_ASSIGN_OR_RETURN(roster, RosterView::Load(*state, key));
+  }
   return std::unique_ptr<Client>(new ClientImpl(std::move(state), std::string(AsChars(*address)), std::move(signing),
                                                 crypto::DhKeyPair::FromSecret(std::move(dh_secret)),
                                                 crypto::DhKeyPair::FromSecret(std::move(transport_secret)),
                                                 std::move(endpoint), relay_key, options.timeout,
-                                                options.clock != nullptr ? *options.clock : SystemClock()));
+                                                options.clock != nullptr ? *options.clock : SystemClock(),
+                                                std::move(roster)));
 }
 
 }  // namespace
@@ -648,6 +753,16 @@ Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options, std
   LIAISON_RETURN_IF_ERROR(client::CheckAddress(address));
   if (options.relay_endpoint.empty()) return Status::Error(Code::kInvalidArgument, "the relay endpoint is required");
   LIAISON_ASSIGN_OR_RETURN(auto relay_key, client::ParseZ85(options.relay_public_key));
+  Bytes coordinator_key;
+  if (!options.coordinator_key.empty()) {
+    coordinator_key.resize(32);
+    size_t length = 0;
+    if (options.coordinator_key.size() != 64 ||
+        sodium_hex2bin(coordinator_key.data(), 32, options.coordinator_key.data(), 64, nullptr, &length, nullptr) != 0 ||
+        length != 32) {
+      return Status::Error(Code::kInvalidArgument, "the coordinator key must be 64 hex characters");
+    }
+  }
   LIAISON_ASSIGN_OR_RETURN(auto state, client::ClientState::Open(options.state_dir));
   LIAISON_ASSIGN_OR_RETURN(auto existing, state->GetSelf("address"));
   if (existing) return Status::Error(Code::kAlreadyExists, options.state_dir + " already holds a device");
@@ -663,6 +778,7 @@ Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options, std
       {"relay_endpoint", Bytes(options.relay_endpoint.begin(), options.relay_endpoint.end())},
       {"relay_key", Bytes(relay_key.begin(), relay_key.end())},
   };
+  if (!coordinator_key.empty()) entries.emplace_back("coordinator_key", coordinator_key);
   Status stored = state->PutSelf(entries);
   for (auto& [name, value] : entries) sodium_memzero(value.data(), value.size());
   LIAISON_RETURN_IF_ERROR(stored);

@@ -76,6 +76,7 @@ Result<std::unique_ptr<ClientState>> ClientState::Open(const std::string& dir) {
   LIAISON_ASSIGN_OR_RETURN(state->sessions_, txn.OpenDb("sessions", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->signed_prekeys_, txn.OpenDb("signed_prekeys", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->one_time_prekeys_, txn.OpenDb("one_time_prekeys", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->roster_, txn.OpenDb("roster", MDB_CREATE));
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   return state;
 }
@@ -369,6 +370,24 @@ Result<std::vector<ReceivedMessage>> ClientState::Inbox() {
     m.received_at = static_cast<int64_t>(received);
     m.text.assign(AsChars(r.Rest()));
     out.push_back(std::move(m));
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return out;
+}
+
+Status ClientState::PutRosterEpoch(Txn& txn, uint64_t number, ByteView signed_epoch) {
+  uint8_t key[8];
+  PutBigEndian64(number, key);
+  return txn.Put(roster_, ByteView(key, 8), signed_epoch);
+}
+
+Result<std::vector<std::pair<uint64_t, Bytes>>> ClientState::RosterEpochs(Txn& txn) {
+  std::vector<std::pair<uint64_t, Bytes>> out;
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, roster_));
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+  while (entry) {
+    if (entry->key.size() != 8) return Status::Error(Code::kCorruption, "a stored roster epoch key is not 8 bytes");
+    out.emplace_back(GetBigEndian64(entry->key.data()), Bytes(entry->value.begin(), entry->value.end()));
     LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
   }
   return out;

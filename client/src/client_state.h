@@ -107,11 +107,17 @@ class ClientState {
   Result<crypto::DhKeyPair> SignedPrekeyPair(store::Txn& txn, uint32_t id);
   Result<crypto::DhKeyPair> OneTimePrekeyPair(store::Txn& txn, uint32_t id);
 
+  // Verified roster epochs (signed bytes, roster/roster.h), by number. The caller verifies;
+  // this only stores. Epochs are never deleted: their hashes identify what senders saw.
+  Status PutRosterEpoch(store::Txn& txn, uint64_t number, ByteView signed_epoch);
+  // Every stored epoch, ascending by number.
+  Result<std::vector<std::pair<uint64_t, Bytes>>> RosterEpochs(store::Txn& txn);
+
  private:
   explicit ClientState(std::unique_ptr<store::Env> env) : env_(std::move(env)) {}
   std::unique_ptr<store::Env> env_;
   MDB_dbi self_ = 0, contacts_ = 0, outbox_ = 0, failed_ = 0, inbox_ = 0, seen_ = 0, sessions_ = 0,
-          signed_prekeys_ = 0, one_time_prekeys_ = 0;
+          signed_prekeys_ = 0, one_time_prekeys_ = 0, roster_ = 0;
 };
 
 }  // namespace liaison::client

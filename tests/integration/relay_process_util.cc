@@ -262,6 +262,42 @@ void TestCoordinator::Add(const RawDevice& device, roster::Role role, std::vecto
                      entry);
 }
 
+void TestCoordinator::Add(const DeviceCard& card, roster::Role role, std::vector<std::string> areas) {
+  RawDevice device{card.address};
+  roster::PublicKey transport{};
+  REQUIRE(card.transport_key.size() == 40);
+  REQUIRE(zmq_z85_decode(transport.data(), card.transport_key.c_str()) != nullptr);
+  device.transport = crypto::DhKeyPair::Generate();  // only the public keys matter below
+  Add(device, role, std::move(areas));
+  auto parts = roster::SplitAddress(card.address);
+  for (auto& member : members) {
+    if (member.id != parts->first) continue;
+    for (auto& entry : member.devices) {
+      if (entry.id != parts->second) continue;
+      entry.transport_key = transport;
+      auto signing = FromHex(card.signing_key);
+      auto dh = FromHex(card.dh_key);
+      REQUIRE(signing.ok());
+      REQUIRE(dh.ok());
+      REQUIRE(signing->size() == 32);
+      REQUIRE(dh->size() == 32);
+      std::copy(signing->begin(), signing->end(), entry.signing_key.begin());
+      std::copy(dh->begin(), dh->end(), entry.dh_key.begin());
+    }
+  }
+}
+
+std::unique_ptr<Client> MakeRosterClient(RelayProcess& relay, TestCoordinator& coordinator, const std::string& dir,
+                                         const std::string& address, roster::Role role, Clock* clock) {
+  ClientOptions options = OptionsFor(relay, dir);
+  options.coordinator_key = ToHex(coordinator.key.public_key);
+  options.clock = clock;
+  auto client = Client::Create(options, address);
+  REQUIRE(client.ok());
+  coordinator.Add((*client)->Card(), role);
+  return std::move(client).value();
+}
+
 void TestCoordinator::Remove(const std::string& member_id) {
   auto it = std::find_if(members.begin(), members.end(), [&](const roster::Member& m) { return m.id == member_id; });
   REQUIRE(it != members.end());

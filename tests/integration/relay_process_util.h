@@ -104,6 +104,12 @@ std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, 
 
 ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir);
 
+class TestCoordinator;
+// Creates a roster-mode liaison::Client (trusting `coordinator`'s key) in `dir` for `address`
+// and adds it to the coordinator's next epoch with `role` (not published yet).
+std::unique_ptr<Client> MakeRosterClient(RelayProcess& relay, TestCoordinator& coordinator, const std::string& dir,
+                                         const std::string& address, roster::Role role, Clock* clock = nullptr);
+
 // A coordinator for a relay in roster mode: its Ed25519 key, its admin tool's transport key,
 // and the member list of the next epoch, which tests edit and then sign and publish.
 class TestCoordinator {
@@ -118,6 +124,8 @@ class TestCoordinator {
   // Adds (or extends with another device) a member with `device`'s keys; the device's address
   // must be "member/device".
   void Add(const RawDevice& device, roster::Role role, std::vector<std::string> areas = {});
+  // The same for a liaison::Client's device, from its card.
+  void Add(const DeviceCard& card, roster::Role role, std::vector<std::string> areas = {});
   void Remove(const std::string& member_id);
   // The next epoch (held's successor, or epoch 1) over `members`, signed by `signer`.
   Bytes SignNext(const crypto::SigningKeyPair& signer) const;

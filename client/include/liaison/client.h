@@ -45,6 +45,11 @@ struct ClientOptions {
   // The time source for expiry, timestamps and signed-prekey rotation; nullptr means the system
   // clock. Not owned; must outlive the Client. Tests pass a FakeClock.
   Clock* clock = nullptr;
+  // The coordinator's Ed25519 public key (64 hex characters, from the invitation). Read by
+  // Create() only: the device then runs in roster mode, taking every member, device and key
+  // from coordinator-signed roster epochs (and enforcing the role policy) instead of pinning
+  // keys the relay hands out on first use. Open() uses what Create() stored.
+  std::string coordinator_key;
 };
 
 // What a coordinator needs to admit this device: its address and public keys (TOML text).
@@ -77,6 +82,10 @@ struct SyncReport {
   size_t received = 0;        // new messages now in the inbox
   size_t duplicates = 0;      // deliveries of messages already in the inbox (acknowledged again)
   size_t rejected = 0;        // deliveries that failed authentication or decoding (dropped)
+  size_t roster_alarms = 0;   // roster mode: the relay served a forged, rolled-back or forked
+                              // roster, or a sender wrote under an epoch this device cannot find
+                              // even after updating (split view). Details in `errors`.
+  uint64_t roster_epoch = 0;  // roster mode: the newest epoch this device holds after the sync
   size_t deferred = 0;        // deliveries left on the relay for later (sender keys unknown yet,
                               // or an envelope version this build cannot read)
   std::vector<std::string> errors;  // one line per failed, rejected or deferred message
