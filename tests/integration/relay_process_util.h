@@ -105,6 +105,7 @@ std::unique_ptr<Client> MakeClient(RelayProcess& relay, const std::string& dir, 
 ClientOptions OptionsFor(const RelayProcess& relay, const std::string& dir);
 
 class TestCoordinator;
+
 // Creates a roster-mode liaison::Client (trusting `coordinator`'s key) in `dir` for `address`
 // and adds it to the coordinator's next epoch with `role` (not published yet).
 std::unique_ptr<Client> MakeRosterClient(RelayProcess& relay, TestCoordinator& coordinator, const std::string& dir,
@@ -137,6 +138,17 @@ class TestCoordinator {
 
  private:
   zmq::context_t context_;
+};
+
+// A relay in roster mode under a fresh coordinator, started, with no epoch yet.
+struct RosterRelay {
+  TempDir dir;
+  RelayProcess relay{dir.Sub("relay")};
+  TestCoordinator coordinator;
+  RosterRelay() {
+    coordinator.Configure(relay);
+    relay.Start();
+  }
 };
 
 }  // namespace liaison::testing

@@ -55,11 +55,10 @@ void DeleteRelayRosterEpoch(const RelayProcess& relay, uint64_t number) {
 }  // namespace
 
 TEST_CASE("roster-mode clients exchange messages with keys taken from the signed roster", "[integration][roster]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  TestCoordinator coordinator;
-  coordinator.Configure(relay);
-  relay.Start();
+  RosterRelay r;
+  RelayProcess& relay = r.relay;
+  TestCoordinator& coordinator = r.coordinator;
+  const TempDir& dir = r.dir;
   auto officer = MakeRosterClient(relay, coordinator, dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
   auto association = MakeRosterClient(relay, coordinator, dir.Sub("association"), "moschee-dresden/1",
                                       roster::Role::kAssociationContact);
@@ -116,11 +115,10 @@ TEST_CASE("a relay serving a forged roster cannot get a client to encrypt to a m
 
 TEST_CASE("a relay that withholds the newest epoch is caught by the sender's and the recipient's client",
           "[integration][roster]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  TestCoordinator coordinator;
-  coordinator.Configure(relay);
-  relay.Start();
+  RosterRelay r;
+  RelayProcess& relay = r.relay;
+  TestCoordinator& coordinator = r.coordinator;
+  const TempDir& dir = r.dir;
   auto officer = MakeRosterClient(relay, coordinator, dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
   auto association = MakeRosterClient(relay, coordinator, dir.Sub("association"), "moschee-dresden/1",
                                       roster::Role::kAssociationContact);
@@ -153,11 +151,10 @@ TEST_CASE("a relay that withholds the newest epoch is caught by the sender's and
 
 TEST_CASE("the recipient's client enforces the role policy and stops trusting a revoked member",
           "[integration][roster]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  TestCoordinator coordinator;
-  coordinator.Configure(relay);
-  relay.Start();
+  RosterRelay r;
+  RelayProcess& relay = r.relay;
+  TestCoordinator& coordinator = r.coordinator;
+  const TempDir& dir = r.dir;
   auto first = MakeRosterClient(relay, coordinator, dir.Sub("first"), "verein-a/1", roster::Role::kAssociationContact);
   auto second = MakeRosterClient(relay, coordinator, dir.Sub("second"), "verein-b/1", roster::Role::kDesk);
   auto officer = MakeRosterClient(relay, coordinator, dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);

@@ -41,16 +41,6 @@ wire::GetRosterReply GetRoster(client::RelayConnection& connection, uint64_t num
   return std::move(decoded).value();
 }
 
-struct RosterRelay {
-  TempDir dir;
-  RelayProcess relay{dir.Sub("relay")};
-  TestCoordinator coordinator;
-  RosterRelay() {
-    coordinator.Configure(relay);
-    relay.Start();
-  }
-};
-
 }  // namespace
 
 TEST_CASE("in roster mode the relay admits exactly the devices of the newest signed epoch", "[integration][roster]") {
