@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "client/src/client_state.h"
 #include "client/src/connection.h"
+#include "client/src/enrollment.h"
 #include "client/src/app_message.h"
 #include "client/src/key_bundle.h"
 #include "client/src/roster_view.h"
@@ -786,6 +787,33 @@ Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options, std
   open_options.relay_endpoint.clear();
   open_options.relay_public_key.clear();
   return client::Load(open_options, std::move(state));
+}
+
+Result<std::unique_ptr<Client>> Client::Enroll(const ClientOptions& options, std::string_view invitation_text,
+                                               std::string* request) {
+  if (request == nullptr) return Status::Error(Code::kInvalidArgument, "Enroll needs somewhere to put the request");
+  LIAISON_ASSIGN_OR_RETURN(client::InvitationText invitation, client::DecodeInvitation(invitation_text));
+  const int64_t now = (options.clock != nullptr ? *options.clock : SystemClock()).NowMicros();
+  if (now >= invitation.expires_at) {
+    return Status::Error(Code::kExpired, "this invitation has expired; ask the coordinator for a new one");
+  }
+  ClientOptions create = options;
+  create.relay_endpoint = invitation.relay_endpoint;
+  create.relay_public_key = invitation.relay_key;
+  create.coordinator_key = invitation.coordinator_key;
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<Client> device, Create(create, invitation.address));
+  const DeviceCard card = device->Card();
+  std::array<uint8_t, 32> signing{}, dh{}, transport{};
+  auto signing_bytes = FromHex(card.signing_key);
+  auto dh_bytes = FromHex(card.dh_key);
+  if (!signing_bytes.ok() || !dh_bytes.ok() || signing_bytes->size() != 32 || dh_bytes->size() != 32 ||
+      zmq_z85_decode(transport.data(), card.transport_key.c_str()) == nullptr) {
+    return Status::Error(Code::kInternal, "the new device's card does not parse");
+  }
+  std::copy(signing_bytes->begin(), signing_bytes->end(), signing.begin());
+  std::copy(dh_bytes->begin(), dh_bytes->end(), dh.begin());
+  *request = client::EncodeEnrollmentRequest(client::MakeEnrollmentRequest(invitation, signing, dh, transport));
+  return device;
 }
 
 Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {

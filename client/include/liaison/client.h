@@ -96,6 +96,13 @@ class Client {
   // Makes a new device: keys, state directory, relay endpoint and key. `address` is the device
   // address ("member/device", 1..64 bytes). kAlreadyExists if the directory holds a device.
   static Result<std::unique_ptr<Client>> Create(const ClientOptions& options, std::string_view address);
+  // Makes a new device from a coordinator's invitation (the text `liaison admin invite` prints):
+  // created like Create() in roster mode with the invitation's relay endpoint, relay key,
+  // coordinator key and address (those fields of `options` are ignored). `*request` receives the
+  // enrollment request to hand back to the coordinator; the device is admitted once the
+  // coordinator approved it. kMalformed for a damaged invitation, kExpired for an expired one.
+  static Result<std::unique_ptr<Client>> Enroll(const ClientOptions& options, std::string_view invitation,
+                                                std::string* request);
   // Opens an existing device. kNotFound if the directory holds none.
   static Result<std::unique_ptr<Client>> Open(const ClientOptions& options);
   virtual ~Client() = default;
