@@ -1,6 +1,7 @@
-// liaison: the command line of one device. See `liaison --help` and docs/operations.md.
-// Exit codes: 0 done, 1 failed (relay, store), 2 bad usage or input, 3 relay unreachable (the
-// outbox keeps what was not sent).
+// liaison: the command line of one device, and of the coordinator (`liaison admin`, in
+// tools/admin_commands.cc). See `liaison --help` and docs/operations.md. Exit codes: 0 done,
+// 1 failed (relay, store, authentication), 2 bad usage or input, 3 relay unreachable (the outbox
+// keeps what was not sent).
 #include <sodium.h>
 
 #include <CLI/CLI.hpp>
@@ -12,24 +13,13 @@
 
 #include "base/file_util.h"
 #include "liaison/client.h"
+#include "tools/admin_commands.h"
+#include "tools/cli_util.h"
 
 namespace {
 
-int ExitCode(const liaison::Status& status) {
-  switch (status.code()) {
-    case liaison::Code::kOk: return 0;
-    case liaison::Code::kInvalidArgument:
-    case liaison::Code::kAlreadyExists:
-    case liaison::Code::kNotFound: return 2;
-    case liaison::Code::kUnavailable: return 3;
-    default: return 1;
-  }
-}
-
-int Fail(const liaison::Status& status) {
-  std::fprintf(stderr, "liaison: %s\n", status.ToString().c_str());
-  return ExitCode(status);
-}
+using liaison::cli::ExitCode;
+using liaison::cli::Fail;
 
 std::string FormatTime(int64_t micros) {
   std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
@@ -43,7 +33,7 @@ std::string FormatTime(int64_t micros) {
 nlohmann::json ReportJson(const liaison::SyncReport& r) {
   return {{"sent", r.sent},         {"failed", r.failed},         {"still_queued", r.still_queued},
           {"received", r.received}, {"duplicates", r.duplicates}, {"rejected", r.rejected},          {"deferred", r.deferred},
-          {"errors", r.errors}};
+          {"roster_alarms", r.roster_alarms}, {"roster_epoch", r.roster_epoch}, {"errors", r.errors}};
 }
 
 void PrintReport(const liaison::SyncReport& r) {
@@ -53,6 +43,8 @@ void PrintReport(const liaison::SyncReport& r) {
   if (r.failed) std::printf(", %zu refused", r.failed);
   if (r.rejected) std::printf(", %zu rejected as forged or damaged", r.rejected);
   if (r.deferred) std::printf(", %zu left on the relay for later", r.deferred);
+  if (r.roster_epoch) std::printf(", roster epoch %llu", static_cast<unsigned long long>(r.roster_epoch));
+  if (r.roster_alarms) std::printf(", %zu ROSTER ALARMS (see below)", r.roster_alarms);
   std::printf("\n");
   for (const auto& e : r.errors) std::printf("  %s\n", e.c_str());
 }
@@ -93,12 +85,14 @@ int main(int argc, char** argv) {
   auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
   listen->add_option("--seconds", listen_seconds, "how long")->required();
   auto* inbox = app.add_subcommand("inbox", "list received messages");
+  liaison::cli::AdminCommands admin(app, json);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help exits 0; every usage error exits 2
   }
   options.timeout = std::chrono::milliseconds(timeout_ms);
+  if (auto code = admin.Run(options.state_dir, timeout_ms)) return *code;
 
   if (options.state_dir.empty()) return Fail(liaison::Status::Error(liaison::Code::kInvalidArgument, "--state or $LIAISON_STATE is required"));
 

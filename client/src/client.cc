@@ -121,9 +121,14 @@ class ClientImpl final : public Client {
     if (text.empty() || text.size() > kMaxTextBytes) {
       return Status::Error(Code::kInvalidArgument, "a message has 1 byte to 64 KiB of text");
     }
-    const bool published = EnsurePublished(false).ok();
+    const Status publish = EnsurePublished(false);
+    // Refused at the handshake (not admitted, revoked): queueing would only hide it.
+    if (publish.code() == Code::kPermissionDenied) return publish;
+    const bool published = publish.ok();
     if (roster_) {
-      (void)UpdateRoster(nullptr);  // unreachable relay: send under the epoch held
+      // An unreachable relay: send under the epoch held. Refused at the handshake: say so.
+      const Status updated = UpdateRoster(nullptr);
+      if (updated.code() == Code::kPermissionDenied) return updated;
       LIAISON_RETURN_IF_ERROR(CheckPolicy(recipient));
     }
     LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> devices, DevicesOf(recipient));

@@ -1,5 +1,8 @@
 #include "client/src/connection.h"
 
+#include <atomic>
+#include <cstring>
+
 #include "wire/limits.h"
 
 namespace liaison::client {
@@ -11,6 +14,10 @@ RelayConnection::RelayConnection(zmq::context_t& context, std::string endpoint, 
 RelayConnection::~RelayConnection() { Disconnect(); }
 
 void RelayConnection::Disconnect() {
+  if (monitor_) {
+    monitor_->close();
+    monitor_.reset();
+  }
   if (socket_) {
     socket_->close();
     socket_.reset();
@@ -30,6 +37,16 @@ Status RelayConnection::EnsureConnected() {
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
     socket.set(zmq::sockopt::heartbeat_ivl, 5000);
     socket.set(zmq::sockopt::heartbeat_timeout, 15000);
+    // Authentication failures of the handshake are reported on an inproc monitor, so that a
+    // device the relay does not admit learns why its calls go unanswered.
+    static std::atomic<uint64_t> monitors{0};
+    const std::string monitor_address = "inproc://liaison-connection-monitor-" + std::to_string(monitors.fetch_add(1));
+    if (zmq_socket_monitor(socket.handle(), monitor_address.c_str(), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+      zmq::socket_t monitor(context_, zmq::socket_type::pair);
+      monitor.set(zmq::sockopt::linger, 0);
+      monitor.connect(monitor_address);
+      monitor_.emplace(std::move(monitor));
+    }
     socket.connect(endpoint_);
     socket_.emplace(std::move(socket));
   } catch (const zmq::error_t& e) {
@@ -63,8 +80,7 @@ Result<Reply> RelayConnection::Call(wire::FrameType type, ByteView body) {
   const Bytes frame = wire::EncodeFrame(header, body);
   try {
     if (!socket_->send(zmq::buffer(frame), zmq::send_flags::none)) {
-      Disconnect();
-      return Status::Error(Code::kUnavailable, "relay at " + endpoint_ + " not reachable (no connection within the timeout)");
+      return NoAnswer("relay at " + endpoint_ + " not reachable (no connection within the timeout)");
     }
   } catch (const zmq::error_t& e) {
     Disconnect();
@@ -87,9 +103,32 @@ Result<Reply> RelayConnection::Call(wire::FrameType type, ByteView body) {
     if (decoded->header.request_id != header.request_id) continue;  // a late reply to a timed-out call
     return Reply{decoded->header.status, Bytes(decoded->body.begin(), decoded->body.end())};
   }
+  return NoAnswer("relay at " + endpoint_ + " did not answer within " + std::to_string(timeout_.count()) + " ms");
+}
+
+Status RelayConnection::NoAnswer(const std::string& unavailable_reason) {
+  bool refused = false;
+  if (monitor_) {
+    try {
+      zmq::message_t event;
+      while (monitor_->recv(event, zmq::recv_flags::dontwait)) {
+        uint16_t id = 0;
+        if (event.size() >= 2 && !event.more()) continue;
+        if (event.size() >= 2) std::memcpy(&id, event.data(), 2);
+        if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) refused = true;
+        while (event.more()) (void)monitor_->recv(event, zmq::recv_flags::none);  // the endpoint frame
+      }
+    } catch (const zmq::error_t&) {
+      // A broken monitor changes nothing about the call: report it unanswered.
+    }
+  }
   Disconnect();
-  return Status::Error(Code::kUnavailable, "relay at " + endpoint_ + " did not answer within " +
-                                               std::to_string(timeout_.count()) + " ms");
+  if (refused) {
+    return Status::Error(Code::kPermissionDenied,
+                         "the relay refused this device's key in the handshake: it is not in the relay's roster "
+                         "(not approved yet, or revoked)");
+  }
+  return Status::Error(Code::kUnavailable, unavailable_reason);
 }
 
 Result<std::optional<wire::Deliveries>> RelayConnection::NextPush(std::chrono::milliseconds timeout) {

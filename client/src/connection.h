@@ -64,12 +64,17 @@ class RelayConnection {
   Status EnsureConnected();
   // Receives one frame, or nullopt on timeout.
   Result<std::optional<Bytes>> Receive(std::chrono::milliseconds timeout);
+  // The error for a call that got no answer: kPermissionDenied if the relay refused this
+  // device's transport key in the CURVE handshake (ZAP: not admitted, or revoked), else
+  // kUnavailable with `unavailable_reason`.
+  Status NoAnswer(const std::string& unavailable_reason);
 
   zmq::context_t& context_;
   std::string endpoint_;
   TransportKeys keys_;
   std::chrono::milliseconds timeout_;
   std::optional<zmq::socket_t> socket_;
+  std::optional<zmq::socket_t> monitor_;  // handshake-failure events of socket_
   uint64_t next_request_id_ = 1;
   std::deque<wire::Deliveries> pushes_;
 };

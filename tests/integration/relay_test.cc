@@ -143,7 +143,7 @@ TEST_CASE("a send retried with the same message id is stored once and delivered 
   CHECK(Texts(*association).size() == 1);
 }
 
-TEST_CASE("a client whose transport key is not registered gets no answer, a registered one does",
+TEST_CASE("a client whose transport key is not registered is refused at the handshake, a registered one is served",
           "[integration][relay][auth]") {
   TempDir dir;
   RelayProcess relay(dir.Sub("relay"));
@@ -152,7 +152,9 @@ TEST_CASE("a client whose transport key is not registered gets no answer, a regi
   RawDevice stranger{"stranger/1"};
   auto refused = stranger.Connect(context, relay, 1500ms);
   auto reply = refused->Call(wire::FrameType::kPing, wire::Empty{});
-  CHECK(reply.status().code() == Code::kUnavailable);
+  // No frame reaches the relay's loop; the client learns the refusal from the handshake.
+  CHECK(reply.status().code() == Code::kPermissionDenied);
+  CHECK_THAT(reply.status().message(), Catch::Contains("refused this device's key"));
 
   RawDevice member{"member/1"};
   relay.Register(member.address, member.TransportZ85());

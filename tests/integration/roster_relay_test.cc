@@ -51,19 +51,19 @@ TEST_CASE("in roster mode the relay admits exactly the devices of the newest sig
   zmq::context_t context;
 
   // No epoch yet: nobody but the admin tool gets in.
-  CHECK(Ping(*officer.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*officer.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 
   r.coordinator.Add(officer, roster::Role::kOfficer, {"city:dresden"});
   r.coordinator.Add(association, roster::Role::kAssociationContact, {"city:dresden"});
   r.coordinator.PublishNext(r.relay);
   CHECK(Ping(*officer.Connect(context, r.relay)).ok());
   CHECK(Ping(*association.Connect(context, r.relay)).ok());
-  CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 
   // devices.list no longer counts: registering there admits nobody.
   r.relay.Register(stranger.address, stranger.TransportZ85());
   std::this_thread::sleep_for(1200ms);  // the list-mode reload interval, to show it is not used
-  CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 
   // Every member reads the same chain from the relay.
   auto connection = association.Connect(context, r.relay);
@@ -78,7 +78,7 @@ TEST_CASE("in roster mode the relay admits exactly the devices of the newest sig
   r.relay.Start();
   CHECK(Ping(*officer.Connect(context, r.relay)).ok());
   CHECK(GetRoster(*officer.Connect(context, r.relay), 1).newest == 1);
-  CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 }
 
 TEST_CASE("the relay refuses roster epochs that are forged or do not directly follow the one it holds",
@@ -127,7 +127,7 @@ TEST_CASE("the relay refuses roster epochs that are forged or do not directly fo
   const auto newest = GetRoster(*connection, 0);
   CHECK(newest.newest == 2);
   CHECK(newest.signed_epoch == second.signed_bytes);
-  CHECK(Ping(*intruder.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*intruder.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 
   // The genuine successor is accepted.
   r.coordinator.PublishNext(r.relay);
@@ -161,7 +161,7 @@ TEST_CASE("a revoked member's open connection is refused at once and its sends w
   CHECK(refused_after < 2s);
   CHECK(Ping(*connection).code() == Code::kPermissionDenied);
   // A new connection with the revoked key does not get through the handshake.
-  CHECK(Ping(*association.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*association.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
   // The officer is unaffected and can no longer write to the revoked device.
   auto officer_connection = officer.Connect(context, r.relay);
   CHECK(DrainMailbox(*officer_connection) == 1);
@@ -223,5 +223,5 @@ TEST_CASE("a member past its validity is not admitted", "[integration][roster]")
   r.coordinator.PublishNext(r.relay);
   zmq::context_t context;
   CHECK(Ping(*officer.Connect(context, r.relay)).ok());
-  CHECK(Ping(*expired.Connect(context, r.relay, 700ms)).code() == Code::kUnavailable);
+  CHECK(Ping(*expired.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 }
