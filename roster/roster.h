@@ -56,9 +56,12 @@ struct Device {
   PublicKey signing_key{};    // Ed25519: signs the device's prekeys
   PublicKey dh_key{};         // X25519 identity key for X3DH
   PublicKey transport_key{};  // CURVE key the relay admits
+  std::string holder;         // UTF-8, 0..128 bytes: the person using it, e.g. the officer
+                              // at a desk, named to recipients of what the device writes
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(wire::Bounded<wire::kMaxDeviceIdBytes>(id), signing_key, dh_key, transport_key);
+    ar(wire::Bounded<wire::kMaxDeviceIdBytes>(id), signing_key, dh_key, transport_key,
+       wire::Bounded<wire::kMaxDisplayNameBytes>(holder));
   }
 };
 
@@ -86,7 +89,7 @@ struct Member {
     ar(wire::Bounded<wire::kMaxMemberIdBytes>(id), wire::Bounded<wire::kMaxDisplayNameBytes>(display_name),
        wire::Bounded<wire::kMaxOrganisationBytes>(organisation), role,
        wire::BoundedList<wire::kMaxAreasPerMember, 8>(areas), valid_until,
-       wire::BoundedList<wire::kMaxDevicesPerMember, 8 + 96>(devices));
+       wire::BoundedList<wire::kMaxDevicesPerMember, 8 + 96 + 8>(devices));
   }
 };
 

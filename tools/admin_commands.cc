@@ -17,7 +17,7 @@ namespace liaison::cli {
 struct AdminCommands::Options {
   const bool& json;
   std::string admin_dir, relay_endpoint, relay_key_file, relay_config, address, out, request_file, invitation_file,
-      role, name, organisation, target;
+      role, name, organisation, holder, target;
   std::vector<std::string> areas;
   int valid_hours = 72;
   bool light_kdf = false;
@@ -54,6 +54,7 @@ AdminCommands::AdminCommands(CLI::App& app, const bool& json) : o_(std::make_uni
   o.approve->add_option("--name", o.name, "display name");
   o.approve->add_option("--org", o.organisation, "organisation");
   o.approve->add_option("--area", o.areas, "area tag such as city:dresden (repeatable)");
+  o.approve->add_option("--holder", o.holder, "the person using this device (e.g. the officer at a desk)");
   o.revoke = o.admin->add_subcommand("revoke", "remove a member or one device in a new epoch");
   o.revoke->add_option("target", o.target, "member (e.g. moschee-dresden) or device (moschee-dresden/1)")->required();
   o.roster = o.admin->add_subcommand("roster", "list the members of the newest epoch");
@@ -158,7 +159,7 @@ std::optional<int> AdminCommands::Run(const std::string& state_dir, int timeout_
   if (o.approve->parsed()) {
     auto request = ReadFirstLine(o.request_file);
     if (!request.ok()) return Fail(request.status());
-    auto epoch = coordinator->Approve(*request, {o.role, o.name, o.organisation, o.areas});
+    auto epoch = coordinator->Approve(*request, {o.role, o.name, o.organisation, o.areas, o.holder});
     if (!epoch.ok()) return Fail(epoch.status());
     if (o.json) {
       std::cout << nlohmann::json{{"epoch", *epoch}} << "\n";

@@ -159,14 +159,16 @@ int main(int argc, char** argv) {
     if (json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& m : *messages) {
-        out.push_back({{"id", m.id}, {"from", m.sender}, {"stored_at", m.stored_at}, {"received_at", m.received_at}, {"text", m.text}});
+        out.push_back({{"id", m.id}, {"from", m.sender}, {"from_name", m.sender_name}, {"stored_at", m.stored_at},
+                       {"received_at", m.received_at}, {"text", m.text}});
       }
       std::cout << out << "\n";
       return 0;
     }
     if (messages->empty()) std::printf("inbox is empty\n");
     for (const auto& m : *messages) {
-      std::printf("[%s] from %s: %s\n", FormatTime(m.stored_at).c_str(), m.sender.c_str(), m.text.c_str());
+      const std::string name = m.sender_name.empty() ? "" : " (" + m.sender_name + ")";
+      std::printf("[%s] from %s%s: %s\n", FormatTime(m.stored_at).c_str(), m.sender.c_str(), name.c_str(), m.text.c_str());
     }
     return 0;
   }

@@ -233,8 +233,14 @@ class ClientImpl final : public Client {
   }
 
  private:
-  static InboxMessage ToInboxMessage(const ReceivedMessage& m) {
-    return InboxMessage{ToHex(m.message_id), m.sender, m.stored_at, m.received_at, m.text};
+  InboxMessage ToInboxMessage(const ReceivedMessage& m) const {
+    InboxMessage out{ToHex(m.message_id), m.sender, {}, m.stored_at, m.received_at, m.text};
+    if (roster_ && roster_->newest()) {
+      if (auto entry = roster_->newest()->epoch.Find(m.sender)) {
+        out.sender_name = entry->device->holder.empty() ? entry->member->display_name : entry->device->holder;
+      }
+    }
+    return out;
   }
 
   // Publishes this device's identity bundle and prekeys as needed. With `query_count`, also asks

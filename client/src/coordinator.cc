@@ -136,6 +136,10 @@ class CoordinatorImpl final : public Coordinator {
     device.signing_key = request.signing_key;
     device.dh_key = request.dh_key;
     device.transport_key = request.transport_key;
+    device.holder = profile.device_holder;
+    if (device.holder.size() > wire::kMaxDisplayNameBytes) {
+      return Status::Error(Code::kInvalidArgument, "the device holder's name is longer than 128 bytes");
+    }
     auto member = std::find_if(members.begin(), members.end(), [&](const roster::Member& m) { return m.id == parts->first; });
     if (member == members.end()) {
       roster::Member fresh;

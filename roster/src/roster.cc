@@ -143,6 +143,9 @@ Status Validate(const Epoch& epoch) {
       if (d > 0 && !(m.devices[d - 1].id < device.id)) {
         return Status::Error(Code::kInvalidArgument, "member \"" + m.id + "\": devices must be sorted by id and distinct");
       }
+      if (device.holder.size() > wire::kMaxDisplayNameBytes) {
+        return Status::Error(Code::kInvalidArgument, "device " + m.id + "/" + device.id + ": holder name too long");
+      }
       if (!transport_keys.insert(device.transport_key).second) {
         return Status::Error(Code::kInvalidArgument, "device " + m.id + "/" + device.id +
                                                          " reuses another device's transport key");

@@ -48,7 +48,7 @@ struct CoordinatedRelay {
     auto client = Client::Enroll(OptionsFor(relay, dir.Sub(address.substr(0, address.find('/')) + "-" + address.substr(address.find('/') + 1))),
                                  *invitation, &request);
     REQUIRE(client.ok());
-    auto epoch = coordinator->Approve(request, {role, "Test " + address, "Test e.V.", {"city:dresden"}});
+    auto epoch = coordinator->Approve(request, {role, "Test " + address, "Test e.V.", {"city:dresden"}, ""});
     INFO(epoch.status().ToString());
     REQUIRE(epoch.ok());
     return std::move(client).value();
@@ -94,19 +94,19 @@ TEST_CASE("invitation codes are single-use, expire, and bind the request's keys"
     auto decoded = client::DecodeEnrollmentRequest(request);
     REQUIRE(decoded.ok());
     decoded->transport_key[0] ^= 1;  // someone else's transport key under the stolen request
-    auto result = c.coordinator->Approve(client::EncodeEnrollmentRequest(*decoded), {"association_contact", "", "", {}});
+    auto result = c.coordinator->Approve(client::EncodeEnrollmentRequest(*decoded), {"association_contact", "", "", {}, ""});
     CHECK(result.status().code() == Code::kUnauthenticated);
-    CHECK(c.coordinator->Approve(request, {"association_contact", "", "", {}}).ok());  // the genuine one still works
+    CHECK(c.coordinator->Approve(request, {"association_contact", "", "", {}, ""}).ok());  // the genuine one still works
   }
   SECTION("a code is used once") {
-    REQUIRE(c.coordinator->Approve(request, {"association_contact", "", "", {}}).ok());
-    auto again = c.coordinator->Approve(request, {"association_contact", "", "", {}});
+    REQUIRE(c.coordinator->Approve(request, {"association_contact", "", "", {}, ""}).ok());
+    auto again = c.coordinator->Approve(request, {"association_contact", "", "", {}, ""});
     CHECK(again.status().code() == Code::kAlreadyExists);
     CHECK_THAT(again.status().message(), Catch::Contains("used already"));
   }
   SECTION("an expired code is refused by the coordinator") {
     c.clock.Advance(2 * 3600 * kMicrosPerSecond);
-    auto late = c.coordinator->Approve(request, {"association_contact", "", "", {}});
+    auto late = c.coordinator->Approve(request, {"association_contact", "", "", {}, ""});
     CHECK(late.status().code() == Code::kExpired);
     CHECK_THAT(late.status().message(), Catch::Contains("expired"));
     CHECK(c.coordinator->Members()->empty());
@@ -124,10 +124,10 @@ TEST_CASE("invitation codes are single-use, expire, and bind the request's keys"
     auto decoded = client::DecodeEnrollmentRequest(request);
     REQUIRE(decoded.ok());
     decoded->id[0] ^= 1;
-    CHECK(c.coordinator->Approve(client::EncodeEnrollmentRequest(*decoded), {"officer", "", "", {}}).status().code() ==
+    CHECK(c.coordinator->Approve(client::EncodeEnrollmentRequest(*decoded), {"officer", "", "", {}, ""}).status().code() ==
           Code::kNotFound);
-    CHECK(c.coordinator->Approve("liaison-enrollment-v1:!!!", {"officer", "", "", {}}).status().code() == Code::kMalformed);
-    CHECK(c.coordinator->Approve(*invitation, {"officer", "", "", {}}).status().code() == Code::kMalformed);
+    CHECK(c.coordinator->Approve("liaison-enrollment-v1:!!!", {"officer", "", "", {}, ""}).status().code() == Code::kMalformed);
+    CHECK(c.coordinator->Approve(*invitation, {"officer", "", "", {}, ""}).status().code() == Code::kMalformed);
   }
 }
 

@@ -185,3 +185,32 @@ TEST_CASE("the recipient's client enforces the role policy and stops trusting a 
   auto after = officer->Send("verein-a/1", "nachher");
   CHECK(after.status().code() == Code::kNotFound);
 }
+
+TEST_CASE("a message to a desk reaches every officer's device, and a desk answer names its officer",
+          "[integration][roster]") {
+  RosterRelay r;
+  auto weber = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("weber"), "desk-dresden/1", roster::Role::kDesk);
+  auto schulz = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("schulz"), "desk-dresden/2", roster::Role::kDesk);
+  auto association = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("association"), "moschee-dresden/1",
+                                      roster::Role::kAssociationContact);
+  REQUIRE(r.coordinator.members[0].id == "desk-dresden");
+  r.coordinator.members[0].display_name = "Kontaktstelle PD Dresden";
+  r.coordinator.members[0].devices[0].holder = "KHK Weber";
+  r.coordinator.members[0].devices[1].holder = "POK Schulz";
+  r.coordinator.PublishNext(r.relay);
+  REQUIRE(weber->Sync().ok());
+  REQUIRE(schulz->Sync().ok());
+
+  REQUIRE(association->Send("desk-dresden", "Verdächtiges Fahrzeug vor der Moschee").ok());
+  CHECK(weber->Sync()->received == 1);
+  CHECK(schulz->Sync()->received == 1);
+  CHECK(weber->Inbox()->at(0).sender_name == "Test moschee-dresden");  // no holder: the member's name
+
+  REQUIRE(schulz->Send("moschee-dresden/1", "Wir schicken eine Streife").ok());
+  REQUIRE(association->Sync()->received == 1);
+  auto inbox = association->Inbox();
+  REQUIRE(inbox.ok());
+  REQUIRE(inbox->size() == 1);
+  CHECK((*inbox)[0].sender == "desk-dresden/2");
+  CHECK((*inbox)[0].sender_name == "POK Schulz");
+}

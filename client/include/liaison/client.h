@@ -64,6 +64,9 @@ struct DeviceCard {
 struct InboxMessage {
   std::string id;             // message id, hex (32 chars), unique per sender
   std::string sender;         // authenticated sender address
+  std::string sender_name;    // roster mode: the sending device's holder (e.g. the officer who
+                              // wrote from a desk), else its member's display name, from the
+                              // newest roster epoch; empty in list mode or if no longer listed
   int64_t stored_at = 0;      // when the relay stored it, microseconds since the epoch
   int64_t received_at = 0;    // when this device stored it
   std::string text;

@@ -54,6 +54,9 @@ struct MemberProfile {
   std::string display_name;
   std::string organisation;
   std::vector<std::string> areas;  // "kind:value", e.g. "city:dresden"
+  // The person using the approved device (e.g. the officer at a desk device). Applies to the
+  // device even when the member exists already; recipients see it as who wrote.
+  std::string device_holder;
 };
 
 struct RosterMemberInfo {
