@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
   auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
   listen->add_option("--seconds", listen_seconds, "how long")->required();
   auto* inbox = app.add_subcommand("inbox", "list received messages");
+  std::string verify_member, confirm;
+  auto* verify = app.add_subcommand("verify", "show the safety number with a member; --confirm records a match");
+  verify->add_option("member", verify_member, "member id, e.g. desk-dresden")->required();
+  verify->add_option("--confirm", confirm, "the number the other person read out (spaces allowed)");
   liaison::cli::AdminCommands admin(app, json);
   try {
     app.parse(argc, argv);
@@ -150,6 +154,24 @@ int main(int argc, char** argv) {
       std::cout << ReportJson(*report) << "\n";
     } else {
       PrintReport(*report);
+    }
+    return 0;
+  }
+  if (verify->parsed()) {
+    if (!confirm.empty()) {
+      liaison::Status marked = (*client)->MarkVerified(verify_member, confirm);
+      if (!marked.ok()) return Fail(marked);
+    }
+    auto v = (*client)->Verify(verify_member);
+    if (!v.ok()) return Fail(v.status());
+    const char* state = v->verified ? "verified" : v->changed_since_verification ? "CHANGED since it was verified" : "not verified";
+    if (json) {
+      std::cout << nlohmann::json{{"member", v->member}, {"safety_number", v->safety_number}, {"qr_text", v->qr_text},
+                                  {"verified", v->verified}, {"changed_since_verification", v->changed_since_verification}}
+                << "\n";
+    } else {
+      std::printf("safety number with %s (%s):\n  %s\nQR text: %s\n", v->member.c_str(), state, v->safety_number.c_str(),
+                  v->qr_text.c_str());
     }
     return 0;
   }

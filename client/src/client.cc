@@ -15,6 +15,7 @@
 #include "client/src/app_message.h"
 #include "client/src/key_bundle.h"
 #include "client/src/roster_view.h"
+#include "client/src/safety_number.h"
 #include "client/src/sessions.h"
 #include "crypto/envelope.h"
 #include "crypto/sealed_envelope.h"
@@ -232,7 +233,47 @@ class ClientImpl final : public Client {
     return outbox.size();
   }
 
+  Result<Verification> Verify(std::string_view member) override {
+    LIAISON_ASSIGN_OR_RETURN(auto pair, MembersToVerify(member));
+    Verification out;
+    out.member = std::string(member);
+    const std::string digits = SafetyNumber(*pair.first, *pair.second);
+    out.safety_number = GroupDigits(digits);
+    const auto& [low, high] = pair.first->id < pair.second->id ? std::make_pair(pair.first, pair.second)
+                                                               : std::make_pair(pair.second, pair.first);
+    out.qr_text = "liaison-safety-v1:" + low->id + ":" + high->id + ":" + digits;
+    LIAISON_ASSIGN_OR_RETURN(auto recorded, state_->GetSelf("verified/" + std::string(member)));
+    if (recorded) {
+      out.verified = std::string(AsChars(*recorded)) == digits;
+      out.changed_since_verification = !out.verified;
+    }
+    return out;
+  }
+
+  Status MarkVerified(std::string_view member, std::string_view confirmed) override {
+    LIAISON_ASSIGN_OR_RETURN(auto pair, MembersToVerify(member));
+    const std::string digits = SafetyNumber(*pair.first, *pair.second);
+    std::string given;
+    for (char c : confirmed) {
+      if (c != ' ') given += c;
+    }
+    if (given.size() != digits.size() || sodium_memcmp(given.data(), digits.data(), digits.size()) != 0) {
+      return Status::Error(Code::kUnauthenticated, "that is not the current safety number with " + std::string(member) +
+                                                       "; do not mark it verified");
+    }
+    return state_->PutSelf({{"verified/" + std::string(member), Bytes(digits.begin(), digits.end())}});
+  }
+
  private:
+  // This device's member and `member`, from the newest roster epoch.
+  Result<std::pair<const roster::Member*, const roster::Member*>> MembersToVerify(std::string_view member) {
+    if (!roster_) return Status::Error(Code::kInvalidArgument, "safety numbers need roster mode (an enrolled device)");
+    LIAISON_ASSIGN_OR_RETURN(roster::Epoch::Entry self, roster_->Find(address_, clock_.NowMicros()));
+    const roster::Member* other = roster_->newest()->epoch.FindMember(member);
+    if (other == nullptr) return Status::Error(Code::kNotFound, std::string(member) + " is not a member in the roster");
+    return std::make_pair(self.member, other);
+  }
+
   InboxMessage ToInboxMessage(const ReceivedMessage& m) const {
     InboxMessage out{ToHex(m.message_id), m.sender, {}, m.stored_at, m.received_at, m.text};
     if (roster_ && roster_->newest()) {

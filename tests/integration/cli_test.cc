@@ -152,6 +152,17 @@ TEST_CASE("the coordinator's command line: init, invite, enroll, approve, messag
   CHECK(report["roster_epoch"] == 2);
   CHECK(report["roster_alarms"] == 0);
 
+  // Safety numbers: equal on both sides; confirming records it.
+  auto officer_view = nlohmann::json::parse(Cli("--state " + dir.Sub("officer-dresden") + " --json verify moschee-dresden").text);
+  Cli("--state " + dir.Sub("moschee-dresden") + " sync");
+  auto association_view = nlohmann::json::parse(Cli("--state " + dir.Sub("moschee-dresden") + " --json verify officer-dresden").text);
+  CHECK(officer_view["safety_number"] == association_view["safety_number"]);
+  CHECK(officer_view["verified"] == false);
+  auto confirmed = Cli("--state " + dir.Sub("officer-dresden") + " verify moschee-dresden --confirm '" +
+                       association_view["safety_number"].get<std::string>() + "'");
+  CHECK(confirmed.code == 0);
+  CHECK_THAT(confirmed.text, Catch::Contains("(verified)"));
+
   auto roster = Admin("--json roster");
   REQUIRE(roster.code == 0);
   CHECK(nlohmann::json::parse(roster.text).size() == 2);

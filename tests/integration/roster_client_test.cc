@@ -214,3 +214,43 @@ TEST_CASE("a message to a desk reaches every officer's device, and a desk answer
   CHECK((*inbox)[0].sender == "desk-dresden/2");
   CHECK((*inbox)[0].sender_name == "POK Schulz");
 }
+
+TEST_CASE("safety numbers are the same on both sides, recorded when confirmed, and change with a key",
+          "[integration][roster]") {
+  RosterRelay r;
+  auto officer = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
+  auto association = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("association"), "moschee-dresden/1",
+                                      roster::Role::kAssociationContact);
+  r.coordinator.PublishNext(r.relay);
+  REQUIRE(officer->Sync().ok());
+  REQUIRE(association->Sync().ok());
+
+  auto at_officer = officer->Verify("moschee-dresden");
+  auto at_association = association->Verify("officer-dresden");
+  REQUIRE(at_officer.ok());
+  REQUIRE(at_association.ok());
+  CHECK(at_officer->safety_number == at_association->safety_number);
+  CHECK(at_officer->qr_text == at_association->qr_text);
+  CHECK(at_officer->safety_number.size() == 60 + 11);
+  CHECK_FALSE(at_officer->verified);
+
+  std::string wrong = at_officer->safety_number;
+  wrong[0] = wrong[0] == '1' ? '2' : '1';
+  CHECK(officer->MarkVerified("moschee-dresden", wrong).code() == Code::kUnauthenticated);
+  CHECK_FALSE(officer->Verify("moschee-dresden")->verified);
+  REQUIRE(officer->MarkVerified("moschee-dresden", at_association->safety_number).ok());
+  CHECK(officer->Verify("moschee-dresden")->verified);
+
+  // The association's device is replaced (new keys under the same address).
+  r.coordinator.Remove("moschee-dresden");
+  auto replacement = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("replacement"), "moschee-dresden/1",
+                                      roster::Role::kAssociationContact);
+  r.coordinator.PublishNext(r.relay);
+  REQUIRE(officer->Sync()->roster_epoch == 2);
+  auto after = officer->Verify("moschee-dresden");
+  REQUIRE(after.ok());
+  CHECK(after->safety_number != at_officer->safety_number);
+  CHECK_FALSE(after->verified);
+  CHECK(after->changed_since_verification);
+  CHECK(officer->Verify("nobody").status().code() == Code::kNotFound);
+}

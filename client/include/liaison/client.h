@@ -72,6 +72,16 @@ struct InboxMessage {
   std::string text;
 };
 
+// A safety number between this device's member and another member (roster mode), for
+// comparison face to face or by scanning `qr_text`.
+struct Verification {
+  std::string member;
+  std::string safety_number;  // 60 digits in 12 groups of 5; the same on both sides
+  std::string qr_text;        // one line: "liaison-safety-v1:<member>:<member>:<60 digits>"
+  bool verified = false;      // MarkVerified recorded exactly this number
+  bool changed_since_verification = false;  // a number was recorded, but a key changed since
+};
+
 struct SendReceipt {
   std::string id;       // message id, hex
   bool stored = false;  // true: the relay acknowledged it as stored; false: waiting in the outbox
@@ -145,6 +155,13 @@ class Client {
   virtual Result<std::vector<InboxMessage>> Inbox() = 0;
   // Messages waiting in the outbox.
   virtual Result<size_t> OutboxSize() = 0;
+  // Roster mode: the safety number with `member` (a member id) from the newest roster epoch,
+  // and whether it was verified. kNotFound if either member is not in the roster;
+  // kInvalidArgument in list mode.
+  virtual Result<Verification> Verify(std::string_view member) = 0;
+  // Records that the number was compared and matched. `safety_number` is what the person
+  // confirmed (digits, spaces ignored); kUnauthenticated if it is not the current number.
+  virtual Status MarkVerified(std::string_view member, std::string_view safety_number) = 0;
 };
 
 }  // namespace liaison
