@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: a relay on loopback with its default configuration, an officer and an association
-# contact, a message to the offline contact, a relay restart, delivery, and a reply.
+# The demo: a relay on loopback with its default configuration, a coordinator who admits an
+# officer and an association contact by invitation into a signed roster, a message to the offline
+# contact, a relay restart, delivery, a reply, safety numbers, and a revocation.
 # Installs what is needed and builds first. Cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,13 +35,25 @@ step "1. Create a relay data directory with the default configuration and fresh 
 echo "(the demo binds a free loopback port instead of the default 7400)"
 start_relay "tcp://127.0.0.1:*"
 
-step "2. Create two devices and register them with the relay (the coordinator's job)"
-"$cli" --state "$work/officer" init --address officer-meyer/1 --relay "$endpoint" \
-  --relay-key-file "$work/relay/relay.pub" --card "$work/officer.card"
-"$cli" --state "$work/mosque" init --address moschee-dresden/1 --relay "$endpoint" \
-  --relay-key-file "$work/relay/relay.pub" --card "$work/mosque.card"
-"$relay_bin" register "$work/relay" "$work/officer.card"
-"$relay_bin" register "$work/relay" "$work/mosque.card"
+step "2. The coordinator creates its key (sealed under a passphrase) and names it in relay.toml"
+# A real coordinator types the passphrase; the demo passes it in the environment.
+export LIAISON_ADMIN_PASSPHRASE="demo passphrase, not for real use"
+admin=("$cli" admin --admin "$work/admin")
+"${admin[@]}" init --relay "$endpoint" --relay-key-file "$work/relay/relay.pub" --relay-config "$work/relay/relay.toml"
+kill -TERM "$relay_pid"; wait "$relay_pid" || true
+start_relay "$endpoint"
+
+step "3. Invitation, enrollment, approval: each device joins the coordinator-signed roster"
+"${admin[@]}" invite --address officer-meyer/1 --out "$work/officer.invitation" >/dev/null
+"${admin[@]}" invite --address moschee-dresden/1 --out "$work/mosque.invitation" >/dev/null
+"$cli" --state "$work/officer" enroll --invitation "$work/officer.invitation" --out "$work/officer.request" >/dev/null
+"$cli" --state "$work/mosque" enroll --invitation "$work/mosque.invitation" --out "$work/mosque.request" >/dev/null
+"${admin[@]}" approve "$work/officer.request" --role officer --name "KHK Meyer" --org "PD Dresden" --area city:dresden
+"${admin[@]}" approve "$work/mosque.request" --role association_contact --name "Herr Yilmaz" \
+  --org "Moscheegemeinde Dresden e.V." --area city:dresden
+echo "a second approval with the same invitation is refused:"
+"${admin[@]}" approve "$work/mosque.request" --role association_contact || true
+"${admin[@]}" roster
 echo "the association contact goes online once to publish its keys, then goes offline:"
 "$cli" --state "$work/mosque" sync
 
@@ -62,7 +75,16 @@ step "6. The contact replies; the officer syncs and reads"
 "$cli" --state "$work/officer" sync
 "$cli" --state "$work/officer" inbox
 
-step "7. Stop the relay; what it logged (counts, no content, no keys, not who wrote to whom)"
+step "7. Both compare their safety number face to face; the officer records the match"
+"$cli" --state "$work/mosque" verify officer-meyer
+number=$("$cli" --state "$work/mosque" --json verify officer-meyer | sed 's/.*"safety_number":"\([0-9 ]*\)".*/\1/')
+"$cli" --state "$work/officer" verify moschee-dresden --confirm "$number"
+
+step "8. The coordinator revokes the association's device; its next send is refused"
+"${admin[@]}" revoke moschee-dresden/1
+"$cli" --state "$work/mosque" --timeout-ms 2000 send --to officer-meyer/1 --text "noch da?" || true
+
+step "9. Stop the relay; what it logged (counts, no content, no keys, not who wrote to whom)"
 kill -TERM "$relay_pid"; wait "$relay_pid" || true
 relay_pid=""
 sed 's/^/   /' "$work/relay.log"

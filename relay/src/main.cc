@@ -52,8 +52,9 @@ int Run(const std::string& dir, const std::string& listen) {
 }
 
 int Register(const std::string& dir, const std::string& card_path) {
-  liaison::relay::RelayConfig config;
-  config.data_dir = dir;
+  auto loaded = liaison::relay::LoadConfig(dir);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const liaison::relay::RelayConfig& config = *loaded;
   toml::table card;
   try {
     card = toml::parse_file(card_path);
@@ -68,6 +69,11 @@ int Register(const std::string& dir, const std::string& card_path) {
   }
   auto key = liaison::relay::ParseZ85Key(*transport);
   if (!key.ok()) return Fail(key.status().WithContext(card_path));
+  if (!config.coordinator_key.empty()) {
+    return Fail(liaison::Status::Error(liaison::Code::kInvalidArgument,
+                                       "this relay is in roster mode: devices join through the coordinator "
+                                       "(liaison admin invite / approve), not devices.list"));
+  }
   liaison::Status status = liaison::relay::DeviceRegistry::Append(config.DevicesPath(), *address, *key);
   if (!status.ok()) return Fail(status);
   std::printf("registered %s; the running relay admits it within a second\n", address->c_str());
@@ -88,7 +94,12 @@ int Status(const std::string& dir) {
   std::printf("relay public key: %s", public_key->c_str());
   std::printf("configured listen: %s\n", config->listen.c_str());
   std::printf("last bound endpoint: %s", endpoint.ok() ? endpoint->c_str() : "(never started)\n");
-  std::printf("registered devices: %zu%s\n", registry.size(), reload.ok() ? "" : (" (" + reload.ToString() + ")").c_str());
+  if (!config->coordinator_key.empty()) {
+    std::printf("admission: roster mode, coordinator key %s (devices.list is not read)\n", config->coordinator_key.c_str());
+  } else {
+    std::printf("admission: list mode, registered devices: %zu%s\n", registry.size(),
+                reload.ok() ? "" : (" (" + reload.ToString() + ")").c_str());
+  }
   std::printf("store file: %s\n", ec ? "(not created yet)" : (std::to_string(store_bytes) + " bytes").c_str());
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/file_util.h"
 #include "client/src/connection.h"
 #include "crypto/random.h"
 #include "relay_process_util.h"
@@ -60,8 +61,11 @@ TEST_CASE("in roster mode the relay admits exactly the devices of the newest sig
   CHECK(Ping(*association.Connect(context, r.relay)).ok());
   CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 
-  // devices.list no longer counts: registering there admits nobody.
-  r.relay.Register(stranger.address, stranger.TransportZ85());
+  // devices.list no longer counts: `register` refuses, and a line written there admits nobody.
+  const std::string card = r.dir.Sub("stranger.card");
+  REQUIRE(WriteFileAtomically(card, "address = \"stranger/1\"\ntransport_key = \"" + stranger.TransportZ85() + "\"\n", 0644).ok());
+  CHECK(RunProgram({LIAISON_RELAY_BIN, "register", r.relay.data_dir(), card}) == 2);
+  REQUIRE(WriteFileAtomically(r.relay.data_dir() + "/devices.list", "stranger/1 " + stranger.TransportZ85() + "\n", 0644).ok());
   std::this_thread::sleep_for(1200ms);  // the list-mode reload interval, to show it is not used
   CHECK(Ping(*stranger.Connect(context, r.relay, 700ms)).code() == Code::kPermissionDenied);
 
