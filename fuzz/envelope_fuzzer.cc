@@ -12,6 +12,9 @@
 //  4. as a sealed v2 envelope (crypto/sealed_envelope.h) for the fixed recipient, and as a stored
 //     session record (client/src/sessions.h), which a damaged disk could hand the client: a
 //     record that decodes must re-encode to the same bytes.
+//  5. as the text of an invitation and of an enrollment request (client/src/enrollment.h), with
+//     and without their prefixes: one that decodes must encode back to a text that decodes to
+//     the same fields.
 #include <sodium.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "client/src/enrollment.h"
 #include "client/src/key_bundle.h"
 #include "client/src/sessions.h"
 #include "crypto/sealed_envelope.h"
@@ -184,15 +188,44 @@ std::string CheckSessionLayer(ByteView input) {
   return Outcome(sealed) + " / sessions: " + Outcome(sessions);
 }
 
+std::string CheckEnrollmentTexts(liaison::ByteView input) {
+  using namespace liaison::client;
+  const std::string raw(reinterpret_cast<const char*>(input.data()), input.size());
+  std::string outcome;
+  for (const std::string& text : {raw, std::string(kInvitationPrefix) + raw}) {
+    auto invitation = DecodeInvitation(text);
+    if (invitation.ok()) {
+      auto again = DecodeInvitation(EncodeInvitation(*invitation));
+      FUZZ_CHECK(again.ok() && again->address == invitation->address && again->id == invitation->id &&
+                     again->code == invitation->code && again->expires_at == invitation->expires_at &&
+                     again->relay_endpoint == invitation->relay_endpoint,
+                 "an invitation does not survive re-encoding");
+    }
+    outcome += invitation.ok() ? "invitation ok; " : "invitation refused; ";
+  }
+  for (const std::string& text : {raw, std::string(kEnrollmentPrefix) + raw}) {
+    auto request = DecodeEnrollmentRequest(text);
+    if (request.ok()) {
+      auto again = DecodeEnrollmentRequest(EncodeEnrollmentRequest(*request));
+      FUZZ_CHECK(again.ok() && again->address == request->address && again->mac == request->mac &&
+                     again->transport_key == request->transport_key,
+                 "an enrollment request does not survive re-encoding");
+    }
+    outcome += request.ok() ? "request ok; " : "request refused; ";
+  }
+  return outcome;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const liaison::ByteView input(data, size);
   const std::string session_layer = CheckSessionLayer(input);
   const std::string raw = CheckRawEnvelope(input);
   const std::string inner = CheckSealedInner(input);
   const std::string bundle = CheckKeyBundle(input);
+  const std::string enrollment = CheckEnrollmentTexts(input);
   if (liaison::fuzz::TraceEnabled()) {
-    std::fprintf(stderr, "%zu bytes: envelope: %s | as inner: %s | as key bundle: %s | as v2 / session record: %s\n",
-                 size, raw.c_str(), inner.c_str(), bundle.c_str(), session_layer.c_str());
+    std::fprintf(stderr, "%zu bytes: envelope: %s | as inner: %s | as key bundle: %s | as v2 / session record: %s | %s\n",
+                 size, raw.c_str(), inner.c_str(), bundle.c_str(), session_layer.c_str(), enrollment.c_str());
   }
   return 0;
 }
