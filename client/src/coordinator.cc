@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -104,19 +105,22 @@ class CoordinatorImpl final : public Coordinator {
     LIAISON_ASSIGN_OR_RETURN(EnrollmentRequest request, DecodeEnrollmentRequest(request_text));
     LIAISON_ASSIGN_OR_RETURN(nlohmann::json invitations, LoadInvitations());
     const std::string id = ToHex(request.id);
-    auto it = std::find_if(invitations.begin(), invitations.end(),
-                           [&](const nlohmann::json& i) { return i.value("id", "") == id; });
+    auto it = std::find_if(invitations.begin(), invitations.end(), [&](const nlohmann::json& i) {
+      return i.is_object() && i.value("id", "") == id;
+    });
     if (it == invitations.end()) {
       return Status::Error(Code::kNotFound, "no invitation " + id + " was issued from this admin directory");
     }
     const int64_t now = clock_.NowMicros();
-    if ((*it)["used_at"].get<int64_t>() != 0) {
+    const int64_t used_at = it->value("used_at", int64_t{-1});
+    const int64_t expires_at = it->value("expires_at", int64_t{0});
+    if (used_at != 0) {
       return Status::Error(Code::kAlreadyExists, "invitation " + id + " was used already; issue a new one");
     }
-    if (now >= (*it)["expires_at"].get<int64_t>()) {
+    if (now >= expires_at) {
       return Status::Error(Code::kExpired, "invitation " + id + " has expired; issue a new one");
     }
-    auto code = FromHex((*it)["code"].get<std::string>());
+    auto code = FromHex(it->value("code", std::string()));
     if (!code.ok() || code->size() != 32) return Status::Error(Code::kCorruption, "invitations.json holds a damaged code");
     std::array<uint8_t, 32> code_bytes{};
     std::copy(code->begin(), code->end(), code_bytes.begin());
@@ -124,7 +128,7 @@ class CoordinatorImpl final : public Coordinator {
     const Status mac = CheckEnrollmentMac(request, code_bytes);
     sodium_memzero(code_bytes.data(), code_bytes.size());
     LIAISON_RETURN_IF_ERROR(mac);
-    if (request.address != (*it)["address"].get<std::string>()) {
+    if (request.address != it->value("address", std::string())) {
       return Status::Error(Code::kUnauthenticated, "the request names another address than its invitation");
     }
 
@@ -238,7 +242,11 @@ class CoordinatorImpl final : public Coordinator {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/epochs", ec)) {
       const std::string name = entry.path().filename().string();
-      if (name.size() == 18 && name.substr(12) == ".epoch") newest = std::max<uint64_t>(newest, std::stoull(name.substr(0, 12)));
+      if (name.size() != 18 || name.substr(12) != ".epoch" ||
+          !std::all_of(name.begin(), name.begin() + 12, [](char c) { return c >= '0' && c <= '9'; })) {
+        continue;  // not an epoch file
+      }
+      newest = std::max<uint64_t>(newest, std::strtoull(name.substr(0, 12).c_str(), nullptr, 10));
     }
     if (ec) return Status::Error(Code::kIoError, "cannot list " + dir_ + "/epochs: " + ec.message());
     return newest;
@@ -280,6 +288,14 @@ class CoordinatorImpl final : public Coordinator {
     auto json = nlohmann::json::parse(text, nullptr, false);
     sodium_memzero(text.data(), text.size());
     if (!json.is_array()) return Status::Error(Code::kCorruption, path + " is not a JSON array");
+    for (const auto& entry : json) {
+      const bool well_formed = entry.is_object() && entry.contains("id") && entry["id"].is_string() &&
+                               entry.contains("address") && entry["address"].is_string() && entry.contains("code") &&
+                               entry["code"].is_string() && entry.contains("expires_at") &&
+                               entry["expires_at"].is_number_integer() && entry.contains("used_at") &&
+                               entry["used_at"].is_number_integer();
+      if (!well_formed) return Status::Error(Code::kCorruption, path + " holds a damaged invitation entry");
+    }
     return json;
   }
 
