@@ -23,7 +23,7 @@ struct AdminCommands::Options {
   bool light_kdf = false;
   CLI::App* admin = nullptr;
   CLI::App *init = nullptr, *invite = nullptr, *approve = nullptr, *revoke = nullptr, *roster = nullptr,
-           *publish = nullptr, *enroll = nullptr;
+           *publish = nullptr, *enroll = nullptr, *rotate = nullptr;
   explicit Options(const bool& j) : json(j) {}
 };
 
@@ -55,6 +55,8 @@ AdminCommands::AdminCommands(CLI::App& app, const bool& json) : o_(std::make_uni
   o.approve->add_option("--org", o.organisation, "organisation");
   o.approve->add_option("--area", o.areas, "area tag such as city:dresden (repeatable)");
   o.approve->add_option("--holder", o.holder, "the person using this device (e.g. the officer at a desk)");
+  o.rotate = o.admin->add_subcommand("approve-rotation", "give a device the new keys of its signed rotation request");
+  o.rotate->add_option("request", o.request_file, "file holding the rotation request (`liaison rekey`)")->required();
   o.revoke = o.admin->add_subcommand("revoke", "remove a member or one device in a new epoch");
   o.revoke->add_option("target", o.target, "member (e.g. moschee-dresden) or device (moschee-dresden/1)")->required();
   o.roster = o.admin->add_subcommand("roster", "list the members of the newest epoch");
@@ -165,6 +167,18 @@ std::optional<int> AdminCommands::Run(const std::string& state_dir, int timeout_
       std::cout << nlohmann::json{{"epoch", *epoch}} << "\n";
     } else {
       std::printf("approved; roster epoch %llu signed and published\n", static_cast<unsigned long long>(*epoch));
+    }
+    return 0;
+  }
+  if (o.rotate->parsed()) {
+    auto request = ReadFirstLine(o.request_file);
+    if (!request.ok()) return Fail(request.status());
+    auto epoch = coordinator->ApproveRotation(*request);
+    if (!epoch.ok()) return Fail(epoch.status());
+    if (o.json) {
+      std::cout << nlohmann::json{{"epoch", *epoch}} << "\n";
+    } else {
+      std::printf("new keys approved; roster epoch %llu signed and published\n", static_cast<unsigned long long>(*epoch));
     }
     return 0;
   }

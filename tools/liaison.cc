@@ -85,7 +85,9 @@ int main(int argc, char** argv) {
   auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
   listen->add_option("--seconds", listen_seconds, "how long")->required();
   auto* inbox = app.add_subcommand("inbox", "list received messages");
-  std::string verify_member, confirm;
+  std::string verify_member, confirm, rekey_out;
+  auto* rekey = app.add_subcommand("rekey", "make new keys for this device and print the request for the coordinator");
+  rekey->add_option("--out", rekey_out, "also write the rotation request to this file");
   auto* verify = app.add_subcommand("verify", "show the safety number with a member; --confirm records a match");
   verify->add_option("member", verify_member, "member id, e.g. desk-dresden")->required();
   verify->add_option("--confirm", confirm, "the number the other person read out (spaces allowed)");
@@ -154,6 +156,21 @@ int main(int argc, char** argv) {
       std::cout << ReportJson(*report) << "\n";
     } else {
       PrintReport(*report);
+    }
+    return 0;
+  }
+  if (rekey->parsed()) {
+    auto request = (*client)->RequestKeyRotation();
+    if (!request.ok()) return Fail(request.status());
+    if (!rekey_out.empty()) {
+      liaison::Status written = liaison::WriteFileAtomically(rekey_out, *request + "\n", 0644);
+      if (!written.ok()) return Fail(written);
+    }
+    if (json) {
+      std::cout << nlohmann::json{{"request", *request}} << "\n";
+    } else {
+      std::printf("new keys made (used once the coordinator approves); give this request to the coordinator:\n%s\n",
+                  request->c_str());
     }
     return 0;
   }

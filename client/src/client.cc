@@ -101,10 +101,12 @@ class ClientImpl final : public Client {
         address_(std::move(address)),
         signing_(std::move(signing)),
         dh_(std::move(dh)),
-        transport_public_(transport.public_key),
+        transport_(std::move(transport)),
+        endpoint_(std::move(endpoint)),
+        relay_key_(relay_key),
+        timeout_(timeout),
         context_(1) {
-    TransportKeys keys{relay_key, transport.public_key, transport.secret_key.Clone()};
-    connection_ = std::make_unique<RelayConnection>(context_, std::move(endpoint), std::move(keys), timeout);
+    Reconnect(transport_);
   }
   ~ClientImpl() override {
     connection_.reset();
@@ -114,7 +116,7 @@ class ClientImpl final : public Client {
   const std::string& address() const override { return address_; }
 
   DeviceCard Card() const override {
-    return DeviceCard{address_, Z85(transport_public_), ToHex(signing_.public_key), ToHex(dh_.public_key)};
+    return DeviceCard{address_, Z85(transport_.public_key), ToHex(signing_.public_key), ToHex(dh_.public_key)};
   }
 
   Result<SendReceipt> Send(std::string_view recipient, std::string_view text) override {
@@ -122,6 +124,7 @@ class ClientImpl final : public Client {
     if (text.empty() || text.size() > kMaxTextBytes) {
       return Status::Error(Code::kInvalidArgument, "a message has 1 byte to 64 KiB of text");
     }
+    LIAISON_RETURN_IF_ERROR(AdoptRotatedKeysIfApproved());
     const Status publish = EnsurePublished(false);
     // Refused at the handshake (not admitted, revoked): queueing would only hide it.
     if (publish.code() == Code::kPermissionDenied) return publish;
@@ -173,6 +176,7 @@ class ClientImpl final : public Client {
 
   Result<SyncReport> Sync() override {
     SyncReport report;
+    LIAISON_RETURN_IF_ERROR(AdoptRotatedKeysIfApproved());
     LIAISON_RETURN_IF_ERROR(EnsurePublished(true));
     LIAISON_RETURN_IF_ERROR(UpdateRoster(&report));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
@@ -195,6 +199,7 @@ class ClientImpl final : public Client {
   Result<SyncReport> Listen(std::chrono::milliseconds duration,
                             const std::function<void(const InboxMessage&)>& on_message) override {
     SyncReport report;
+    LIAISON_RETURN_IF_ERROR(AdoptRotatedKeysIfApproved());
     LIAISON_RETURN_IF_ERROR(EnsurePublished(true));
     LIAISON_RETURN_IF_ERROR(UpdateRoster(&report));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
@@ -231,6 +236,24 @@ class ClientImpl final : public Client {
   Result<size_t> OutboxSize() override {
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
     return outbox.size();
+  }
+
+  Result<std::string> RequestKeyRotation() override {
+    if (!roster_) return Status::Error(Code::kInvalidArgument, "key rotation needs roster mode (an enrolled device)");
+    LIAISON_ASSIGN_OR_RETURN(std::optional<PendingKeys> pending, LoadPendingKeys());
+    if (!pending) {
+      PendingKeys fresh{crypto::SigningKeyPair::Generate(), crypto::DhKeyPair::Generate(), crypto::DhKeyPair::Generate()};
+      auto secret = [](const auto& key) { return Bytes(key.data(), key.data() + key.size()); };
+      std::vector<std::pair<std::string, Bytes>> entries{{"pending_signing_secret", secret(fresh.signing.secret_key)},
+                                                         {"pending_dh_secret", secret(fresh.dh.secret_key)},
+                                                         {"pending_transport_secret", secret(fresh.transport.secret_key)}};
+      Status stored = state_->PutSelf(entries);
+      for (auto& [name, value] : entries) sodium_memzero(value.data(), value.size());
+      LIAISON_RETURN_IF_ERROR(stored);
+      pending = std::move(fresh);
+    }
+    return EncodeRotationRequest(address_, signing_, pending->signing.public_key, pending->dh.public_key,
+                                 pending->transport.public_key);
   }
 
   Result<Verification> Verify(std::string_view member) override {
@@ -386,6 +409,73 @@ class ClientImpl final : public Client {
     return txn.Commit();
   }
 
+  // Talks to the relay with `transport`'s keys from now on (a new connection).
+  void Reconnect(const crypto::DhKeyPair& transport) {
+    TransportKeys keys{relay_key_, transport.public_key, transport.secret_key.Clone()};
+    connection_ = std::make_unique<RelayConnection>(context_, endpoint_, std::move(keys), timeout_);
+  }
+
+  struct PendingKeys {
+    crypto::SigningKeyPair signing;
+    crypto::DhKeyPair dh;
+    crypto::DhKeyPair transport;
+  };
+
+  // The keys RequestKeyRotation made, if a rotation is pending.
+  Result<std::optional<PendingKeys>> LoadPendingKeys() {
+    LIAISON_ASSIGN_OR_RETURN(auto signing_value, state_->GetSelf("pending_signing_secret"));
+    if (!signing_value || signing_value->empty()) return std::optional<PendingKeys>();
+    sodium_memzero(signing_value->data(), signing_value->size());
+    LIAISON_ASSIGN_OR_RETURN(auto signing_secret, SecretFrom<crypto::kSignSecretKeyBytes>(*state_, "pending_signing_secret"));
+    LIAISON_ASSIGN_OR_RETURN(auto dh_secret, SecretFrom<crypto::kDhSecretKeyBytes>(*state_, "pending_dh_secret"));
+    LIAISON_ASSIGN_OR_RETURN(auto transport_secret, SecretFrom<crypto::kDhSecretKeyBytes>(*state_, "pending_transport_secret"));
+    LIAISON_ASSIGN_OR_RETURN(auto signing, crypto::SigningKeyPair::FromSecret(std::move(signing_secret)));
+    return std::optional<PendingKeys>(PendingKeys{std::move(signing), crypto::DhKeyPair::FromSecret(std::move(dh_secret)),
+                                                  crypto::DhKeyPair::FromSecret(std::move(transport_secret))});
+  }
+
+  // Roster mode, with a rotation pending: once the newest epoch lists this device with the new
+  // keys, makes them current in one commit (and republishes the bundle and signed prekey under
+  // them); sessions made with the old identity key are no longer used to send. The relay admits
+  // only the new transport key after the approval, so a refused handshake is retried with it.
+  Status AdoptRotatedKeysIfApproved() {
+    if (!roster_) return Status::Ok();
+    LIAISON_ASSIGN_OR_RETURN(std::optional<PendingKeys> pending, LoadPendingKeys());
+    if (!pending) return Status::Ok();
+    Status updated = UpdateRoster(nullptr);
+    bool on_new_transport = false;
+    if (updated.code() == Code::kPermissionDenied) {
+      Reconnect(pending->transport);
+      on_new_transport = true;
+      updated = UpdateRoster(nullptr);
+    }
+    auto entry = roster_->Find(address_, clock_.NowMicros());
+    const bool approved = updated.ok() && entry.ok() && entry->device->signing_key == pending->signing.public_key &&
+                          entry->device->dh_key == pending->dh.public_key &&
+                          entry->device->transport_key == pending->transport.public_key;
+    if (!approved) {
+      if (on_new_transport) Reconnect(transport_);
+      if (updated.code() == Code::kPermissionDenied) {
+        return Status::Error(Code::kPermissionDenied, "the relay refuses this device's current and its new key (revoked?)");
+      }
+      return Status::Ok();  // not approved yet (or the relay is unreachable): carry on with the current keys
+    }
+    auto secret = [](const auto& key) { return Bytes(key.data(), key.data() + key.size()); };
+    std::vector<std::pair<std::string, Bytes>> entries{
+        {"signing_secret", secret(pending->signing.secret_key)}, {"dh_secret", secret(pending->dh.secret_key)},
+        {"transport_secret", secret(pending->transport.secret_key)}, {"pending_signing_secret", {}},
+        {"pending_dh_secret", {}}, {"pending_transport_secret", {}}, {"published_bundle", {}},
+        {"spk_published", Bytes(4, 0)}};
+    Status stored = state_->PutSelf(entries);
+    for (auto& [name, value] : entries) sodium_memzero(value.data(), value.size());
+    LIAISON_RETURN_IF_ERROR(stored);
+    signing_ = std::move(pending->signing);
+    dh_ = std::move(pending->dh);
+    transport_ = std::move(pending->transport);
+    if (!on_new_transport) Reconnect(transport_);
+    return EnsurePublished(false);
+  }
+
   // Roster mode: takes newer epochs from the relay. With a report, a forged, rolled-back or
   // forked roster is an alarm recorded there (the held epoch stays in force) and only an
   // unreachable relay is an error; without one, every failure is returned.
@@ -454,6 +544,13 @@ class ClientImpl final : public Client {
     return devices;
   }
 
+  // Whether `session`'s X3DH associated data (IK_A || IK_B) names exactly these identity keys.
+  static bool MadeWith(const Session& session, const crypto::DhPublicKey& own, const crypto::DhPublicKey& peer) {
+    const auto& ad = session.associated_data;
+    auto half = [&](size_t at, const crypto::DhPublicKey& key) { return std::equal(key.begin(), key.end(), ad.begin() + at); };
+    return (half(0, own) && half(32, peer)) || (half(0, peer) && half(32, own));
+  }
+
   Result<PeerSessions> LoadSessions(store::Txn& txn, std::string_view peer) {
     LIAISON_ASSIGN_OR_RETURN(auto stored, state_->GetSessions(txn, peer));
     if (!stored) return PeerSessions();
@@ -471,9 +568,11 @@ class ClientImpl final : public Client {
   Status EnsureSession(const std::string& device) {
     LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(device));
     {
+      // A session counts only if it was made with both sides' current identity keys: after a
+      // key rotation on either side, a new one is started.
       LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
-      LIAISON_ASSIGN_OR_RETURN(auto stored, state_->GetSessions(txn, device));
-      if (stored) return Status::Ok();
+      LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, device));
+      if (!sessions.empty() && MadeWith(sessions.front(), dh_.public_key, keys.dh_key)) return Status::Ok();
     }
     LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kClaimPrekeys, wire::ClaimPrekeysRequest{device}));
     LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("prekeys of " + device));
@@ -757,7 +856,10 @@ class ClientImpl final : public Client {
   std::string address_;
   crypto::SigningKeyPair signing_;
   crypto::DhKeyPair dh_;
-  std::array<uint8_t, 32> transport_public_;
+  crypto::DhKeyPair transport_;
+  std::string endpoint_;
+  std::array<uint8_t, 32> relay_key_;
+  std::chrono::milliseconds timeout_;
   zmq::context_t context_;
   std::unique_ptr<RelayConnection> connection_;
 };

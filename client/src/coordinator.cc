@@ -175,6 +175,27 @@ class CoordinatorImpl final : public Coordinator {
     return SignStoreAndPublish(newest, std::move(members));
   }
 
+  Result<uint64_t> ApproveRotation(std::string_view request_text) override {
+    LIAISON_ASSIGN_OR_RETURN(RotationRequest request, DecodeRotationRequest(request_text));
+    LIAISON_ASSIGN_OR_RETURN(std::optional<roster::VerifiedEpoch> newest, NewestStored());
+    if (!newest || !newest->epoch.Find(request.address)) {
+      return Status::Error(Code::kNotFound, request.address + " is not in the roster");
+    }
+    std::vector<roster::Member> members = newest->epoch.members;
+    const auto parts = roster::SplitAddress(request.address);
+    for (roster::Member& member : members) {
+      if (member.id != parts->first) continue;
+      for (roster::Device& device : member.devices) {
+        if (device.id != parts->second) continue;
+        LIAISON_RETURN_IF_ERROR(VerifyRotationRequest(request, device.signing_key));
+        device.signing_key = request.signing_key;
+        device.dh_key = request.dh_key;
+        device.transport_key = request.transport_key;
+      }
+    }
+    return SignStoreAndPublish(newest, std::move(members));
+  }
+
   Result<uint64_t> Revoke(std::string_view target) override {
     LIAISON_ASSIGN_OR_RETURN(std::optional<roster::VerifiedEpoch> newest, NewestStored());
     if (!newest) return Status::Error(Code::kNotFound, "the roster is empty");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/hkdf.h"
+#include "crypto/sign.h"
 
 namespace liaison::client {
 namespace {
@@ -158,6 +159,44 @@ Status CheckEnrollmentMac(const EnrollmentRequest& request, const std::array<uin
     return Status::Error(Code::kUnauthenticated, "the enrollment request was not made with this invitation's code");
   }
   return Status::Ok();
+}
+
+namespace {
+
+std::string RotationMessage(std::string_view address, const std::array<uint8_t, 32>& signing_key,
+                            const std::array<uint8_t, 32>& dh_key, const std::array<uint8_t, 32>& transport_key) {
+  return "liaison-rotation-v1\n" + std::string(address) + "\n" + ToHex(signing_key) + "\n" + ToHex(dh_key) + "\n" +
+         Z85(transport_key);
+}
+
+}  // namespace
+
+std::string EncodeRotationRequest(std::string_view address, const crypto::SigningKeyPair& current,
+                                  const std::array<uint8_t, 32>& signing_key, const std::array<uint8_t, 32>& dh_key,
+                                  const std::array<uint8_t, 32>& transport_key) {
+  const auto signature =
+      crypto::SignDetached(current.secret_key, AsBytes(RotationMessage(address, signing_key, dh_key, transport_key)));
+  nlohmann::json json{{"address", std::string(address)},   {"signing_key", ToHex(signing_key)},
+                      {"dh_key", ToHex(dh_key)},           {"transport_key", Z85(transport_key)},
+                      {"signature", ToHex(signature)}};
+  return std::string(kRotationPrefix) + Base64Url(json.dump());
+}
+
+Result<RotationRequest> DecodeRotationRequest(std::string_view text) {
+  LIAISON_ASSIGN_OR_RETURN(nlohmann::json json, ParseText(text, kRotationPrefix, "a key rotation request"));
+  RotationRequest r;
+  LIAISON_ASSIGN_OR_RETURN(r.address, StringField(json, "address", 64));
+  LIAISON_ASSIGN_OR_RETURN(r.signing_key, HexField<32>(json, "signing_key"));
+  LIAISON_ASSIGN_OR_RETURN(r.dh_key, HexField<32>(json, "dh_key"));
+  LIAISON_ASSIGN_OR_RETURN(r.transport_key, Z85Field(json, "transport_key"));
+  LIAISON_ASSIGN_OR_RETURN(r.signature, HexField<64>(json, "signature"));
+  return r;
+}
+
+Status VerifyRotationRequest(const RotationRequest& r, const std::array<uint8_t, 32>& current_signing_key) {
+  return crypto::VerifyDetached(current_signing_key,
+                                AsBytes(RotationMessage(r.address, r.signing_key, r.dh_key, r.transport_key)), r.signature)
+      .WithContext("the rotation request is not signed by the device's current key");
 }
 
 }  // namespace liaison::client

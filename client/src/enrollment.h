@@ -11,6 +11,13 @@
 // | id | address | signing_key | dh_key | transport_key), fields joined by '\n'. The code never
 // leaves the invitation: only someone holding it can make a request the coordinator accepts.
 //
+//   rotation   := "liaison-rotation-v1:" base64url(JSON {address, signing_key (hex), dh_key
+//                  (hex), transport_key (Z85), signature (hex)})
+//
+// A device asks for new keys with a rotation request signed (Ed25519) by its *current* signing
+// key over "liaison-rotation-v1" | address | signing_key | dh_key | transport_key ('\n'-joined),
+// which the coordinator checks against the roster before it signs an epoch with the new keys.
+//
 // Thread-safety: pure functions.
 #ifndef LIAISON_CLIENT_SRC_ENROLLMENT_H_
 #define LIAISON_CLIENT_SRC_ENROLLMENT_H_
@@ -21,6 +28,7 @@
 #include <string_view>
 
 #include "base/bytes.h"
+#include "crypto/keys.h"
 #include "liaison/status.h"
 
 namespace liaison::client {
@@ -62,6 +70,24 @@ std::string EncodeEnrollmentRequest(const EnrollmentRequest& request);
 Result<EnrollmentRequest> DecodeEnrollmentRequest(std::string_view text);
 // OK if the request's MAC is right for `code` (compared in constant time); kUnauthenticated.
 Status CheckEnrollmentMac(const EnrollmentRequest& request, const std::array<uint8_t, 32>& code);
+
+inline constexpr std::string_view kRotationPrefix = "liaison-rotation-v1:";
+
+struct RotationRequest {
+  std::string address;
+  std::array<uint8_t, 32> signing_key{};    // the new keys
+  std::array<uint8_t, 32> dh_key{};
+  std::array<uint8_t, 32> transport_key{};
+  std::array<uint8_t, 64> signature{};      // by the current signing key
+};
+
+// Signs a request for the new public keys with the device's current signing key.
+std::string EncodeRotationRequest(std::string_view address, const crypto::SigningKeyPair& current,
+                                  const std::array<uint8_t, 32>& signing_key, const std::array<uint8_t, 32>& dh_key,
+                                  const std::array<uint8_t, 32>& transport_key);
+Result<RotationRequest> DecodeRotationRequest(std::string_view text);
+// OK if the signature verifies under `current_signing_key`; kUnauthenticated otherwise.
+Status VerifyRotationRequest(const RotationRequest& request, const std::array<uint8_t, 32>& current_signing_key);
 
 }  // namespace liaison::client
 

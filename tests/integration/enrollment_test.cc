@@ -5,7 +5,10 @@
 
 #include "base/clock.h"
 #include "base/file_util.h"
+#include "client/src/client_state.h"
 #include "client/src/enrollment.h"
+#include "client/src/sessions.h"
+#include "crypto/keys.h"
 #include "liaison/coordinator.h"
 #include "relay_process_util.h"
 
@@ -152,4 +155,80 @@ TEST_CASE("the coordinator's key opens only with its passphrase", "[integration]
   REQUIRE(public_key.ok());
   CHECK(file->find(std::string(public_key->begin(), public_key->end())) == std::string::npos);
   CHECK(file->rfind("LPB1", 0) == 0);
+}
+
+TEST_CASE("a device rotates its keys through an approved epoch and new sessions use them", "[integration][enrollment]") {
+  CoordinatedRelay c;
+  auto association = c.Admit("moschee-dresden/1", "association_contact");
+  auto officer = c.Admit("officer-dresden/1", "officer");
+  REQUIRE(association->Sync().ok());
+  REQUIRE(officer->Sync().ok());
+  REQUIRE(association->Send("officer-dresden/1", "vor dem Schlüsselwechsel").ok());
+  REQUIRE(officer->Sync()->received == 1);
+  const DeviceCard before = association->Card();
+  const std::string number_before = officer->Verify("moschee-dresden")->safety_number;
+
+  auto request = association->RequestKeyRotation();
+  REQUIRE(request.ok());
+  CHECK(*association->RequestKeyRotation() == *request);  // the same pending keys until approved
+  CHECK(association->Card().transport_key == before.transport_key);  // nothing changes yet
+
+  // Only the device's current key can ask: a request signed by another device is refused.
+  auto other = officer->RequestKeyRotation();
+  REQUIRE(other.ok());
+  auto forged = client::DecodeRotationRequest(*other);
+  REQUIRE(forged.ok());
+  forged->address = "moschee-dresden/1";
+  CHECK(c.coordinator->ApproveRotation(client::EncodeRotationRequest(forged->address, crypto::SigningKeyPair::Generate(),
+                                                                     forged->signing_key, forged->dh_key,
+                                                                     forged->transport_key))
+            .status()
+            .code() == Code::kUnauthenticated);
+
+  auto epoch = c.coordinator->ApproveRotation(*request);
+  REQUIRE(epoch.ok());
+  CHECK(*epoch == 3);
+  // The relay now admits only the new transport key; the device switches on its next sync.
+  auto report = association->Sync();
+  INFO((report.ok() ? std::string() : report.status().ToString()));
+  REQUIRE(report.ok());
+  CHECK(report->roster_epoch == 3);
+  const DeviceCard after = association->Card();
+  CHECK(after.transport_key != before.transport_key);
+  CHECK(after.signing_key != before.signing_key);
+  CHECK(after.dh_key != before.dh_key);
+
+  // Both directions work in new sessions under the new keys, also after a restart of the device.
+  REQUIRE(officer->Sync()->roster_epoch == 3);
+  CHECK(officer->Verify("moschee-dresden")->safety_number != number_before);
+  REQUIRE(officer->Send("moschee-dresden/1", "nach dem Schlüsselwechsel").ok());
+  association.reset();
+  auto reopened = Client::Open(OptionsFor(c.relay, c.dir.Sub("moschee-dresden-1")));
+  REQUIRE(reopened.ok());
+  auto at_association = (*reopened)->Sync();
+  REQUIRE(at_association.ok());
+  CHECK(at_association->received == 1);
+  CHECK(at_association->rejected == 0);
+  REQUIRE((*reopened)->Send("officer-dresden/1", "angekommen").ok());
+  auto at_officer = officer->Sync();
+  REQUIRE(at_officer.ok());
+  CHECK(at_officer->received == 1);
+  CHECK(at_officer->rejected == 0);
+
+  // The officer started a new session with the new identity key instead of going on in the old.
+  officer.reset();
+  auto state = client::ClientState::Open(c.dir.Sub("officer-dresden-1"));
+  REQUIRE(state.ok());
+  auto txn = (*state)->BeginRead();
+  REQUIRE(txn.ok());
+  auto stored = (*state)->GetSessions(*txn, "moschee-dresden/1");
+  REQUIRE(stored.ok());
+  REQUIRE(stored->has_value());
+  auto sessions = client::DecodePeerSessions(**stored);
+  REQUIRE(sessions.ok());
+  CHECK(sessions->size() == 2);
+  auto new_dh = FromHex(after.dh_key);
+  REQUIRE(new_dh.ok());
+  const auto& ad = sessions->front().associated_data;
+  CHECK((std::equal(new_dh->begin(), new_dh->end(), ad.begin()) || std::equal(new_dh->begin(), new_dh->end(), ad.begin() + 32)));
 }

@@ -155,6 +155,12 @@ class Client {
   virtual Result<std::vector<InboxMessage>> Inbox() = 0;
   // Messages waiting in the outbox.
   virtual Result<size_t> OutboxSize() = 0;
+  // Roster mode: makes new keys for this device, kept aside until approved, and returns the key
+  // rotation request for the coordinator (`liaison admin approve-rotation`), signed with the
+  // current key. After the coordinator published an epoch with the new keys, the next Send,
+  // Sync or Listen switches to them (new transport key, bundle and signed prekey republished)
+  // and new sessions are started with every peer. Until then it returns the same request.
+  virtual Result<std::string> RequestKeyRotation() = 0;
   // Roster mode: the safety number with `member` (a member id) from the newest roster epoch,
   // and whether it was verified. kNotFound if either member is not in the roster;
   // kInvalidArgument in list mode.

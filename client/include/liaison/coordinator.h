@@ -91,6 +91,11 @@ class Coordinator {
   // kInvalidArgument (profile), kUnavailable (relay unreachable: the epoch is stored and the
   // next command publishes it).
   virtual Result<uint64_t> Approve(std::string_view request, const MemberProfile& profile) = 0;
+  // Replaces a device's keys with those of its rotation request (Client::RequestKeyRotation),
+  // after checking that the request is signed by the device's current key in the newest epoch;
+  // signs, stores and publishes the next epoch. Errors: kMalformed, kNotFound (device not in the
+  // roster), kUnauthenticated (signature), kInvalidArgument (the new transport key is in use).
+  virtual Result<uint64_t> ApproveRotation(std::string_view request) = 0;
   // Removes a member ("member") or one device ("member/device"; the member goes with its last
   // device) in a new epoch, stored and published. kNotFound if absent.
   virtual Result<uint64_t> Revoke(std::string_view member_or_device) = 0;
