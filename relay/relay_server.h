@@ -59,8 +59,11 @@ class RelayServer {
   // and admits exactly its devices from then on. Errors as roster::VerifyEpoch/CheckSuccessor,
   // or the store's.
   Status PublishRoster(ByteView signed_epoch);
-  // Admits the devices of the held epoch valid now; forgets sessions of devices no longer admitted.
+  // Admits the devices of the held epoch valid now, then ForgetUnadmitted().
   void ApplyRoster();
+  // Forgets the push sessions of devices no longer admitted and closes (shutdown) the TCP
+  // connections their last requests came in on.
+  void ForgetUnadmitted();
   // Answers a request that roster mode or the send policy refuses before it is decoded further;
   // returns true if it did.
   bool RefusedByRoster(const Request& request, wire::FrameType type);
@@ -74,6 +77,8 @@ class RelayServer {
   zmq::socket_t router_;
   std::string endpoint_;
   std::map<std::string, Session, std::less<>> sessions_;
+  // The device (ZAP User-Id) whose request last arrived on each TCP connection, by descriptor.
+  std::map<int, std::string> connection_owner_;
   std::optional<roster::PublicKey> coordinator_key_;   // set: roster mode
   std::optional<TransportKey> admin_transport_key_;
   std::optional<roster::VerifiedEpoch> roster_;        // the newest epoch held (roster mode)

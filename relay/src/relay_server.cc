@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <sodium.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <variant>
@@ -36,6 +37,7 @@ struct RelayServer::Request {
   std::string user;  // ZAP User-Id: the authenticated device address
   zmq::message_t frame;
   bool extra_parts = false;
+  int fd = -1;  // the TCP connection it came in on (ZMQ_SRCFD), to close it on revocation
 };
 
 // A decoded write waiting for the group commit.
@@ -188,6 +190,11 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
         } catch (const zmq::error_t&) {
           request.user.clear();  // no ZAP identity: the request is dropped below
         }
+        try {
+          request.fd = request.frame.get(ZMQ_SRCFD);
+        } catch (const zmq::error_t&) {
+          request.fd = -1;
+        }
         while (request.frame.more()) {  // one frame per message: drain and refuse the rest
           zmq::message_t extra;
           (void)router_.recv(extra, zmq::recv_flags::none);
@@ -263,6 +270,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
       continue;
     }
 
+    if (request.fd >= 0) connection_owner_[request.fd] = request.user;
     if (RefusedByRoster(request, type)) continue;
 
     // Track the newest connection of each device; a new one starts a fresh push cursor.
@@ -653,9 +661,32 @@ void RelayServer::ApplyRoster() {
   static const roster::Epoch kEmpty;
   next_roster_change_micros_ =
       registry_.UseRoster(roster_ ? roster_->epoch : kEmpty, clock_.NowMicros(), admin_transport_key_);
+  ForgetUnadmitted();
+}
+
+void RelayServer::ForgetUnadmitted() {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     it = registry_.HasAddress(it->first) ? std::next(it) : sessions_.erase(it);
   }
+  size_t closed = 0;
+  for (auto it = connection_owner_.begin(); it != connection_owner_.end();) {
+    if (registry_.HasAddress(it->second)) {
+      ++it;
+      continue;
+    }
+    // The descriptor belongs to libzmq's I/O thread: shutdown() (never close()) makes it see the
+    // peer gone and tear the connection down. A descriptor reused since by something else is
+    // left alone unless it is a connected, non-listening socket; at worst that is another
+    // peer's fresh connection, which reconnects.
+    int listening = 1;
+    socklen_t length = sizeof listening;
+    if (getsockopt(it->first, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening == 0 &&
+        ::shutdown(it->first, SHUT_RDWR) == 0) {
+      ++closed;
+    }
+    it = connection_owner_.erase(it);
+  }
+  if (closed > 0) spdlog::info("closed {} connections of devices no longer admitted", closed);
 }
 
 void RelayServer::LogCounters() {
@@ -675,9 +706,7 @@ void RelayServer::Periodic() {
     } else {
       Status reload = registry_.ReloadIfChanged();
       if (!reload.ok()) spdlog::warn("{}", reload.ToString());
-      for (auto it = sessions_.begin(); it != sessions_.end();) {
-        it = registry_.HasAddress(it->first) ? std::next(it) : sessions_.erase(it);
-      }
+      ForgetUnadmitted();
     }
     auto swept = store_->SweepExpired(kMaxSweepPerCommit);
     if (!swept.ok()) {
