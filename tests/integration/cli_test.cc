@@ -16,9 +16,10 @@ struct Output {
   std::string text;
 };
 
-Output Cli(const std::string& args) {
+// Runs a shell command line; captures its stdout and stderr.
+Output Shell(const std::string& command) {
   Output out;
-  FILE* pipe = popen((std::string(LIAISON_CLI_BIN) + " " + args + " 2>&1").c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   REQUIRE(pipe != nullptr);
   char buffer[4096];
   size_t n;
@@ -27,6 +28,8 @@ Output Cli(const std::string& args) {
   out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
 }
+
+Output Cli(const std::string& args) { return Shell(std::string(LIAISON_CLI_BIN) + " " + args); }
 
 }  // namespace
 
@@ -86,18 +89,7 @@ TEST_CASE("the coordinator's command line: init, invite, enroll, approve, messag
   relay.Stop();
   const std::string admin = "LIAISON_ADMIN_PASSPHRASE='Sicherheitsdialog Dresden' " + std::string(LIAISON_CLI_BIN) +
                             " admin --admin " + dir.Sub("admin") + " ";
-  auto Admin = [&](const std::string& args) {
-    Output out;
-    FILE* pipe = popen((admin + args + " 2>&1").c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.text.append(buffer, n);
-    const int status = pclose(pipe);
-    out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    INFO(args << "\n" << out.text);
-    return out;
-  };
+  auto Admin = [&](const std::string& args) { return Shell(admin + args); };
   auto init = Admin("init --relay " + relay.endpoint() + " --relay-key-file " + relay.data_dir() + "/relay.pub" +
                     " --relay-config " + relay.data_dir() + "/relay.toml --light-kdf");
   INFO(init.text);
@@ -127,16 +119,8 @@ TEST_CASE("the coordinator's command line: init, invite, enroll, approve, messag
   CHECK_THAT(reused.text, Catch::Contains("used already"));
   auto wrong = Cli("admin --admin " + dir.Sub("admin") + " roster");  // no passphrase in the environment
   CHECK(wrong.code == 2);
-  auto bad_passphrase = Output{};
-  {
-    FILE* pipe = popen(("LIAISON_ADMIN_PASSPHRASE=falsch " + std::string(LIAISON_CLI_BIN) + " admin --admin " +
-                        dir.Sub("admin") + " roster 2>&1 </dev/null").c_str(), "r");
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) bad_passphrase.text.append(buffer, n);
-    const int status = pclose(pipe);
-    bad_passphrase.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  auto bad_passphrase = Shell("LIAISON_ADMIN_PASSPHRASE=falsch " + std::string(LIAISON_CLI_BIN) + " admin --admin " +
+                              dir.Sub("admin") + " roster </dev/null");
   CHECK(bad_passphrase.code == 1);
   CHECK_THAT(bad_passphrase.text, Catch::Contains("wrong passphrase"));
 

@@ -52,17 +52,21 @@ void DeleteRelayRosterEpoch(const RelayProcess& relay, uint64_t number) {
   REQUIRE(txn->Commit().ok());
 }
 
+// A roster-mode relay with an officer and an association contact in epoch 1 (not synced yet).
+struct OfficerAndAssociation : RosterRelay {
+  std::unique_ptr<Client> officer =
+      MakeRosterClient(relay, coordinator, dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
+  std::unique_ptr<Client> association = MakeRosterClient(relay, coordinator, dir.Sub("association"),
+                                                         "moschee-dresden/1", roster::Role::kAssociationContact);
+  OfficerAndAssociation() { coordinator.PublishNext(relay); }
+};
+
 }  // namespace
 
 TEST_CASE("roster-mode clients exchange messages with keys taken from the signed roster", "[integration][roster]") {
-  RosterRelay r;
-  RelayProcess& relay = r.relay;
-  TestCoordinator& coordinator = r.coordinator;
-  const TempDir& dir = r.dir;
-  auto officer = MakeRosterClient(relay, coordinator, dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
-  auto association = MakeRosterClient(relay, coordinator, dir.Sub("association"), "moschee-dresden/1",
-                                      roster::Role::kAssociationContact);
-  coordinator.PublishNext(relay);
+  OfficerAndAssociation o;
+  auto& officer = o.officer;
+  auto& association = o.association;
 
   auto report = officer->Sync();
   REQUIRE(report.ok());
@@ -115,14 +119,11 @@ TEST_CASE("a relay serving a forged roster cannot get a client to encrypt to a m
 
 TEST_CASE("a relay that withholds the newest epoch is caught by the sender's and the recipient's client",
           "[integration][roster]") {
-  RosterRelay r;
-  RelayProcess& relay = r.relay;
-  TestCoordinator& coordinator = r.coordinator;
-  const TempDir& dir = r.dir;
-  auto officer = MakeRosterClient(relay, coordinator, dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
-  auto association = MakeRosterClient(relay, coordinator, dir.Sub("association"), "moschee-dresden/1",
-                                      roster::Role::kAssociationContact);
-  coordinator.PublishNext(relay);
+  OfficerAndAssociation o;
+  RelayProcess& relay = o.relay;
+  TestCoordinator& coordinator = o.coordinator;
+  auto& officer = o.officer;
+  auto& association = o.association;
   REQUIRE(association->Sync()->roster_epoch == 1);
   RawDevice desk{"desk-dresden/1"};
   coordinator.Add(desk, roster::Role::kDesk);
@@ -217,11 +218,9 @@ TEST_CASE("a message to a desk reaches every officer's device, and a desk answer
 
 TEST_CASE("safety numbers are the same on both sides, recorded when confirmed, and change with a key",
           "[integration][roster]") {
-  RosterRelay r;
-  auto officer = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("officer"), "officer-dresden/1", roster::Role::kOfficer);
-  auto association = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("association"), "moschee-dresden/1",
-                                      roster::Role::kAssociationContact);
-  r.coordinator.PublishNext(r.relay);
+  OfficerAndAssociation r;
+  auto& officer = r.officer;
+  auto& association = r.association;
   REQUIRE(officer->Sync().ok());
   REQUIRE(association->Sync().ok());
 
