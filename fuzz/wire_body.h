@@ -43,8 +43,10 @@ enum class BodyKind : uint8_t {
   kGetRosterReply = 19,
   kSignedRosterEpoch = 20,  // what PUBLISH_ROSTER and GET_ROSTER carry (roster/roster.h)
   kRosterEpoch = 21,        // the body inside a signed epoch
+  kSendBroadcastRequest = 22,
+  kSendBroadcastReply = 23,
 };
-inline constexpr uint8_t kBodyKindCount = 22;
+inline constexpr uint8_t kBodyKindCount = 24;
 
 inline const char* BodyKindName(BodyKind kind) {
   switch (kind) {
@@ -70,6 +72,8 @@ inline const char* BodyKindName(BodyKind kind) {
     case BodyKind::kGetRosterReply: return "GetRosterReply";
     case BodyKind::kSignedRosterEpoch: return "SignedRosterEpoch";
     case BodyKind::kRosterEpoch: return "RosterEpoch";
+    case BodyKind::kSendBroadcastRequest: return "SendBroadcastRequest";
+    case BodyKind::kSendBroadcastReply: return "SendBroadcastReply";
   }
   return "?";
 }
@@ -96,6 +100,7 @@ inline BodyKind BodyKindForFrame(const wire::FrameHeader& header) {
     case FrameType::kListDevices: return reply ? BodyKind::kListDevicesReply : BodyKind::kListDevicesRequest;
     case FrameType::kPublishRoster: return reply ? BodyKind::kRosterNumber : BodyKind::kPublishRosterRequest;
     case FrameType::kGetRoster: return reply ? BodyKind::kGetRosterReply : BodyKind::kGetRosterRequest;
+    case FrameType::kSendBroadcast: return reply ? BodyKind::kSendBroadcastReply : BodyKind::kSendBroadcastRequest;
     case FrameType::kDeliver: return BodyKind::kDeliveries;
     case FrameType::kError: return BodyKind::kErrorBody;
   }
@@ -149,6 +154,8 @@ inline bool CheckBody(BodyKind kind, ByteView body) {
     case BodyKind::kGetRosterReply: return CheckBodyRoundTrip<wire::GetRosterReply>(body, kind);
     case BodyKind::kSignedRosterEpoch: return CheckBodyRoundTrip<roster::SignedEpochWire>(body, kind);
     case BodyKind::kRosterEpoch: return CheckBodyRoundTrip<roster::Epoch>(body, kind);
+    case BodyKind::kSendBroadcastRequest: return CheckBodyRoundTrip<wire::SendBroadcastRequest>(body, kind);
+    case BodyKind::kSendBroadcastReply: return CheckBodyRoundTrip<wire::SendBroadcastReply>(body, kind);
   }
   return false;
 }

@@ -32,6 +32,7 @@ enum class FrameType : uint8_t {
   kListDevices = 0x0A,     // the registered device addresses of one member
   kPublishRoster = 0x0B,   // a coordinator-signed roster epoch, successor of the relay's newest
   kGetRoster = 0x0C,       // one roster epoch by number (0: the newest)
+  kSendBroadcast = 0x0D,   // one body stored once, and a small copy for each recipient device
   kDeliver = 0x40,      // relay -> client push, request_id 0, never answered
   kError = 0x00,        // only as kReplyBit|kError: the answer to a frame whose header was unreadable
 };

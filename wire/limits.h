@@ -75,6 +75,21 @@ inline constexpr size_t kMaxOrganisationBytes = 128;
 inline constexpr size_t kMaxAreasPerMember = 16;
 inline constexpr size_t kMaxAreaBytes = 64;
 
+// Broadcasts (alerts and reports, SEND_BROADCAST). The body is encrypted once and stored once;
+// each recipient device gets a small copy carrying the body's key through its session.
+// A body holds a title of 200 bytes and 16 KiB of text, padded to a bucket: 32 KiB bounds it
+// with room for the padding, and keeps a delivered copy with its body under kMaxEnvelopeBytes.
+inline constexpr size_t kMaxBroadcastBodyBytes = 32 * 1024 + 64;
+// A copy is a sealed envelope in the smallest buckets (512 bytes, 1024 with an X3DH header and
+// a long sender address). Higher would let copies carry bulk content the body should carry.
+inline constexpr size_t kMaxBroadcastCopyBytes = 1024;
+// Copies per request: 1,024 copies of 512 bytes plus their addresses and ids fit a body of
+// kMaxBodyBytes next to the largest broadcast body; a client splits larger selections (and
+// copies of 1024 bytes) over several requests, each of which stores the body once.
+inline constexpr size_t kMaxBroadcastCopies = 1024;
+// The smallest encoding of one copy: address length 8, 1 byte of address, id 16, envelope length 8.
+inline constexpr size_t kMinBroadcastCopyBytes = 8 + 1 + 16 + 8;
+
 }  // namespace liaison::wire
 
 #endif  // LIAISON_WIRE_LIMITS_H_

@@ -203,6 +203,47 @@ struct GetRosterReply {
   void serialize(Archive& ar) { ar(newest, Bounded<kMaxSignedRosterEpochBytes>(signed_epoch)); }
 };
 
+// SEND_BROADCAST: an alert or report. `body` is stored once; each copy is stored in its
+// recipient's mailbox like a SEND (deduplicated by its own message id) and delivered with the
+// body attached (wire/broadcast.h). All copies and the body are written in one durable commit.
+struct BroadcastCopy {
+  std::string recipient;      // recipient device address
+  MessageId message_id{};     // random per copy; a retry reuses it
+  Bytes envelope;             // opaque: carries the body's key to that device
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(Bounded<kMaxAddressBytes>(recipient), message_id, Bounded<kMaxBroadcastCopyBytes>(envelope));
+  }
+};
+
+struct SendBroadcastRequest {
+  MessageId broadcast_id{};   // the alert's or report's id, named in the relay's receipt
+  uint64_t expires_at = 0;    // as SendRequest::expires_at, for the body and every copy
+  Bytes body;                 // opaque to the relay, 1..kMaxBroadcastBodyBytes
+  std::vector<BroadcastCopy> copies;  // 1..kMaxBroadcastCopies
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(broadcast_id, expires_at, Bounded<kMaxBroadcastBodyBytes>(body),
+       BoundedList<kMaxBroadcastCopies, kMinBroadcastCopyBytes>(copies));
+  }
+};
+
+// SEND_BROADCAST reply (status 200 even when some copies were refused). `statuses` has one wire
+// status per copy, in request order: 200 stored, 208 stored before, 301 mailbox full (retry),
+// 403 the role policy forbids it, 404 no such device, 410 expired. The relay signs a submission
+// receipt over "liaison/v1/submission-receipt" | broadcast_id | BLAKE2b-256(body) |
+// stored_at:u64be | copies:u32be, where copies counts the 200s and 208s.
+struct SendBroadcastReply {
+  std::vector<uint16_t> statuses;
+  uint64_t stored_at = 0;     // the relay's clock, microseconds since the epoch
+  std::array<uint8_t, 32> relay_signing_key{};
+  std::array<uint8_t, 64> signature{};
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(BoundedList<kMaxBroadcastCopies, sizeof(uint16_t)>(statuses), stored_at, relay_signing_key, signature);
+  }
+};
+
 }  // namespace liaison::wire
 
 #endif  // LIAISON_WIRE_MESSAGES_H_

@@ -20,6 +20,7 @@ bool IsKnownType(uint8_t type) {
     case FrameType::kListDevices:
     case FrameType::kPublishRoster:
     case FrameType::kGetRoster:
+    case FrameType::kSendBroadcast:
       return true;
     case FrameType::kDeliver:
       return (type & kReplyBit) == 0;
