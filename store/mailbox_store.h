@@ -11,8 +11,10 @@
 //   spk    : address -> signed prekey record (opaque; replaced by each publication)
 //   otk    : mailbox | one-time prekey record -> "" (opaque records; each handed out once)
 //   meta   : "next_seq" -> u64be, "pages_released_at" -> u64be (see ReleaseFreedPages)
-// where mailbox = u8 length | address. Entries leave `bodies` and `index` when the recipient
-// acknowledges them or they expire; `dedup` and `expiry` entries stay until expiry so that a
+//   shared : body_id:u64be -> refs:u32be | body   (a broadcast body, stored once; appended)
+//   refs   : seq:u64be -> body_id:u64be            (the copy at seq is delivered with that body)
+// where mailbox = u8 length | address. Entries leave `bodies` and `index` (and `refs`) when the recipient
+// acknowledges them or they expire; a shared body leaves when its last copy did; `dedup` and `expiry` entries stay until expiry so that a
 // retry arriving after the acknowledgement is recognised rather than delivered again.
 //
 // Writes go through a WriteBatch: many sends and acknowledgements in one durable commit (group
@@ -74,7 +76,25 @@ struct StoredMessage {
   int64_t stored_at = 0;
   int64_t expires_at = 0;
   Bytes envelope;
+  std::optional<Bytes> shared_body;  // set for a broadcast copy: the body it is delivered with
 };
+
+// One recipient's copy of a broadcast.
+struct BroadcastCopy {
+  std::string recipient;   // 1..64 bytes
+  MessageId message_id{};
+  ByteView envelope;       // copied into the store
+};
+
+struct BroadcastPut {
+  int64_t expires_at = 0;  // as PutRequest::expires_at, for every copy
+  ByteView body;           // stored once, if any copy is stored
+  std::span<const BroadcastCopy> copies;
+};
+
+// Per copy, in order: its PutResult, or the refusal of that copy alone (kInvalidArgument,
+// kExpired, kMailboxFull).
+using BroadcastOutcome = std::vector<Result<PutResult>>;
 
 // What CLAIM_PREKEYS hands out for one device. Absent parts were never published (or, for the
 // one-time prekey, are all used up).
@@ -102,6 +122,13 @@ class WriteBatch {
   // Deletes the recipient's pending entries with these sequence numbers; unknown ones (already
   // acknowledged, expired, or another mailbox's) are ignored. Returns how many were deleted.
   Result<uint32_t> Ack(std::string_view recipient, std::span<const uint64_t> seqs);
+  // Stores a broadcast: the body once (only if at least one copy is new), and each copy in its
+  // recipient's mailbox as Put() would, referring to the body; a copy's quota is charged its
+  // envelope plus the body. A retried copy (same recipient and message id) is a duplicate and
+  // takes no new reference. Errors for the whole broadcast: kInvalidArgument (an empty body),
+  // kStoreFull (only if some copy would be stored; refused before anything of the broadcast was
+  // written; abort the batch, as for Put), kIoError, kCorruption.
+  Result<BroadcastOutcome> PutBroadcast(const BroadcastPut& broadcast);
   Status PutKeyBundle(std::string_view address, ByteView bundle);
   // Replaces the device's signed prekey record (unless `signed_prekey` is empty) and adds the
   // one-time prekey records not held already; returns how many one-time prekeys the device now
@@ -123,8 +150,22 @@ class WriteBatch {
   friend class MailboxStore;
   WriteBatch(MailboxStore* store, Txn txn) : store_(store), txn_(std::move(txn)) {}
   Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
+  // A broadcast body while PutBroadcast stores its copies: `id` is 0 until the first copy that
+  // passes dedup and quota claims room for the body and draws its id.
+  struct SharedBody {
+    ByteView bytes;
+    uint64_t id = 0;
+  };
+  // Put() at time `now`; with `shared`, the copy refers to that body, is charged its envelope
+  // plus the body, and claims no room (PutBroadcast claimed it for all copies).
+  Result<PutResult> PutEntry(const PutRequest& request, SharedBody* shared, int64_t now);
+  Result<uint64_t> NextSeq();
+  // The expiry a put with `requested` (0: the default TTL) gets, clamped to the maximum TTL.
+  int64_t ExpiresAt(int64_t requested, int64_t now) const;
   // kStoreFull if storing `envelope_bytes` more would leave fewer than the reserved pages free.
   Status CheckRoom(size_t envelope_bytes);
+  // CheckRoom for several puts at once: all of them are claimed, or none.
+  Status ClaimRoom(std::span<const size_t> envelope_sizes);
   MailboxStore* store_;
   Txn txn_;
   std::optional<uint64_t> next_seq_;
@@ -142,7 +183,7 @@ class MailboxStore {
   Result<WriteBatch> BeginWrite();
 
   // Up to `max_items` pending messages of `recipient` with seq > after_seq, stopping before the
-  // envelopes exceed `max_bytes` (at least one is returned if any is pending and max_items > 0). `*more` tells
+  // envelopes (with their shared bodies) exceed `max_bytes` (at least one is returned if any is pending and max_items > 0). `*more` tells
   // whether more remain after the last returned. Expired messages not yet swept are skipped.
   Result<std::vector<StoredMessage>> Fetch(std::string_view recipient, uint64_t after_seq, size_t max_items,
                                            size_t max_bytes, bool* more);
@@ -156,6 +197,9 @@ class MailboxStore {
   // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit.
   // Returns how many pending messages were removed unacknowledged.
   Result<size_t> SweepExpired(size_t max_entries);
+
+  // How many broadcast bodies the store holds, and their bytes (for tests and `status`).
+  Result<MailboxUsage> SharedBodies();
 
   // LMDB reuses pages freed by a commit only in transactions that start after a later commit
   // (readers of the freeing snapshot might still need them). After acknowledgements drained a
@@ -175,7 +219,7 @@ class MailboxStore {
   std::unique_ptr<Env> env_;
   MailboxStoreOptions options_;
   Clock& clock_;
-  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0;
+  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
 };
 
 }  // namespace liaison::store

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <set>
 
 namespace liaison::store {
 
@@ -61,6 +63,19 @@ Result<Usage16> ReadUsage(Txn& txn, MDB_dbi quota, ByteView mailbox) {
   return usage;
 }
 
+// kMailboxFull unless a mailbox holding `usage` may take one more message charged `charged_bytes`.
+Status CheckQuota(const MailboxStoreOptions& options, const Usage16& usage, size_t charged_bytes) {
+  if (usage.count + 1 > options.max_mailbox_messages) {
+    return Status::Error(Code::kMailboxFull, "the recipient's mailbox holds " + std::to_string(usage.count) +
+                                                 " messages, its limit");
+  }
+  if (usage.bytes + charged_bytes > options.max_mailbox_bytes) {
+    return Status::Error(Code::kMailboxFull, "the recipient's mailbox would exceed its limit of " +
+                                                 std::to_string(options.max_mailbox_bytes) + " bytes");
+  }
+  return Status::Ok();
+}
+
 Status WriteUsage(Txn& txn, MDB_dbi quota, ByteView mailbox, Usage16 usage) {
   if (usage.count == 0) {
     LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(quota, mailbox));
@@ -113,6 +128,8 @@ Status MailboxStore::OpenTables() {
   LIAISON_ASSIGN_OR_RETURN(spk_, txn.OpenDb("spk", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(otk_, txn.OpenDb("otk", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(roster_, txn.OpenDb("roster", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(shared_, txn.OpenDb("shared", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(refs_, txn.OpenDb("refs", MDB_CREATE));
   return txn.Commit().WithContext("creating the store's tables");
 }
 
@@ -121,7 +138,9 @@ Result<WriteBatch> MailboxStore::BeginWrite() {
   return WriteBatch(this, std::move(txn));
 }
 
-Status WriteBatch::CheckRoom(size_t envelope_bytes) {
+Status WriteBatch::CheckRoom(size_t envelope_bytes) { return ClaimRoom(std::span<const size_t>(&envelope_bytes, 1)); }
+
+Status WriteBatch::ClaimRoom(std::span<const size_t> envelope_sizes) {
   if (!room_pages_) {
     MDB_envinfo info{};
     MDB_stat stat{};
@@ -149,8 +168,9 @@ Status WriteBatch::CheckRoom(size_t envelope_bytes) {
     const uint64_t used = info.me_last_pgno + 1 > free_pages ? info.me_last_pgno + 1 - free_pages : 0;
     room_pages_ = max_pages > used ? max_pages - used : 0;
   }
-  // The envelope's pages, plus copies of the leaf pages a put touches in the other tables.
-  const uint64_t need = (envelope_bytes + 128 + page_size_ - 1) / page_size_ + 4;
+  // Each envelope's pages, plus copies of the leaf pages a put touches in the other tables.
+  uint64_t need = 0;
+  for (size_t bytes : envelope_sizes) need += (bytes + 128 + page_size_ - 1) / page_size_ + 4;
   if (pages_claimed_ + need + reserve_pages_ > *room_pages_) {
     return Status::Error(Code::kStoreFull, "the store is full (it keeps " + std::to_string(reserve_pages_) +
                                                " pages free so that acknowledgements can always be written)");
@@ -159,12 +179,96 @@ Status WriteBatch::CheckRoom(size_t envelope_bytes) {
   return Status::Ok();
 }
 
+int64_t WriteBatch::ExpiresAt(int64_t requested, int64_t now) const {
+  const MailboxStoreOptions& o = store_->options_;
+  const int64_t expires_at = requested == 0 ? now + o.default_ttl_micros : requested;
+  return std::min(expires_at, now + o.max_ttl_micros);
+}
+
+Result<uint64_t> WriteBatch::NextSeq() {
+  if (!next_seq_) {
+    LIAISON_ASSIGN_OR_RETURN(auto stored, txn_.Get(store_->meta_, AsBytes(kNextSeqKey)));
+    next_seq_ = stored && stored->size() == 8 ? GetBigEndian64(stored->data()) : 1;
+  }
+  return (*next_seq_)++;
+}
+
 Result<PutResult> WriteBatch::Put(const PutRequest& request) {
-  LIAISON_RETURN_IF_ERROR(CheckAddress(request.recipient));
+  return PutEntry(request, nullptr, store_->clock_.NowMicros());
+}
+
+Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast) {
+  if (broadcast.body.empty()) return Status::Error(Code::kInvalidArgument, "a broadcast without a body");
   MailboxStore& s = *store_;
+  BroadcastOutcome outcome;
+  outcome.reserve(broadcast.copies.size());
+  // First, without writing, which copies will be stored: PutEntry's checks in its order, with
+  // the earlier copies of this broadcast counted (their dedup records and quota). Room for those
+  // and for the body is claimed before anything is written, so that kStoreFull leaves no copy
+  // behind without its body; a broadcast with no copy to store needs no room and stores no body.
   const int64_t now = s.clock_.NowMicros();
-  int64_t expires_at = request.expires_at == 0 ? now + s.options_.default_ttl_micros : request.expires_at;
-  expires_at = std::min(expires_at, now + s.options_.max_ttl_micros);
+  std::vector<size_t> sizes;
+  std::map<Bytes, Usage16> usage_after;  // the mailboxes given a copy so far
+  std::set<Bytes> taken;                 // the dedup keys of those copies
+  for (const BroadcastCopy& copy : broadcast.copies) {
+    if (!CheckAddress(copy.recipient).ok() || ExpiresAt(broadcast.expires_at, now) <= now) continue;
+    const Bytes mailbox = MailboxKey(copy.recipient);
+    Bytes dedup_key = Concat(mailbox, copy.message_id);
+    if (taken.count(dedup_key) != 0) continue;
+    LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, dedup_key));
+    if (existing) continue;
+    auto usage = usage_after.find(mailbox);
+    if (usage == usage_after.end()) {
+      LIAISON_ASSIGN_OR_RETURN(Usage16 held, ReadUsage(txn_, s.quota_, mailbox));
+      usage = usage_after.emplace(mailbox, held).first;
+    }
+    const size_t charged = copy.envelope.size() + broadcast.body.size();
+    if (!CheckQuota(s.options_, usage->second, charged).ok()) continue;
+    usage->second.count += 1;
+    usage->second.bytes += charged;
+    taken.insert(std::move(dedup_key));
+    sizes.push_back(copy.envelope.size());
+  }
+  const size_t planned = sizes.size();
+  if (planned > 0) {
+    sizes.push_back(broadcast.body.size());
+    LIAISON_RETURN_IF_ERROR(ClaimRoom(sizes));
+  }
+  SharedBody shared{broadcast.body};  // its id is drawn by the first copy stored (PutEntry)
+  uint32_t refs = 0;
+  for (const BroadcastCopy& copy : broadcast.copies) {
+    PutRequest put{copy.recipient, copy.message_id, broadcast.expires_at, copy.envelope};
+    auto result = PutEntry(put, &shared, now);
+    if (!result.ok()) {
+      const Code code = result.status().code();
+      if (code != Code::kInvalidArgument && code != Code::kExpired && code != Code::kMailboxFull) {
+        return result.status();
+      }
+    } else if (!result->duplicate) {
+      ++refs;
+    }
+    outcome.push_back(std::move(result));
+  }
+  if (refs != planned || (refs > 0 && shared.id == 0)) {
+    return Status::Error(Code::kInternal, "a broadcast stored " + std::to_string(refs) + " copies, " +
+                                              std::to_string(planned) + " were planned");
+  }
+  if (refs > 0) {
+    Bytes value;
+    value.reserve(4 + broadcast.body.size());
+    value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
+             static_cast<uint8_t>(refs)};
+    value.insert(value.end(), broadcast.body.begin(), broadcast.body.end());
+    LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, Be64(shared.id), value, MDB_APPEND).WithContext("storing a broadcast body"));
+  }
+  return outcome;
+}
+
+Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, SharedBody* shared, int64_t now) {
+  LIAISON_RETURN_IF_ERROR(CheckAddress(request.recipient));
+  const size_t charged_bytes = request.envelope.size() + (shared != nullptr ? shared->bytes.size() : 0);
+  MailboxStore& s = *store_;
+  const int64_t expires_at = ExpiresAt(request.expires_at, now);
   if (expires_at <= now) return Status::Error(Code::kExpired, "the message expired before it was stored");
 
   const Bytes mailbox = MailboxKey(request.recipient);
@@ -176,22 +280,17 @@ Result<PutResult> WriteBatch::Put(const PutRequest& request) {
   }
 
   LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
-  if (usage.count + 1 > s.options_.max_mailbox_messages) {
-    return Status::Error(Code::kMailboxFull, "the recipient's mailbox holds " + std::to_string(usage.count) +
-                                                 " messages, its limit");
-  }
-  if (usage.bytes + request.envelope.size() > s.options_.max_mailbox_bytes) {
-    return Status::Error(Code::kMailboxFull, "the recipient's mailbox would exceed its limit of " +
-                                                 std::to_string(s.options_.max_mailbox_bytes) + " bytes");
+  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, usage, charged_bytes));
+
+  if (shared == nullptr) {
+    LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
+  } else if (shared->id == 0) {
+    // The first copy stored (PutBroadcast claimed the room): the body's id comes from the global
+    // sequence, below the copies' seqs, so that bodies are appended in order like envelopes.
+    LIAISON_ASSIGN_OR_RETURN(shared->id, NextSeq());
   }
 
-  LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
-
-  if (!next_seq_) {
-    LIAISON_ASSIGN_OR_RETURN(auto stored, txn_.Get(s.meta_, AsBytes(kNextSeqKey)));
-    next_seq_ = stored && stored->size() == 8 ? GetBigEndian64(stored->data()) : 1;
-  }
-  const uint64_t seq = (*next_seq_)++;
+  LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, NextSeq());
   const auto seq_be = Be64(seq);
 
   Bytes body;
@@ -205,15 +304,16 @@ Result<PutResult> WriteBatch::Put(const PutRequest& request) {
   body.insert(body.end(), request.envelope.begin(), request.envelope.end());
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.bodies_, seq_be, body, MDB_APPEND).WithContext("storing the envelope"));
 
+  if (shared != nullptr) LIAISON_RETURN_IF_ERROR(txn_.Put(s.refs_, seq_be, Be64(shared->id), MDB_APPEND));
   std::array<uint8_t, 4> size_be{};
-  const auto size = static_cast<uint32_t>(request.envelope.size());
+  const auto size = static_cast<uint32_t>(charged_bytes);
   size_be = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 8),
              static_cast<uint8_t>(size)};
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq), size_be));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, Concat(seq_be, expires_be)));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, Concat(expires_be, seq_be), dedup_key));
   usage.count += 1;
-  usage.bytes += request.envelope.size();
+  usage.bytes += charged_bytes;
   LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
   return PutResult{seq, false, expires_at};
 }
@@ -231,6 +331,31 @@ Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
   LIAISON_ASSIGN_OR_RETURN(bool removed_body, txn_.Del(s.bodies_, Be64(seq)));
   if (!removed_index || !removed_body) {
     return Status::Error(Code::kCorruption, "index and body of message " + std::to_string(seq) + " disagree");
+  }
+  LIAISON_ASSIGN_OR_RETURN(auto ref, txn_.Get(s.refs_, Be64(seq)));
+  if (ref) {
+    if (ref->size() != 8) return Status::Error(Code::kCorruption, "broadcast reference of wrong size");
+    const auto body_key = Be64(GetBigEndian64(ref->data()));
+    LIAISON_ASSIGN_OR_RETURN(bool removed_ref, txn_.Del(s.refs_, Be64(seq)));
+    (void)removed_ref;
+    LIAISON_ASSIGN_OR_RETURN(auto shared, txn_.Get(s.shared_, body_key));
+    if (!shared || shared->size() < 5) {
+      return Status::Error(Code::kCorruption, "message " + std::to_string(seq) + " refers to a missing broadcast body");
+    }
+    const uint32_t refs = static_cast<uint32_t>((*shared)[0]) << 24 | static_cast<uint32_t>((*shared)[1]) << 16 |
+                          static_cast<uint32_t>((*shared)[2]) << 8 | (*shared)[3];
+    if (refs <= 1) {
+      LIAISON_ASSIGN_OR_RETURN(bool removed_shared, txn_.Del(s.shared_, body_key));
+      (void)removed_shared;
+    } else {
+      Bytes value(shared->begin(), shared->end());
+      const uint32_t left = refs - 1;
+      value[0] = static_cast<uint8_t>(left >> 24);
+      value[1] = static_cast<uint8_t>(left >> 16);
+      value[2] = static_cast<uint8_t>(left >> 8);
+      value[3] = static_cast<uint8_t>(left);
+      LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, body_key, value));
+    }
   }
   LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
   usage.count = usage.count > 0 ? usage.count - 1 : 0;
@@ -370,11 +495,21 @@ Result<std::vector<StoredMessage>> MailboxStore::Fetch(std::string_view recipien
     if (!body) return Status::Error(Code::kCorruption, "index names message " + std::to_string(seq) + " without a body");
     LIAISON_ASSIGN_OR_RETURN(StoredMessage message, ParseBody(seq, *body, mailbox.size()));
     if (message.expires_at > now) {
-      if (!out.empty() && bytes + message.envelope.size() > max_bytes) {
+      LIAISON_ASSIGN_OR_RETURN(auto ref, txn.Get(refs_, Be64(seq)));
+      if (ref) {
+        if (ref->size() != 8) return Status::Error(Code::kCorruption, "broadcast reference of wrong size");
+        LIAISON_ASSIGN_OR_RETURN(auto shared, txn.Get(shared_, *ref));
+        if (!shared || shared->size() < 5) {
+          return Status::Error(Code::kCorruption, "message " + std::to_string(seq) + " refers to a missing broadcast body");
+        }
+        message.shared_body = Bytes(shared->begin() + 4, shared->end());
+      }
+      const size_t size = message.envelope.size() + (message.shared_body ? message.shared_body->size() : 0);
+      if (!out.empty() && bytes + size > max_bytes) {
         *more = true;
         break;
       }
-      bytes += message.envelope.size();
+      bytes += size;
       out.push_back(std::move(message));
     }
     LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
@@ -402,6 +537,19 @@ Result<std::optional<Bytes>> MailboxStore::GetKeyBundle(std::string_view address
   LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(keys_, AsBytes(address)));
   if (!value) return std::optional<Bytes>();
   return std::optional<Bytes>(Bytes(value->begin(), value->end()));
+}
+
+Result<MailboxUsage> MailboxStore::SharedBodies() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, shared_));
+  MailboxUsage usage;
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+  while (entry) {
+    ++usage.messages;
+    usage.bytes += entry->value.size() >= 4 ? entry->value.size() - 4 : 0;
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return usage;
 }
 
 Result<uint64_t> MailboxStore::NewestRosterEpoch() {
