@@ -30,6 +30,8 @@ struct RelayConfig {
   std::string ConfigPath() const { return data_dir + "/relay.toml"; }
   std::string SecretKeyPath() const { return data_dir + "/relay.key"; }
   std::string PublicKeyPath() const { return data_dir + "/relay.pub"; }
+  std::string SigningSecretKeyPath() const { return data_dir + "/relay.sign.key"; }  // relay/signing_key.h
+  std::string SigningPublicKeyPath() const { return data_dir + "/relay.sign.pub"; }
   std::string DevicesPath() const { return data_dir + "/devices.list"; }
   std::string StorePath() const { return data_dir + "/store"; }
   std::string EndpointPath() const { return data_dir + "/endpoint"; }

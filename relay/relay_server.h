@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 
 #include "base/clock.h"
+#include "crypto/keys.h"
 #include "relay/config.h"
 #include "relay/device_registry.h"
 #include "relay/zap_handler.h"
@@ -67,6 +68,9 @@ class RelayServer {
   // Answers a request that roster mode or the send policy refuses before it is decoded further;
   // returns true if it did.
   bool RefusedByRoster(const Request& request, wire::FrameType type);
+  // OK if `sender` may have a message stored for `recipient`: a registered device (not the admin
+  // tool) that the role policy lets the sender write to; else kNotFound or kPermissionDenied.
+  Status MayDeliver(std::string_view sender, std::string_view recipient) const;
 
   RelayConfig config_;
   Clock& clock_;
@@ -80,6 +84,7 @@ class RelayServer {
   // The device (ZAP User-Id) whose request last arrived on each TCP connection, by descriptor.
   std::map<int, std::string> connection_owner_;
   std::optional<roster::PublicKey> coordinator_key_;   // set: roster mode
+  std::unique_ptr<crypto::SigningKeyPair> signing_key_;  // signs submission receipts
   std::optional<TransportKey> admin_transport_key_;
   std::optional<roster::VerifiedEpoch> roster_;        // the newest epoch held (roster mode)
   int64_t next_roster_change_micros_ = INT64_MAX;      // a member's valid_until passes

@@ -1,4 +1,5 @@
 #include "relay/config.h"
+#include "relay/signing_key.h"
 
 #include <sys/stat.h>
 #include <sodium.h>
@@ -143,6 +144,7 @@ Status InitDataDir(const std::string& data_dir, const std::string& listen_overri
   sodium_memzero(secret_z85, sizeof secret_z85);
   LIAISON_RETURN_IF_ERROR(written);
   LIAISON_RETURN_IF_ERROR(WriteFileAtomically(config.PublicKeyPath(), std::string(public_z85) + "\n", 0644));
+  LIAISON_RETURN_IF_ERROR(LoadOrCreateSigningKey(config).status());
   std::string toml = DefaultConfigToml();
   if (!listen_override.empty()) {
     const std::string needle = "listen = \"tcp://127.0.0.1:7400\"";

@@ -9,8 +9,12 @@
 #include <variant>
 
 #include "base/file_util.h"
+#include "crypto/hash.h"
+#include "crypto/sign.h"
+#include "relay/signing_key.h"
 #include "relay/limits.h"
 #include "roster/policy.h"
+#include "wire/broadcast.h"
 #include "wire/frame.h"
 #include "wire/limits.h"
 #include "wire/messages.h"
@@ -45,8 +49,12 @@ struct RelayServer::Pending {
   const Request* request;
   wire::FrameHeader header;
   std::variant<wire::SendRequest, wire::AckRequest, wire::PublishKeysRequest, wire::PublishPrekeysRequest,
-               wire::ClaimPrekeysRequest>
+               wire::ClaimPrekeysRequest, wire::SendBroadcastRequest>
       body;
+  // Broadcasts: per copy, the refusal found before the store was asked (0: none), and the
+  // outcome after the commit (a wire status).
+  std::vector<uint16_t> refused_early;
+  std::vector<uint16_t> copy_status;
   Status status;               // outcome after the commit
   store::PutResult put;        // for sends
   uint32_t removed = 0;        // for acks
@@ -70,6 +78,13 @@ Bytes EncodeOrDie(const T& value) {
 }
 
 std::string Short(std::string_view address) { return std::string(address.substr(0, 64)); }
+
+// What a recipient receives for a stored message: a broadcast copy travels with its body.
+wire::Delivery ToDelivery(store::StoredMessage&& m) {
+  Bytes envelope = m.shared_body ? wire::ComposeBroadcastDelivery(m.envelope, *m.shared_body) : std::move(m.envelope);
+  return wire::Delivery{m.seq, m.message_id, static_cast<uint64_t>(m.stored_at), static_cast<uint64_t>(m.expires_at),
+                        std::move(envelope)};
+}
 
 }  // namespace
 
@@ -131,6 +146,10 @@ Status RelayServer::Setup() {
   auto secret = ParseZ85Key(secret_text);
   std::fill(secret_text.begin(), secret_text.end(), '\0');
   if (!secret.ok()) return secret.status().WithContext(config_.SecretKeyPath());
+
+  auto signing_key = LoadOrCreateSigningKey(config_);
+  if (!signing_key.ok()) return signing_key.status().WithContext("the relay's signing key");
+  signing_key_ = std::make_unique<crypto::SigningKeyPair>(std::move(signing_key).value());
 
   // The ZAP handler must be bound before any CURVE socket binds, or libzmq would admit anyone.
   zap_ = std::make_unique<ZapHandler>(context_, registry_);
@@ -277,27 +296,30 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
     Session& session = sessions_[request.user];
     if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
 
-    Pending pending{&request, frame->header, {}, Status::Ok(), {}, 0, 0, {}};
+    Pending pending{&request, frame->header, {}, {}, {}, Status::Ok(), {}, 0, 0, {}};
     Status body_status;
     switch (type) {
       case FrameType::kSend: {
         auto body = wire::Decode<wire::SendRequest>(frame->body);
         if (!body.ok()) { body_status = body.status(); break; }
-        if (!registry_.HasAddress(body->recipient) || body->recipient == kAdminUser) {
-          body_status = Status::Error(Code::kNotFound, "no registered device has that address");
+        body_status = MayDeliver(request.user, body->recipient);
+        if (!body_status.ok()) break;
+        pending.body = std::move(body).value();
+        decoded.push_back(std::move(pending));
+        continue;
+      }
+      case FrameType::kSendBroadcast: {
+        auto body = wire::Decode<wire::SendBroadcastRequest>(frame->body);
+        if (!body.ok()) { body_status = body.status(); break; }
+        if (body->body.empty() || body->copies.empty()) {
+          body_status = Status::Error(Code::kMalformed, "a broadcast needs a body and at least one copy");
           break;
         }
-        if (registry_.roster_mode()) {
-          const auto sender_role = registry_.RoleOf(request.user);
-          const auto recipient_role = registry_.RoleOf(body->recipient);
-          if (!sender_role || !recipient_role || !roster::MayWrite(*sender_role, *recipient_role)) {
-            body_status = Status::Error(Code::kPermissionDenied,
-                                        std::string("a ") + std::string(roster::RoleName(sender_role.value_or(roster::Role{}))) +
-                                            " may not write to a " +
-                                            std::string(roster::RoleName(recipient_role.value_or(roster::Role{}))) +
-                                            ": associations write to officers, desks and coordinators");
-            break;
-          }
+        // Each copy is checked as a SEND to its recipient would be; a refused copy costs only itself.
+        pending.refused_early.assign(body->copies.size(), 0);
+        for (size_t i = 0; i < body->copies.size(); ++i) {
+          const Status allowed = MayDeliver(request.user, body->copies[i].recipient);
+          if (!allowed.ok()) pending.refused_early[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
         }
         pending.body = std::move(body).value();
         decoded.push_back(std::move(pending));
@@ -366,6 +388,29 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         ++(p.put.duplicate ? counters_.stored_before : counters_.stored);
         Reply(*p.request, static_cast<uint16_t>(p.put.duplicate ? WireStatus::kStoredBefore : WireStatus::kOk),
               ReplyType(type), EncodeOrDie(wire::Empty{}));
+      } else if (type == FrameType::kSendBroadcast) {
+        const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
+        wire::SendBroadcastReply reply;
+        reply.statuses = p.copy_status;
+        uint32_t copies = 0;
+        for (size_t i = 0; i < p.copy_status.size(); ++i) {
+          if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kOk)) {
+            ++copies;
+            ++counters_.stored;
+            touched.push_back(broadcast.copies[i].recipient);
+          } else if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
+            ++copies;
+            ++counters_.stored_before;
+          } else {
+            ++counters_.refused;
+          }
+        }
+        reply.stored_at = static_cast<uint64_t>(clock_.NowMicros());
+        reply.relay_signing_key = signing_key_->public_key;
+        const auto body_hash = crypto::GenericHash<32>(broadcast.body);
+        reply.signature = crypto::SignDetached(
+            signing_key_->secret_key, wire::SubmissionReceiptMessage(broadcast.broadcast_id, body_hash, reply.stored_at, copies));
+        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
       } else if (type == FrameType::kAck) {
         Session& session = sessions_[p.request->user];
         const auto acked = static_cast<uint32_t>(std::get<wire::AckRequest>(p.body).seqs.size());
@@ -425,10 +470,7 @@ void RelayServer::HandleBatch(std::vector<Request>& batch) {
         wire::Deliveries reply;
         reply.more = more ? 1 : 0;
         counters_.delivered += items->size();
-        for (auto& m : *items) {
-          reply.items.push_back({m.seq, m.message_id, static_cast<uint64_t>(m.stored_at),
-                                 static_cast<uint64_t>(m.expires_at), std::move(m.envelope)});
-        }
+        for (auto& m : *items) reply.items.push_back(ToDelivery(std::move(m)));
         Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
         break;
       }
@@ -529,6 +571,29 @@ void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
       store::PutRequest put{send->recipient, send->message_id, expires_at, send->envelope};
       auto result = batch.Put(put);
       if (result.ok()) p.put = *result; else p.status = result.status();
+    } else if (auto* broadcast = std::get_if<wire::SendBroadcastRequest>(&p.body)) {
+      p.copy_status = p.refused_early;
+      std::vector<store::BroadcastCopy> copies;
+      std::vector<size_t> positions;
+      for (size_t i = 0; i < broadcast->copies.size(); ++i) {
+        if (p.refused_early[i] != 0) continue;
+        const auto& c = broadcast->copies[i];
+        copies.push_back({c.recipient, c.message_id, c.envelope});
+        positions.push_back(i);
+      }
+      if (copies.empty()) return;  // every copy refused already: nothing to store
+      const auto expires_at = static_cast<int64_t>(std::min<uint64_t>(broadcast->expires_at, INT64_MAX));
+      auto result = batch.PutBroadcast({expires_at, broadcast->body, copies});
+      if (!result.ok()) {
+        p.status = result.status();
+        return;
+      }
+      for (size_t k = 0; k < positions.size(); ++k) {
+        const auto& outcome = (*result)[k];
+        p.copy_status[positions[k]] = static_cast<uint16_t>(
+            !outcome.ok() ? wire::WireStatusFromCode(outcome.status().code())
+                          : (outcome->duplicate ? WireStatus::kStoredBefore : WireStatus::kOk));
+      }
     } else if (auto* ack = std::get_if<wire::AckRequest>(&p.body)) {
       auto result = batch.Ack(p.request->user, ack->seqs);
       if (result.ok()) p.removed = *result; else p.status = result.status();
@@ -605,10 +670,7 @@ void RelayServer::PushPending(const std::string& address) {
     push.more = more ? 1 : 0;
     const uint64_t last = items->back().seq;
     const auto count = static_cast<uint32_t>(items->size());
-    for (auto& m : *items) {
-      push.items.push_back({m.seq, m.message_id, static_cast<uint64_t>(m.stored_at),
-                            static_cast<uint64_t>(m.expires_at), std::move(m.envelope)});
-    }
+    for (auto& m : *items) push.items.push_back(ToDelivery(std::move(m)));
     wire::FrameHeader header;
     header.type = static_cast<uint8_t>(FrameType::kDeliver);
     const SendOutcome sent = SendTo(session.routing_id, wire::EncodeFrame(header, EncodeOrDie(push)));
@@ -623,6 +685,22 @@ void RelayServer::PushPending(const std::string& address) {
     counters_.delivered += count;
     if (!more) return;
   }
+}
+
+Status RelayServer::MayDeliver(std::string_view sender, std::string_view recipient) const {
+  if (!registry_.HasAddress(recipient) || recipient == kAdminUser) {
+    return Status::Error(Code::kNotFound, "no registered device has that address");
+  }
+  if (!registry_.roster_mode()) return Status::Ok();
+  const auto sender_role = registry_.RoleOf(sender);
+  const auto recipient_role = registry_.RoleOf(recipient);
+  if (!sender_role || !recipient_role || !roster::MayWrite(*sender_role, *recipient_role)) {
+    return Status::Error(Code::kPermissionDenied,
+                         std::string("a ") + std::string(roster::RoleName(sender_role.value_or(roster::Role{}))) +
+                             " may not write to a " + std::string(roster::RoleName(recipient_role.value_or(roster::Role{}))) +
+                             ": associations write to officers, desks and coordinators");
+  }
+  return Status::Ok();
 }
 
 bool RelayServer::RefusedByRoster(const Request& request, FrameType type) {
