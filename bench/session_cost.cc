@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
   ResponderKeys keys{&bob_identity,
                      [&](uint32_t) { return Result<crypto::DhKeyPair>(crypto::DhKeyPair::FromSecret(bob_spk.secret_key.Clone())); },
                      [&](uint32_t) { return Result<crypto::DhKeyPair>(crypto::DhKeyPair::FromSecret(bob_otk.secret_key.Clone())); }};
-  AppMessage app{kAppKindText, crypto::RandomArray<16>(), std::string(100, 'x')};
+  AppMessage app;
+  app.message_id = crypto::RandomArray<16>();
+  app.text = std::string(100, 'x');
   const crypto::WipedBytes plaintext = EncodeAppMessage(app).value();
 
   // Session start: initiator side (claim verified, X3DH, ratchet init, first encrypt).

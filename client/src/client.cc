@@ -13,6 +13,10 @@
 #include "client/src/connection.h"
 #include "client/src/enrollment.h"
 #include "client/src/app_message.h"
+#include "client/src/broadcast_body.h"
+#include "client/src/selection.h"
+#include "client/src/tally.h"
+#include "client/src/tracking.h"
 #include "client/src/key_bundle.h"
 #include "client/src/roster_view.h"
 #include "client/src/safety_number.h"
@@ -21,8 +25,10 @@
 #include "crypto/sealed_envelope.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
+#include "crypto/sign.h"
 #include "roster/policy.h"
 #include "liaison/client.h"
+#include "wire/broadcast.h"
 #include "wire/limits.h"
 
 namespace liaison {
@@ -39,6 +45,8 @@ namespace client {
 namespace {
 
 constexpr int64_t kDefaultTtlMicros = 30ll * 86400 * kMicrosPerSecond;
+constexpr int64_t kDefaultAlertTtlMicros = 14ll * 86400 * kMicrosPerSecond;
+constexpr int64_t kDefaultReportTtlMicros = 30ll * 86400 * kMicrosPerSecond;
 // A signed prekey is replaced weekly and its secret kept for 90 days after it was replaced (the
 // relay's longest message lifetime), so that initial messages written to it can still be read.
 constexpr int64_t kSignedPrekeyRotationMicros = 7ll * 86400 * kMicrosPerSecond;
@@ -193,6 +201,8 @@ class ClientImpl final : public Client {
       LIAISON_RETURN_IF_ERROR(Process(deliveries, report, nullptr));
       if (!deliveries.more) break;
     }
+    // After the receipts this sync brought: a device that just confirmed is not reminded.
+    LIAISON_ASSIGN_OR_RETURN(report.escalations, RunEscalation());
     return report;
   }
 
@@ -204,6 +214,7 @@ class ClientImpl final : public Client {
     LIAISON_RETURN_IF_ERROR(UpdateRoster(&report));
     LIAISON_RETURN_IF_ERROR(FlushOutbox(report));
     LIAISON_RETURN_IF_ERROR(ReportFailures(report));
+    LIAISON_ASSIGN_OR_RETURN(report.escalations, RunEscalation());
     // The relay pushes to the connection that last said HELLO; saying it again now and then
     // re-subscribes after a reconnect (and re-sends what is unacknowledged, which dedup absorbs).
     constexpr auto kResubscribeEvery = std::chrono::seconds(5);
@@ -226,12 +237,191 @@ class ClientImpl final : public Client {
   }
 
   Result<std::vector<InboxMessage>> Inbox() override {
+    std::vector<InboxMessage> alerts, reports, out;
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+      LIAISON_ASSIGN_OR_RETURN(auto received, state_->Scan(txn, Table::kReceivedAlerts, {}));
+      for (const auto& [key, value] : received) {
+        LIAISON_ASSIGN_OR_RETURN(ReceivedAlertRecord record, DecodeReceivedAlert(value));
+        (record.content.kind == kKindReport ? reports : alerts).push_back(ToInboxMessage(record));
+      }
+    }
+    auto newest_first = [](const InboxMessage& a, const InboxMessage& b) { return a.received_at > b.received_at; };
+    std::stable_sort(alerts.begin(), alerts.end(), [&](const InboxMessage& a, const InboxMessage& b) {
+      if (a.severity != b.severity) return a.severity > b.severity;
+      return newest_first(a, b);
+    });
+    std::stable_sort(reports.begin(), reports.end(), newest_first);
     LIAISON_ASSIGN_OR_RETURN(auto stored, state_->Inbox());
-    std::vector<InboxMessage> out;
-    out.reserve(stored.size());
+    out.reserve(alerts.size() + reports.size() + stored.size());
+    for (auto& m : alerts) out.push_back(std::move(m));
+    for (auto& m : reports) out.push_back(std::move(m));
     for (auto& m : stored) out.push_back(ToInboxMessage(m));
     return out;
   }
+  Result<BroadcastReceipt> SendAlert(const AlertRequest& alert) override {
+    LIAISON_RETURN_IF_ERROR(RequireRosterMode("alerts"));
+    if (alert.title.empty() || alert.title.size() > kMaxTitleBytes) {
+      return Status::Error(Code::kInvalidArgument, "an alert's title has 1 to 200 bytes");
+    }
+    if (alert.body.empty() || alert.body.size() > kMaxAlertTextBytes) {
+      return Status::Error(Code::kInvalidArgument, "an alert's body has 1 byte to 16 KiB");
+    }
+    LIAISON_ASSIGN_OR_RETURN(Selection selection, ParseSelection(alert.to));
+    LIAISON_RETURN_IF_ERROR(PrepareToSend());
+    const int64_t now = clock_.NowMicros();
+    LIAISON_ASSIGN_OR_RETURN(roster::Epoch::Entry self, roster_->Find(address_, now));
+    if (!roster::IsPoliceSide(self.member->role_value())) {
+      return Status::Error(Code::kPermissionDenied, "only officers, desks and coordinators send alerts; a " +
+                                                        std::string(roster::RoleName(self.member->role_value())) +
+                                                        " reports to a desk instead");
+    }
+    std::vector<std::string> devices;
+    for (const roster::Member* member : SelectMembers(roster_->newest()->epoch, selection, now)) {
+      if (member->id == self.member->id) continue;
+      for (const roster::Device& d : member->devices) devices.push_back(member->id + "/" + d.id);
+    }
+    if (devices.empty()) return Status::Error(Code::kNotFound, "the selection \"" + alert.to + "\" names no other member");
+    BroadcastContent content;
+    content.kind = kKindAlert;
+    content.sender = address_;
+    content.created_at = now;
+    content.expires_at = now + TtlMicros(alert.ttl, kDefaultAlertTtlMicros);
+    content.severity = static_cast<uint8_t>(alert.severity);
+    content.ack_required = alert.ack_required ? 1 : 0;
+    content.title = alert.title;
+    content.text = alert.body;
+    const EscalationRules rules = alert.escalation.value_or(DefaultEscalation(alert.severity));
+    return StartBroadcast(std::move(content), devices, rules);
+  }
+
+  Result<BroadcastReceipt> SendReport(const ReportRequest& report) override {
+    LIAISON_RETURN_IF_ERROR(RequireRosterMode("reports"));
+    if (report.text.empty() || report.text.size() > kMaxAlertTextBytes) {
+      return Status::Error(Code::kInvalidArgument, "a report's text has 1 byte to 16 KiB");
+    }
+    if (report.place.size() > kMaxPlaceBytes) return Status::Error(Code::kInvalidArgument, "a place has at most 200 bytes");
+    if (report.when.size() > kMaxWhenBytes) return Status::Error(Code::kInvalidArgument, "a time has at most 64 bytes");
+    LIAISON_RETURN_IF_ERROR(PrepareToSend());
+    const int64_t now = clock_.NowMicros();
+    const roster::Member* desk = roster_->newest()->epoch.FindMember(report.desk);
+    if (desk == nullptr || !desk->ValidAt(now)) {
+      return Status::Error(Code::kNotFound, report.desk + " is not a member in the roster");
+    }
+    if (desk->role_value() != roster::Role::kDesk) {
+      return Status::Error(Code::kInvalidArgument, report.desk + " is a " + std::string(roster::RoleName(desk->role_value())) +
+                                                       ", not a desk; reports go to a police contact desk");
+    }
+    LIAISON_RETURN_IF_ERROR(CheckPolicy(report.desk));
+    LIAISON_ASSIGN_OR_RETURN(std::vector<std::string> devices, DevicesOf(report.desk));
+    BroadcastContent content;
+    content.kind = kKindReport;
+    content.sender = address_;
+    content.created_at = now;
+    content.expires_at = now + TtlMicros(report.ttl, kDefaultReportTtlMicros);
+    content.category = static_cast<uint8_t>(report.category);
+    content.ack_required = 1;
+    content.place = report.place;
+    content.when = report.when;
+    content.text = report.text;
+    return StartBroadcast(std::move(content), devices, EscalationRules{});
+  }
+
+  Result<AlertStatus> GetAlertStatus(std::string_view id) override {
+    LIAISON_ASSIGN_OR_RETURN(BroadcastId broadcast_id, ParseBroadcastId(id));
+    LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+    LIAISON_ASSIGN_OR_RETURN(auto stored, state_->Get(txn, Table::kSentAlerts, broadcast_id));
+    if (!stored) return Status::Error(Code::kNotFound, "this device sent no alert or report " + std::string(id));
+    LIAISON_ASSIGN_OR_RETURN(SentAlertRecord record, DecodeSentAlert(*stored));
+    LIAISON_ASSIGN_OR_RETURN(std::vector<RecipientRecord> recipients, LoadRecipients(txn, broadcast_id));
+    return BuildStatus(record, recipients, clock_.NowMicros(), NewestEpoch());
+  }
+
+  Result<std::vector<AlertStatus>> SentAlerts() override {
+    LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+    LIAISON_ASSIGN_OR_RETURN(auto all, state_->Scan(txn, Table::kSentAlerts, {}));
+    std::vector<AlertStatus> out;
+    for (const auto& [key, value] : all) {
+      LIAISON_ASSIGN_OR_RETURN(SentAlertRecord record, DecodeSentAlert(value));
+      LIAISON_ASSIGN_OR_RETURN(std::vector<RecipientRecord> recipients, LoadRecipients(txn, record.id));
+      out.push_back(BuildStatus(record, recipients, clock_.NowMicros(), NewestEpoch()));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const AlertStatus& a, const AlertStatus& b) { return a.created_at > b.created_at; });
+    return out;
+  }
+
+  Status MarkRead(std::string_view id) override { return AnswerReceived(id, kReceiptRead, ""); }
+
+  Status Acknowledge(std::string_view id, std::string_view answer) override {
+    if (answer.size() > kMaxAnswerBytes) return Status::Error(Code::kInvalidArgument, "an answer has at most 200 bytes");
+    return AnswerReceived(id, kReceiptAcknowledged, answer);
+  }
+
+  Result<size_t> RunEscalation() override {
+    if (!roster_) return size_t{0};
+    const int64_t now = clock_.NowMicros();
+    struct Work {
+      SentAlertRecord alert;
+      std::vector<RecipientRecord> recipients;
+      EscalationPlan plan;
+    };
+    std::vector<Work> work;
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+      LIAISON_ASSIGN_OR_RETURN(auto all, state_->Scan(txn, Table::kSentAlerts, {}));
+      for (const auto& [key, value] : all) {
+        LIAISON_ASSIGN_OR_RETURN(SentAlertRecord alert, DecodeSentAlert(value));
+        if (alert.remind_after_micros == 0 && alert.deputy_after_micros == 0) continue;
+        LIAISON_ASSIGN_OR_RETURN(std::vector<RecipientRecord> recipients, LoadRecipients(txn, alert.id));
+        EscalationPlan plan = PlanEscalation(alert, recipients, now, NewestEpoch());
+        if (!plan.empty()) work.push_back({std::move(alert), std::move(recipients), std::move(plan)});
+      }
+    }
+    size_t actions = 0;
+    for (Work& w : work) {
+      std::vector<std::string> targets = w.plan.remind;
+      targets.insert(targets.end(), w.plan.deputy_devices.begin(), w.plan.deputy_devices.end());
+      std::vector<std::string> reachable;
+      for (const std::string& device : targets) {
+        // A device whose session cannot be started now is tried again at the next run.
+        if (EnsureSession(device).ok()) reachable.push_back(device);
+      }
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+      if (!reachable.empty()) LIAISON_RETURN_IF_ERROR(QueueBroadcast(txn, w.alert.id, w.alert.content, reachable));
+      const std::set<std::string> sent_to(reachable.begin(), reachable.end());
+      const std::set<std::string> escalated(w.plan.escalated.begin(), w.plan.escalated.end());
+      for (RecipientRecord& r : w.recipients) {
+        bool changed = false;
+        if (sent_to.count(r.device) && r.reminded_at == 0) {
+          r.reminded_at = now;
+          changed = true;
+          ++actions;
+        }
+        if (!r.via_escalation && escalated.count(MemberOf(r.device)) && r.deputy_notified_at == 0) {
+          r.deputy_notified_at = now;
+          r.call = 1;
+          changed = true;
+        }
+        if (changed) LIAISON_RETURN_IF_ERROR(PutRecipient(txn, w.alert.id, r));
+      }
+      for (const std::string& device : w.plan.deputy_devices) {
+        if (!sent_to.count(device)) continue;
+        RecipientRecord r;
+        r.device = device;
+        r.via_escalation = 1;
+        LIAISON_RETURN_IF_ERROR(PutRecipient(txn, w.alert.id, r));
+        ++actions;
+      }
+      actions += w.plan.escalated.size();
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
+    }
+    if (!work.empty()) {
+      SyncReport ignored;
+      (void)FlushOutbox(ignored);
+    }
+    return actions;
+  }
+
 
   Result<size_t> OutboxSize() override {
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
@@ -288,6 +478,314 @@ class ClientImpl final : public Client {
   }
 
  private:
+  using Table = ClientState::Table;
+
+  Status RequireRosterMode(const char* what) const {
+    if (!roster_) return Status::Error(Code::kInvalidArgument, std::string(what) + " need roster mode (an enrolled device)");
+    return Status::Ok();
+  }
+
+  // What every send does first: adopt approved keys, publish, take newer roster epochs.
+  Status PrepareToSend() {
+    LIAISON_RETURN_IF_ERROR(AdoptRotatedKeysIfApproved());
+    const Status publish = EnsurePublished(false);
+    if (publish.code() == Code::kPermissionDenied) return publish;
+    const Status updated = UpdateRoster(nullptr);
+    if (updated.code() == Code::kPermissionDenied) return updated;
+    if (!roster_->newest()) return Status::Error(Code::kNotFound, "this device holds no roster epoch yet (sync first)");
+    return Status::Ok();
+  }
+
+  static int64_t TtlMicros(std::chrono::seconds ttl, int64_t fallback) {
+    if (ttl.count() <= 0) return fallback;
+    return std::min<int64_t>(ttl.count(), 90ll * 86400) * kMicrosPerSecond;
+  }
+
+  const roster::Epoch* NewestEpoch() const {
+    return roster_ && roster_->newest() ? &roster_->newest()->epoch : nullptr;
+  }
+
+  static Result<BroadcastId> ParseBroadcastId(std::string_view hex) {
+    auto bytes = FromHex(hex);
+    if (!bytes.ok() || bytes->size() != 16) return Status::Error(Code::kInvalidArgument, "an id is 32 hex characters");
+    BroadcastId id{};
+    std::copy(bytes->begin(), bytes->end(), id.begin());
+    return id;
+  }
+
+  Result<std::vector<RecipientRecord>> LoadRecipients(store::Txn& txn, const BroadcastId& id) {
+    LIAISON_ASSIGN_OR_RETURN(auto entries, state_->Scan(txn, Table::kAlertRecipients, id));
+    std::vector<RecipientRecord> out;
+    for (const auto& [key, value] : entries) {
+      LIAISON_ASSIGN_OR_RETURN(RecipientRecord r, DecodeRecipient(value));
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  Status PutRecipient(store::Txn& txn, const BroadcastId& id, const RecipientRecord& r) {
+    LIAISON_ASSIGN_OR_RETURN(Bytes encoded, EncodeRecord(r));
+    return state_->Put(txn, Table::kAlertRecipients, RecipientKey(id, r.device), encoded);
+  }
+
+  // Encrypts `plaintext` in the current session of `sessions` (the caller stores them back in the
+  // same transaction) and seals it for `device` under `id`.
+  Result<Bytes> SealInSession(PeerSessions& sessions, const std::string& device, const KeyBundle& keys,
+                              const MessageId& id, ByteView plaintext) {
+    LIAISON_ASSIGN_OR_RETURN(OutgoingMessage out, EncryptInCurrent(sessions, plaintext));
+    crypto::RosterHash roster_hash{};
+    if (roster_ && roster_->newest()) roster_hash = roster_->newest()->hash;
+    crypto::SealedContent content{address_, roster_hash, out.initial, std::move(out.ratchet_message)};
+    return crypto::SealEnvelopeV2(content, device, keys.dh_key, id);
+  }
+
+  // Records a new alert or report with its recipients and queues it; then tries to send it.
+  Result<BroadcastReceipt> StartBroadcast(BroadcastContent content, const std::vector<std::string>& devices,
+                                          const EscalationRules& rules) {
+    for (const std::string& device : devices) LIAISON_RETURN_IF_ERROR(EnsureSession(device));
+    SentAlertRecord record;
+    record.id = crypto::RandomArray<16>();
+    record.content = std::move(content);
+    record.remind_after_micros = rules.remind_after.count() * kMicrosPerSecond;
+    record.deputy_after_micros = rules.deputy_after.count() * kMicrosPerSecond;
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+      LIAISON_ASSIGN_OR_RETURN(Bytes encoded, EncodeRecord(record));
+      LIAISON_RETURN_IF_ERROR(state_->Put(txn, Table::kSentAlerts, record.id, encoded));
+      for (const std::string& device : devices) {
+        RecipientRecord r;
+        r.device = device;
+        LIAISON_RETURN_IF_ERROR(PutRecipient(txn, record.id, r));
+      }
+      LIAISON_RETURN_IF_ERROR(QueueBroadcast(txn, record.id, record.content, devices));
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
+    }
+    SyncReport report;
+    (void)FlushOutbox(report);  // an unreachable relay leaves it queued
+    BroadcastReceipt receipt{ToHex(record.id), devices.size(), 0};
+    LIAISON_ASSIGN_OR_RETURN(AlertStatus status, GetAlertStatus(receipt.id));
+    receipt.stored = status.sent;
+    return receipt;
+  }
+
+  // Encrypts `content` once under a fresh key and queues, in `txn`, one SEND_BROADCAST (or
+  // several, if the copies do not fit one frame) with a copy for each device carrying the key
+  // through its session. Sessions must exist (EnsureSession).
+  Status QueueBroadcast(store::Txn& txn, const BroadcastId& id, const BroadcastContent& content,
+                        const std::vector<std::string>& devices) {
+    const crypto::AeadKey key = crypto::AeadKey::Random();
+    LIAISON_ASSIGN_OR_RETURN(Bytes body, SealBroadcastBody(content, key, id));
+    const auto body_hash = BroadcastBodyHash(body);
+    wire::SendBroadcastRequest request;
+    request.broadcast_id = id;
+    request.expires_at = static_cast<uint64_t>(content.expires_at);
+    request.body = body;
+    size_t request_bytes = 64 + body.size();
+    auto write = [&]() -> Status {
+      if (request.copies.empty()) return Status::Ok();
+      LIAISON_ASSIGN_OR_RETURN(Bytes encoded, wire::Encode(request));
+      LIAISON_ASSIGN_OR_RETURN(uint64_t position, state_->NextPositionIn(txn, Table::kBroadcastOutbox));
+      Bytes position_key(8);
+      PutBigEndian64(position, position_key.data());
+      LIAISON_RETURN_IF_ERROR(state_->Put(txn, Table::kBroadcastOutbox, position_key, encoded));
+      request.copies.clear();
+      request_bytes = 64 + body.size();
+      return Status::Ok();
+    };
+    for (const std::string& device : devices) {
+      LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(device));
+      LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, device));
+      AppMessage app;
+      app.kind = kAppKindBroadcastKey;
+      app.message_id = crypto::RandomArray<16>();
+      app.broadcast_id = id;
+      std::copy(key.data(), key.data() + key.size(), app.content_key.bytes.begin());
+      app.body_hash = body_hash;
+      LIAISON_ASSIGN_OR_RETURN(crypto::WipedBytes plaintext, EncodeAppMessage(app));
+      LIAISON_ASSIGN_OR_RETURN(Bytes envelope, SealInSession(sessions, device, keys, app.message_id, plaintext.view()));
+      LIAISON_RETURN_IF_ERROR(StoreSessions(txn, device, sessions));
+      const size_t copy_bytes = 8 + device.size() + 16 + 8 + envelope.size();
+      if (request.copies.size() == wire::kMaxBroadcastCopies || request_bytes + copy_bytes > wire::kMaxBodyBytes) {
+        LIAISON_RETURN_IF_ERROR(write());
+      }
+      request.copies.push_back({device, app.message_id, std::move(envelope)});
+      request_bytes += copy_bytes;
+    }
+    return write();
+  }
+
+  // Sends the queued broadcasts. Copies the relay stored (200, 208) are marked sent in their
+  // recipient records; copies refused for now (3xx, 5xx, 426) stay queued; copies refused for
+  // good (other 4xx) are recorded as refused. The first submission receipt is verified and kept.
+  Status FlushBroadcasts(SyncReport& report) {
+    std::vector<std::pair<Bytes, Bytes>> queued;
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+      LIAISON_ASSIGN_OR_RETURN(queued, state_->Scan(txn, Table::kBroadcastOutbox, {}));
+    }
+    for (size_t i = 0; i < queued.size(); ++i) {
+      LIAISON_ASSIGN_OR_RETURN(wire::SendBroadcastRequest request, wire::Decode<wire::SendBroadcastRequest>(queued[i].second));
+      auto reply = connection_->Call(wire::FrameType::kSendBroadcast, request);
+      if (!reply.ok()) {
+        for (size_t j = i; j < queued.size(); ++j) ++report.still_queued;
+        return reply.status();
+      }
+      const Status status = ReplyStatus(*reply);
+      const int64_t now = clock_.NowMicros();
+      std::vector<uint16_t> statuses(request.copies.size(), reply->status);
+      std::optional<SubmissionRecord> submission;
+      if (status.ok()) {
+        LIAISON_ASSIGN_OR_RETURN(wire::SendBroadcastReply answer, wire::Decode<wire::SendBroadcastReply>(reply->body));
+        if (answer.statuses.size() != request.copies.size()) {
+          return Status::Error(Code::kMalformed, "the relay answered a broadcast with the wrong number of statuses");
+        }
+        statuses = answer.statuses;
+        uint32_t copies = 0;
+        for (uint16_t s : statuses) copies += wire::IsSuccess(s) ? 1 : 0;
+        SubmissionRecord record{answer.relay_signing_key, BroadcastBodyHash(request.body), answer.stored_at, copies,
+                                answer.signature};
+        const Bytes signed_bytes =
+            wire::SubmissionReceiptMessage(request.broadcast_id, record.body_hash, record.stored_at, record.copies);
+        if (crypto::VerifyDetached(answer.relay_signing_key, signed_bytes, answer.signature).ok()) {
+          submission = record;
+        } else {
+          report.errors.push_back("the relay's submission receipt for " + ToHex(request.broadcast_id) + " does not verify");
+        }
+      }
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+      wire::SendBroadcastRequest rest = request;
+      rest.copies.clear();
+      for (size_t k = 0; k < request.copies.size(); ++k) {
+        const uint16_t s = statuses[k];
+        const bool stored = wire::IsSuccess(s);
+        const bool permanent = s >= 400 && s < 500 && s != static_cast<uint16_t>(wire::WireStatus::kUnsupportedVersion);
+        if (!stored && !permanent) {
+          rest.copies.push_back(request.copies[k]);
+          ++report.still_queued;
+          continue;
+        }
+        LIAISON_ASSIGN_OR_RETURN(auto value, state_->Get(txn, Table::kAlertRecipients,
+                                                         RecipientKey(request.broadcast_id, request.copies[k].recipient)));
+        if (!value) continue;  // not tracked (cannot happen: records are written with the copies)
+        LIAISON_ASSIGN_OR_RETURN(RecipientRecord r, DecodeRecipient(*value));
+        if (stored) {
+          ++report.sent;
+          if (r.sent_at == 0) r.sent_at = now;
+        } else {
+          ++report.failed;
+          r.refused = "refused by the relay (" + std::to_string(s) + ")";
+          if (!status.ok()) r.refused = status.ToString().substr(0, wire::kMaxReasonBytes);
+          report.errors.push_back("alert copy to " + r.device + ": " + r.refused);
+        }
+        LIAISON_RETURN_IF_ERROR(PutRecipient(txn, request.broadcast_id, r));
+      }
+      if (submission) {
+        LIAISON_ASSIGN_OR_RETURN(auto value, state_->Get(txn, Table::kSentAlerts, request.broadcast_id));
+        if (value) {
+          LIAISON_ASSIGN_OR_RETURN(SentAlertRecord alert, DecodeSentAlert(*value));
+          if (!alert.has_submission) {
+            alert.has_submission = 1;
+            alert.submission = *submission;
+            LIAISON_ASSIGN_OR_RETURN(Bytes encoded, EncodeRecord(alert));
+            LIAISON_RETURN_IF_ERROR(state_->Put(txn, Table::kSentAlerts, request.broadcast_id, encoded));
+          }
+        }
+      }
+      if (rest.copies.empty()) {
+        LIAISON_RETURN_IF_ERROR(state_->Delete(txn, Table::kBroadcastOutbox, queued[i].first));
+      } else if (rest.copies.size() != request.copies.size()) {
+        LIAISON_ASSIGN_OR_RETURN(Bytes encoded, wire::Encode(rest));
+        LIAISON_RETURN_IF_ERROR(state_->Put(txn, Table::kBroadcastOutbox, queued[i].first, encoded));
+      }
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
+    }
+    return Status::Ok();
+  }
+
+  // MarkRead and Acknowledge: records the step on the received alert and queues the signed
+  // receipt to its sender in the same commit, then tries to send it.
+  Status AnswerReceived(std::string_view id_hex, uint8_t step, std::string_view answer) {
+    LIAISON_ASSIGN_OR_RETURN(BroadcastId id, ParseBroadcastId(id_hex));
+    ReceivedAlertRecord record;
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
+      LIAISON_ASSIGN_OR_RETURN(auto value, state_->Get(txn, Table::kReceivedAlerts, id));
+      if (!value) return Status::Error(Code::kNotFound, "no alert or report " + std::string(id_hex) + " was received");
+      LIAISON_ASSIGN_OR_RETURN(record, DecodeReceivedAlert(*value));
+    }
+    if (step == kReceiptAcknowledged && record.acknowledged_at != 0) {
+      return Status::Error(Code::kAlreadyExists, "already acknowledged");
+    }
+    if (step == kReceiptRead && record.read_at != 0) return Status::Ok();  // a read receipt goes once
+    const std::string& sender = record.content.sender;
+    LIAISON_RETURN_IF_ERROR(EnsureSession(sender));
+    const int64_t now = clock_.NowMicros();
+    {
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
+      LIAISON_ASSIGN_OR_RETURN(KeyBundle keys, ResolveContact(sender));
+      LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, sender));
+      LIAISON_RETURN_IF_ERROR(QueueReceipt(txn, sessions, sender, keys, id, step, now, answer, record.content.expires_at));
+      LIAISON_RETURN_IF_ERROR(StoreSessions(txn, sender, sessions));
+      if (record.read_at == 0) record.read_at = now;
+      if (step == kReceiptAcknowledged) {
+        record.acknowledged_at = now;
+        record.answer = std::string(answer);
+      }
+      LIAISON_ASSIGN_OR_RETURN(Bytes encoded, EncodeRecord(record));
+      LIAISON_RETURN_IF_ERROR(state_->Put(txn, Table::kReceivedAlerts, id, encoded));
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
+    }
+    SyncReport report;
+    (void)FlushOutbox(report);  // an unreachable relay leaves the receipt queued
+    return Status::Ok();
+  }
+
+  // Queues, in `txn`, a signed receipt to the alert's sender device through `sessions`.
+  Status QueueReceipt(store::Txn& txn, PeerSessions& sessions, const std::string& sender, const KeyBundle& keys,
+                      const BroadcastId& about, uint8_t step, int64_t at, std::string_view answer, int64_t expires_at) {
+    AppMessage app;
+    app.kind = kAppKindReceipt;
+    app.message_id = crypto::RandomArray<16>();
+    app.broadcast_id = about;
+    app.step = step;
+    app.at = at;
+    app.answer = std::string(answer);
+    app.signature = crypto::SignDetached(signing_.secret_key, ReceiptSignedBytes(about, address_, sender, step, at, answer));
+    LIAISON_ASSIGN_OR_RETURN(crypto::WipedBytes plaintext, EncodeAppMessage(app));
+    OutboxEntry entry;
+    entry.message_id = app.message_id;
+    entry.recipient = sender;
+    entry.expires_at = std::max(expires_at, at + kMicrosPerSecond * 86400);
+    LIAISON_ASSIGN_OR_RETURN(entry.envelope, SealInSession(sessions, sender, keys, app.message_id, plaintext.view()));
+    return state_->AddToOutbox(txn, entry);
+  }
+
+  InboxMessage ToInboxMessage(const ReceivedAlertRecord& r) const {
+    InboxMessage out;
+    out.id = ToHex(r.id);
+    out.kind = r.content.kind == kKindReport ? "report" : "alert";
+    out.sender = r.content.sender;
+    if (const roster::Epoch* epoch = NewestEpoch()) {
+      if (auto entry = epoch->Find(r.content.sender)) {
+        out.sender_name = entry->device->holder.empty() ? entry->member->display_name : entry->device->holder;
+      }
+    }
+    out.stored_at = r.stored_at;
+    out.received_at = r.received_at;
+    out.text = r.content.text;
+    out.severity = static_cast<Severity>(r.content.severity);
+    out.category = static_cast<ReportCategory>(r.content.category);
+    out.title = r.content.title;
+    out.place = r.content.place;
+    out.when = r.content.when;
+    out.ack_required = r.content.ack_required != 0;
+    out.expires_at = r.content.expires_at;
+    out.read_at = r.read_at;
+    out.acknowledged_at = r.acknowledged_at;
+    out.answer = r.answer;
+    return out;
+  }
+
   // This device's member and `member`, from the newest roster epoch.
   Result<std::pair<const roster::Member*, const roster::Member*>> MembersToVerify(std::string_view member) {
     if (!roster_) return Status::Error(Code::kInvalidArgument, "safety numbers need roster mode (an enrolled device)");
@@ -298,7 +796,12 @@ class ClientImpl final : public Client {
   }
 
   InboxMessage ToInboxMessage(const ReceivedMessage& m) const {
-    InboxMessage out{ToHex(m.message_id), m.sender, {}, m.stored_at, m.received_at, m.text};
+    InboxMessage out;
+    out.id = ToHex(m.message_id);
+    out.sender = m.sender;
+    out.stored_at = m.stored_at;
+    out.received_at = m.received_at;
+    out.text = m.text;
     if (roster_ && roster_->newest()) {
       if (auto entry = roster_->newest()->epoch.Find(m.sender)) {
         out.sender_name = entry->device->holder.empty() ? entry->member->display_name : entry->device->holder;
@@ -632,6 +1135,7 @@ class ClientImpl final : public Client {
   // ReportFailures(), except for copies of `own` (the message the caller reports itself), which
   // are only removed, their outcome going to `*own`.
   Status FlushOutbox(SyncReport& report, OwnOutcome* own = nullptr) {
+    LIAISON_RETURN_IF_ERROR(FlushBroadcasts(report));
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
     for (size_t i = 0; i < outbox.size(); ++i) {
       const OutboxEntry& entry = outbox[i];
@@ -692,6 +1196,7 @@ class ClientImpl final : public Client {
       const wire::Delivery* delivery;
       crypto::SealedContent content;
       KeyBundle sender_keys;
+      std::optional<ByteView> shared_body;  // a broadcast copy's body (a view into the delivery)
     };
     std::vector<Opened> sealed;
     bool roster_updated_in_batch = false;
@@ -702,7 +1207,18 @@ class ClientImpl final : public Client {
         OpenLegacy(d, now, legacy, ack, defer, reject);
         continue;
       }
-      auto content = crypto::OpenEnvelopeV2(d.envelope, address_, dh_, d.message_id);
+      ByteView envelope = d.envelope;
+      std::optional<ByteView> shared_body;
+      if (version == wire::kBroadcastDeliveryTag) {
+        auto split = wire::SplitBroadcastDelivery(d.envelope);
+        if (!split.ok()) {
+          reject(d, split.status());
+          continue;
+        }
+        envelope = split->copy;
+        shared_body = split->body;
+      }
+      auto content = crypto::OpenEnvelopeV2(envelope, address_, dh_, d.message_id);
       if (!content.ok()) {
         if (content.status().code() == Code::kUnsupportedVersion) defer(d, content.status());
         else reject(d, content.status());
@@ -745,12 +1261,14 @@ class ClientImpl final : public Client {
         else defer(d, keys.status());
         continue;
       }
-      sealed.push_back(Opened{&d, std::move(content).value(), *keys});
+      sealed.push_back(Opened{&d, std::move(content).value(), *keys, shared_body});
     }
 
     // Pass 2, one write transaction: decrypt in the sessions, store the messages, the advanced
     // sessions and the deletion of used one-time prekeys together; acknowledge after the commit.
     std::vector<ReceivedMessage> fresh;
+    std::vector<ReceivedAlertRecord> fresh_alerts;
+    bool queued_receipts = false;
     {
       LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
       std::map<std::string, PeerSessions, std::less<>> sessions;
@@ -794,6 +1312,43 @@ class ClientImpl final : public Client {
           reject(d, Status::Error(Code::kUnauthenticated, "the relay delivered a message of " + sender + " under another id"));
           continue;
         }
+        if ((app->kind == kAppKindBroadcastKey) != item.shared_body.has_value()) {
+          reject(d, Status::Error(Code::kMalformed, "from " + sender + ": a broadcast body must come with a broadcast key, and only then"));
+          continue;
+        }
+        if (app->kind == kAppKindBroadcastKey) {
+          auto received = StoreBroadcastCopy(txn, *app, *item.shared_body, sender, d, now);
+          if (!received.ok()) {
+            reject(d, received.status().WithContext("alert or report from " + sender));
+            continue;
+          }
+          // Delivered (again, for a reminder): tell the sender in this commit.
+          LIAISON_RETURN_IF_ERROR(QueueReceipt(txn, it->second, sender, item.sender_keys, app->broadcast_id,
+                                               kReceiptDelivered, now, "", received->first.content.expires_at));
+          queued_receipts = true;
+          if (received->second) {
+            fresh_alerts.push_back(std::move(received->first));
+          } else {
+            ++report.duplicates;
+          }
+          ack.seqs.push_back(d.seq);
+          continue;
+        }
+        if (app->kind == kAppKindReceipt) {
+          const Status applied = TakeReceipt(txn, *app, sender, item.sender_keys);
+          if (applied.code() == Code::kAlreadyExists) {
+            ++report.duplicates;
+          } else if (!applied.ok()) {
+            reject(d, applied.WithContext("receipt from " + sender));
+            continue;
+          } else {
+            ++report.receipts;
+          }
+          LIAISON_ASSIGN_OR_RETURN(bool marked, state_->MarkSeen(txn, sender, d.message_id));
+          (void)marked;
+          ack.seqs.push_back(d.seq);
+          continue;
+        }
         ReceivedMessage m;
         m.message_id = d.message_id;
         m.sender = sender;
@@ -811,13 +1366,68 @@ class ClientImpl final : public Client {
       }
       LIAISON_RETURN_IF_ERROR(txn.Commit());
     }
-    report.received += fresh.size();
+    report.received += fresh.size() + fresh_alerts.size();
     if (on_message && *on_message) {
+      for (const ReceivedAlertRecord& r : fresh_alerts) (*on_message)(ToInboxMessage(r));
       for (const ReceivedMessage& m : fresh) (*on_message)(ToInboxMessage(m));
     }
-    if (ack.seqs.empty()) return Status::Ok();
-    LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kAck, ack));
-    return ReplyStatus(reply).WithContext("acknowledging");
+    if (!ack.seqs.empty()) {
+      LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kAck, ack));
+      LIAISON_RETURN_IF_ERROR(ReplyStatus(reply).WithContext("acknowledging"));
+    }
+    if (queued_receipts) (void)FlushOutbox(report);  // an unreachable relay leaves them queued
+    return Status::Ok();
+  }
+
+  // Opens the shared body of a broadcast copy with the key the copy carried, and stores the alert
+  // or report (in `txn`) unless it is held already. Returns the record and whether it is new.
+  // kUnauthenticated if the body is not the one the sender committed to or the content names
+  // another sender; kAlreadyExists if another sender used the id before.
+  Result<std::pair<ReceivedAlertRecord, bool>> StoreBroadcastCopy(store::Txn& txn, const AppMessage& app, ByteView body,
+                                                                  const std::string& sender, const wire::Delivery& d,
+                                                                  int64_t now) {
+    if (sodium_memcmp(BroadcastBodyHash(body).data(), app.body_hash.data(), app.body_hash.size()) != 0) {
+      return Status::Error(Code::kUnauthenticated, "the body is not the one its sender sealed (replaced on the way?)");
+    }
+    LIAISON_ASSIGN_OR_RETURN(crypto::AeadKey key, crypto::AeadKey::FromBytes(app.content_key.bytes));
+    LIAISON_ASSIGN_OR_RETURN(BroadcastContent content, OpenBroadcastBody(body, key, app.broadcast_id));
+    if (content.sender != sender) {
+      return Status::Error(Code::kUnauthenticated, "the body names " + content.sender + " as its sender");
+    }
+    LIAISON_ASSIGN_OR_RETURN(bool marked, state_->MarkSeen(txn, sender, d.message_id));
+    (void)marked;
+    LIAISON_ASSIGN_OR_RETURN(auto existing, state_->Get(txn, Table::kReceivedAlerts, app.broadcast_id));
+    if (existing) {
+      LIAISON_ASSIGN_OR_RETURN(ReceivedAlertRecord held, DecodeReceivedAlert(*existing));
+      if (held.content.sender != sender) return Status::Error(Code::kAlreadyExists, "another sender used this id before");
+      return std::make_pair(std::move(held), false);
+    }
+    ReceivedAlertRecord record;
+    record.id = app.broadcast_id;
+    record.content = std::move(content);
+    record.stored_at = static_cast<int64_t>(d.stored_at);
+    record.received_at = now;
+    LIAISON_ASSIGN_OR_RETURN(Bytes encoded, EncodeRecord(record));
+    LIAISON_RETURN_IF_ERROR(state_->Put(txn, Table::kReceivedAlerts, record.id, encoded));
+    return std::make_pair(std::move(record), true);
+  }
+
+  // Applies a receipt for an alert or report this device sent. Errors: kUnauthenticated (the
+  // signature is not the sender device's), kNotFound (no such alert), kPermissionDenied (the
+  // alert was not addressed to that device), kAlreadyExists (a repeated receipt: counts once).
+  Status TakeReceipt(store::Txn& txn, const AppMessage& app, const std::string& sender, const KeyBundle& keys) {
+    const Bytes signed_bytes = ReceiptSignedBytes(app.broadcast_id, sender, address_, app.step, app.at, app.answer);
+    LIAISON_RETURN_IF_ERROR(crypto::VerifyDetached(keys.signing_key, signed_bytes, app.signature)
+                                .WithContext("the receipt's signature is not " + sender + "'s"));
+    LIAISON_ASSIGN_OR_RETURN(auto alert, state_->Get(txn, Table::kSentAlerts, app.broadcast_id));
+    if (!alert) return Status::Error(Code::kNotFound, "this device sent no alert or report " + ToHex(app.broadcast_id));
+    LIAISON_ASSIGN_OR_RETURN(auto value, state_->Get(txn, Table::kAlertRecipients, RecipientKey(app.broadcast_id, sender)));
+    if (!value) {
+      return Status::Error(Code::kPermissionDenied, "alert " + ToHex(app.broadcast_id) + " was not addressed to " + sender);
+    }
+    LIAISON_ASSIGN_OR_RETURN(RecipientRecord r, DecodeRecipient(*value));
+    if (!ApplyReceipt(r, app.step, app.at, app.answer)) return Status::Error(Code::kAlreadyExists, "a repeated receipt");
+    return PutRecipient(txn, app.broadcast_id, r);
   }
 
   // Opens a version 1 envelope (one-shot, signed by the sender; written by clients before

@@ -77,6 +77,10 @@ Result<std::unique_ptr<ClientState>> ClientState::Open(const std::string& dir) {
   LIAISON_ASSIGN_OR_RETURN(state->signed_prekeys_, txn.OpenDb("signed_prekeys", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->one_time_prekeys_, txn.OpenDb("one_time_prekeys", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(state->roster_, txn.OpenDb("roster", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->sent_alerts_, txn.OpenDb("sent_alerts", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->alert_recipients_, txn.OpenDb("alert_recipients", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->received_alerts_, txn.OpenDb("received_alerts", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(state->broadcast_outbox_, txn.OpenDb("broadcast_outbox", MDB_CREATE));
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   return state;
 }
@@ -248,6 +252,51 @@ Result<bool> ClientState::StoreReceived(Txn& txn, const ReceivedMessage& m) {
   LIAISON_RETURN_IF_ERROR(txn.Put(seen_, seen_key, key));
   return true;
 }
+
+Result<bool> ClientState::MarkSeen(Txn& txn, std::string_view sender, const MessageId& id) {
+  const Bytes seen_key = SeenKey(sender, id);
+  LIAISON_ASSIGN_OR_RETURN(auto seen, txn.Get(seen_, seen_key));
+  if (seen) return false;
+  LIAISON_RETURN_IF_ERROR(txn.Put(seen_, seen_key, ByteView()));
+  return true;
+}
+
+MDB_dbi ClientState::Dbi(Table table) const {
+  switch (table) {
+    case Table::kSentAlerts: return sent_alerts_;
+    case Table::kAlertRecipients: return alert_recipients_;
+    case Table::kReceivedAlerts: return received_alerts_;
+    case Table::kBroadcastOutbox: return broadcast_outbox_;
+  }
+  return sent_alerts_;
+}
+
+Result<std::optional<Bytes>> ClientState::Get(Txn& txn, Table table, ByteView key) {
+  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(Dbi(table), key));
+  if (!value) return std::optional<Bytes>();
+  return std::optional<Bytes>(Bytes(value->begin(), value->end()));
+}
+
+Status ClientState::Put(Txn& txn, Table table, ByteView key, ByteView value) { return txn.Put(Dbi(table), key, value); }
+
+Status ClientState::Delete(Txn& txn, Table table, ByteView key) {
+  LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(Dbi(table), key));
+  (void)removed;
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<Bytes, Bytes>>> ClientState::Scan(Txn& txn, Table table, ByteView prefix) {
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, Dbi(table)));
+  std::vector<std::pair<Bytes, Bytes>> out;
+  LIAISON_ASSIGN_OR_RETURN(auto entry, prefix.empty() ? cursor.First() : cursor.Seek(prefix));
+  while (entry && entry->key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), entry->key.begin())) {
+    out.emplace_back(Bytes(entry->key.begin(), entry->key.end()), Bytes(entry->value.begin(), entry->value.end()));
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  return out;
+}
+
+Result<uint64_t> ClientState::NextPositionIn(Txn& txn, Table table) { return NextPosition(txn, Dbi(table)); }
 
 Result<std::optional<Bytes>> ClientState::GetSelf(Txn& txn, std::string_view name) {
   LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(self_, AsBytes(name)));

@@ -7,7 +7,10 @@
 // sender | message_id -> n:u64be), where record = message_id | stored_at:u64be |
 // received_at:u64be | u8 len | sender | text; sessions (peer address -> peer_sessions_v1,
 // client/src/sessions.h), signed_prekeys (id:u32be -> created_at:i64be | secret:32 | public:32),
-// one_time_prekeys (id:u32be -> secret:32 | public:32).
+// one_time_prekeys (id:u32be -> secret:32 | public:32); and for alerts and reports
+// (client/src/tracking.h): sent_alerts (id:16 -> SentAlertRecord), alert_recipients (id:16 | u8
+// len | device -> RecipientRecord), received_alerts (id:16 -> ReceivedAlertRecord),
+// broadcast_outbox (n:u64be -> an encoded wire::SendBroadcastRequest waiting for the relay).
 //
 // Operations that must land together (a session advanced and the message it encrypted queued; a
 // session advanced, its one-time prekey deleted and the message it decrypted stored) take a
@@ -90,6 +93,19 @@ class ClientState {
   Result<bool> Seen(store::Txn& txn, std::string_view sender, const MessageId& id);
   // Stores one message; false (and nothing written) if it was seen before.
   Result<bool> StoreReceived(store::Txn& txn, const ReceivedMessage& message);
+  // Records (sender, id) as received without an inbox entry (receipts, alert copies); false if
+  // it was recorded before.
+  Result<bool> MarkSeen(store::Txn& txn, std::string_view sender, const MessageId& id);
+
+  // The record tables of alerts and reports: plain keys and values, encoded by tracking.h.
+  enum class Table { kSentAlerts, kAlertRecipients, kReceivedAlerts, kBroadcastOutbox };
+  Result<std::optional<Bytes>> Get(store::Txn& txn, Table table, ByteView key);
+  Status Put(store::Txn& txn, Table table, ByteView key, ByteView value);
+  Status Delete(store::Txn& txn, Table table, ByteView key);
+  // Every entry whose key starts with `prefix`, in key order.
+  Result<std::vector<std::pair<Bytes, Bytes>>> Scan(store::Txn& txn, Table table, ByteView prefix);
+  // The next free u64be position key of an ordered table (kBroadcastOutbox).
+  Result<uint64_t> NextPositionIn(store::Txn& txn, Table table);
 
   // The stored peer_sessions_v1 of `peer` (a view into the transaction; copy before it ends).
   Result<std::optional<ByteView>> GetSessions(store::Txn& txn, std::string_view peer);
@@ -117,7 +133,9 @@ class ClientState {
   explicit ClientState(std::unique_ptr<store::Env> env) : env_(std::move(env)) {}
   std::unique_ptr<store::Env> env_;
   MDB_dbi self_ = 0, contacts_ = 0, outbox_ = 0, failed_ = 0, inbox_ = 0, seen_ = 0, sessions_ = 0,
-          signed_prekeys_ = 0, one_time_prekeys_ = 0, roster_ = 0;
+          signed_prekeys_ = 0, one_time_prekeys_ = 0, roster_ = 0, sent_alerts_ = 0, alert_recipients_ = 0,
+          received_alerts_ = 0, broadcast_outbox_ = 0;
+  MDB_dbi Dbi(Table table) const;
 };
 
 }  // namespace liaison::client

@@ -60,7 +60,9 @@ void WriteGolden(const char* path) {
   ResponderKeys keys{&bob_identity, [&](uint32_t) { return Result<crypto::DhKeyPair>(crypto::DhKeyPair::FromSecret(bob_spk.secret_key.Clone())); },
                      [&](uint32_t) { return Result<crypto::DhKeyPair>(crypto::DhKeyPair::FromSecret(bob_otk.secret_key.Clone())); }};
   auto send = [&](PeerSessions& from, const std::string& sender, const std::string& text, const MessageId& id) {
-    AppMessage app{kAppKindText, id, text};
+    AppMessage app;
+    app.message_id = id;
+    app.text = text;
     auto out = EncryptInCurrent(from, EncodeAppMessage(app).value().view()).value();
     return crypto::SealedContent{sender, crypto::RandomArray<32>(), out.initial, out.ratchet_message};
   };

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,15 +62,135 @@ struct DeviceCard {
   std::string ToToml() const;
 };
 
+// How urgent an alert is. The inbox lists urgent alerts first.
+enum class Severity : uint8_t { kInfo = 1, kWarning = 2, kUrgent = 3 };
+// "info", "warning", "urgent"; ParseSeverity is the inverse (kInvalidArgument otherwise).
+std::string_view SeverityName(Severity severity);
+Result<Severity> ParseSeverity(std::string_view name);
+
+// What an association reports to a police desk.
+enum class ReportCategory : uint8_t { kThreatLetter = 1, kSuspiciousEvent = 2, kDamage = 3, kOther = 4 };
+// "threat-letter", "suspicious-event", "damage", "other"; ParseReportCategory is the inverse.
+std::string_view ReportCategoryName(ReportCategory category);
+Result<ReportCategory> ParseReportCategory(std::string_view name);
+
+// What the sender's client does about recipients who stay silent. Zero durations are off.
+// The rules run on the sender's device, in Sync(), Listen() and RunEscalation(), against the
+// injected clock: a rule fires at the first of those calls at or after its time.
+struct EscalationRules {
+  // No delivery receipt from a device this long after the alert was stored: send it again to
+  // that device (once).
+  std::chrono::seconds remind_after{0};
+  // No acknowledgement from a member this long after the alert was stored (ack-required alerts
+  // only): send the alert to the deputies of the member's organisation in the roster (once), and
+  // mark the member for a phone call on the sender's list.
+  std::chrono::seconds deputy_after{0};
+};
+// The defaults per severity: urgent remind 15 min, deputy 60 min; warning remind 60 min; info none.
+EscalationRules DefaultEscalation(Severity severity);
+
+// An alert from an officer, desk or coordinator to a selection of the roster (roster mode).
+struct AlertRequest {
+  // Space-separated terms that must all hold; a term's comma-separated values are
+  // alternatives: "area:city:dresden role:association_contact", "org:DITIB Dresden",
+  // "member:moschee-dresden,vsz-dresden", "role:association_contact,deputy", or "all".
+  std::string to;
+  Severity severity = Severity::kInfo;
+  std::string title;            // 1..200 bytes
+  std::string body;             // 1..16 KiB
+  bool ack_required = false;
+  std::chrono::seconds ttl{0};  // 0: 14 days
+  std::optional<EscalationRules> escalation;  // empty: DefaultEscalation(severity)
+};
+
+// A concern an association contact or deputy reports to a desk (roster mode).
+struct ReportRequest {
+  std::string desk;             // the desk's member id
+  ReportCategory category = ReportCategory::kOther;
+  std::string place;            // 0..200 bytes, as the reporter writes it
+  std::string when;             // 0..64 bytes, as the reporter writes it ("2026-12-01 19:30")
+  std::string text;             // 1..16 KiB
+  std::chrono::seconds ttl{0};  // 0: 30 days
+};
+
+// What SendAlert/SendReport did.
+struct BroadcastReceipt {
+  std::string id;               // the alert's or report's id, hex (32 chars)
+  size_t recipients = 0;        // recipient devices
+  size_t stored = 0;            // copies the relay has already stored (the rest wait in the outbox)
+};
+
+// The relay's signed statement that it stored an alert or report: Ed25519 by the relay's signing
+// key (relay.sign.pub in its data directory) over "liaison/v1/submission-receipt" | id:16 |
+// BLAKE2b-256(encrypted body):32 | stored_at:u64be | copies:u32be (docs/protocol.md).
+struct SubmissionReceipt {
+  std::string relay_signing_key;  // hex, 64 chars
+  std::string body_hash;          // hex, 64 chars
+  int64_t stored_at = 0;          // the relay's time, microseconds since the epoch
+  uint32_t copies = 0;            // copies the relay stored in that request
+  std::string signature;          // hex, 128 chars
+};
+
+// Checks a submission receipt for the alert or report `id` (hex) against `relay_signing_key`
+// (hex). kUnauthenticated if it does not verify, kInvalidArgument for malformed hex.
+Status VerifySubmissionReceipt(std::string_view id, const SubmissionReceipt& receipt,
+                               std::string_view relay_signing_key);
+
+// One recipient device of an alert or report, as the sender's client knows it.
+struct RecipientStatus {
+  std::string device;           // "member/device"
+  std::string member;
+  std::string name;             // the device's holder or the member's display name
+  std::string organisation;
+  bool via_escalation = false;  // added as a deputy by the escalation rule
+  std::string refused;          // the relay refused this copy for good (reason); empty otherwise
+  int64_t sent_at = 0;          // the relay stored the copy (0: still in the outbox)
+  int64_t delivered_at = 0;     // receipts, by the device's clock; 0 = none yet
+  int64_t read_at = 0;
+  int64_t acknowledged_at = 0;
+  std::string answer;           // the optional short answer with the acknowledgement
+  bool expired = false;         // no delivery before the alert's expiry
+  int64_t reminded_at = 0;      // escalation: sent again (0: not)
+  int64_t deputy_notified_at = 0;  // escalation: the member's deputies were sent the alert
+  bool call = false;            // escalation: phone this member
+};
+
+// The sender's tally of one alert or report.
+struct AlertStatus {
+  std::string id;
+  std::string kind;             // "alert" or "report"
+  Severity severity = Severity::kInfo;      // alerts
+  ReportCategory category = ReportCategory::kOther;  // reports
+  std::string title;            // alerts: the title; reports: the category and place
+  bool ack_required = false;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  size_t sent = 0, delivered = 0, read = 0, acknowledged = 0, expired = 0, pending = 0, refused = 0;
+  std::vector<RecipientStatus> recipients;  // by device address
+  std::optional<SubmissionReceipt> submission;  // the relay's signed receipt of the first copies
+};
+
 struct InboxMessage {
-  std::string id;             // message id, hex (32 chars), unique per sender
+  std::string id;             // message id, hex (32 chars), unique per sender; for alerts and
+                              // reports the alert's or report's id (what Acknowledge takes)
+  std::string kind = "text";  // "text", "alert" or "report"
   std::string sender;         // authenticated sender address
   std::string sender_name;    // roster mode: the sending device's holder (e.g. the officer who
                               // wrote from a desk), else its member's display name, from the
                               // newest roster epoch; empty in list mode or if no longer listed
   int64_t stored_at = 0;      // when the relay stored it, microseconds since the epoch
   int64_t received_at = 0;    // when this device stored it
-  std::string text;
+  std::string text;           // the message, the alert's body or the report's description
+  // Alerts and reports:
+  Severity severity = Severity::kInfo;
+  ReportCategory category = ReportCategory::kOther;
+  std::string title;          // alerts
+  std::string place, when;    // reports
+  bool ack_required = false;  // alerts; reports always ask for an acknowledgement
+  int64_t expires_at = 0;
+  int64_t read_at = 0;        // MarkRead or Acknowledge recorded; 0 = unread
+  int64_t acknowledged_at = 0;
+  std::string answer;         // this device's answer, if it acknowledged with one
 };
 
 // A safety number between this device's member and another member (roster mode), for
@@ -101,6 +222,10 @@ struct SyncReport {
   uint64_t roster_epoch = 0;  // roster mode: the newest epoch this device holds after the sync
   size_t deferred = 0;        // deliveries left on the relay for later (sender keys unknown yet,
                               // or an envelope version this build cannot read)
+  size_t receipts = 0;        // receipts for this device's alerts and reports that counted
+                              // (a repeated receipt counts once; a receipt from a device the
+                              // alert was not addressed to is `rejected`)
+  size_t escalations = 0;     // reminders and deputy notifications the escalation rules sent
   std::vector<std::string> errors;  // one line per failed, rejected or deferred message
 };
 
@@ -151,8 +276,36 @@ class Client {
   virtual Result<SyncReport> Listen(std::chrono::milliseconds duration,
                                     const std::function<void(const InboxMessage&)>& on_message) = 0;
 
-  // The inbox, oldest first.
+  // The inbox for people: alerts first (urgent, warning, info; newest first within each), then
+  // reports (newest first), then messages (oldest first).
   virtual Result<std::vector<InboxMessage>> Inbox() = 0;
+
+  // --- Alerts and reports (roster mode) -----------------------------------------------------
+  // Sends an alert to every device of every member the selection names (except this device).
+  // The body is encrypted once under a fresh key; each device gets a small envelope carrying
+  // that key through its session; the relay stores the body once. Queued durably before it is
+  // sent, like Send(). Errors: kInvalidArgument (bad selection, empty or long title or body, list
+  // mode), kPermissionDenied (only officers, desks and coordinators alert), kNotFound (the
+  // selection names nobody), kUnavailable (sessions had to be started and the relay is down).
+  virtual Result<BroadcastReceipt> SendAlert(const AlertRequest& alert) = 0;
+  // Sends a report to every device of `report.desk`, tracked like an alert (the desk is asked
+  // to acknowledge). Errors as SendAlert; kPermissionDenied unless this member is an association
+  // contact or deputy and the recipient a desk.
+  virtual Result<BroadcastReceipt> SendReport(const ReportRequest& report) = 0;
+  // The tally of an alert or report this device sent. kNotFound for an unknown id.
+  virtual Result<AlertStatus> GetAlertStatus(std::string_view id) = 0;
+  // Every alert and report this device sent, newest first.
+  virtual Result<std::vector<AlertStatus>> SentAlerts() = 0;
+  // Records that a person saw the received alert or report `id` and queues a read receipt
+  // (once). kNotFound if no such alert or report was received.
+  virtual Status MarkRead(std::string_view id) = 0;
+  // Acknowledges the received alert or report `id` with an optional answer (0..200 bytes), and
+  // queues the signed receipt to its sender (marks it read too). A second acknowledgement is
+  // refused with kAlreadyExists. kNotFound for an unknown id.
+  virtual Status Acknowledge(std::string_view id, std::string_view answer) = 0;
+  // Runs the escalation rules of the alerts this device sent (Sync and Listen call it too).
+  // Returns how many reminders and deputy notifications it sent or queued.
+  virtual Result<size_t> RunEscalation() = 0;
   // Messages waiting in the outbox.
   virtual Result<size_t> OutboxSize() = 0;
   // Roster mode: makes new keys for this device, kept aside until approved, and returns the key
