@@ -45,8 +45,8 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
+TempDir::TempDir(const char* base) {
+  if (base == nullptr) base = std::getenv("TMPDIR");
   std::string pattern = std::string(base ? base : "/tmp") + "/liaison-test-XXXXXX";
   REQUIRE(mkdtemp(pattern.data()) != nullptr);
   path_ = pattern;

@@ -24,10 +24,11 @@ inline constexpr bool kMemoryFiguresMeaningful = false;
 inline constexpr bool kMemoryFiguresMeaningful = true;
 #endif
 
-// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+// A fresh directory under $TMPDIR (or under `base`, if given), removed (recursively) on destruction.
 class TempDir {
  public:
-  TempDir();
+  TempDir() : TempDir(nullptr) {}
+  explicit TempDir(const char* base);
   ~TempDir();
   const std::string& path() const { return path_; }
   std::string Sub(const std::string& name) const { return path_ + "/" + name; }
