@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 LIAISON_SANITIZE= bash scripts/build.sh build
 ./build/bench/liaison-bench-sessions "${1:-20000}"
+./build/bench/liaison-bench-alerts 1000 10
