@@ -80,6 +80,12 @@ Result<std::array<uint8_t, 32>> ParseZ85(std::string_view text) {
   return key;
 }
 
+// "an officer", "a desk": a role name for a sentence.
+std::string WithArticle(std::string_view role) {
+  const bool vowel = !role.empty() && std::string_view("aeiou").find(role[0]) != std::string_view::npos;
+  return std::string(vowel ? "an " : "a ") + std::string(role);
+}
+
 Status CheckAddress(std::string_view address) {
   if (address.empty() || address.size() > wire::kMaxAddressBytes) {
     return Status::Error(Code::kInvalidArgument, "an address has 1 to 64 bytes");
@@ -272,8 +278,8 @@ class ClientImpl final : public Client {
     const int64_t now = clock_.NowMicros();
     LIAISON_ASSIGN_OR_RETURN(roster::Epoch::Entry self, roster_->Find(address_, now));
     if (!roster::IsPoliceSide(self.member->role_value())) {
-      return Status::Error(Code::kPermissionDenied, "only officers, desks and coordinators send alerts; a " +
-                                                        std::string(roster::RoleName(self.member->role_value())) +
+      return Status::Error(Code::kPermissionDenied, "only officers, desks and coordinators send alerts; " +
+                                                        WithArticle(roster::RoleName(self.member->role_value())) +
                                                         " reports to a desk instead");
     }
     std::vector<std::string> devices;
@@ -304,12 +310,18 @@ class ClientImpl final : public Client {
     if (report.when.size() > kMaxWhenBytes) return Status::Error(Code::kInvalidArgument, "a time has at most 64 bytes");
     LIAISON_RETURN_IF_ERROR(PrepareToSend());
     const int64_t now = clock_.NowMicros();
+    LIAISON_ASSIGN_OR_RETURN(roster::Epoch::Entry self, roster_->Find(address_, now));
+    if (roster::IsPoliceSide(self.member->role_value())) {
+      return Status::Error(Code::kPermissionDenied, "reports come from association contacts and deputies; " +
+                                                        WithArticle(roster::RoleName(self.member->role_value())) +
+                                                        " sends an alert or a message instead");
+    }
     const roster::Member* desk = roster_->newest()->epoch.FindMember(report.desk);
     if (desk == nullptr || !desk->ValidAt(now)) {
       return Status::Error(Code::kNotFound, report.desk + " is not a member in the roster");
     }
     if (desk->role_value() != roster::Role::kDesk) {
-      return Status::Error(Code::kInvalidArgument, report.desk + " is a " + std::string(roster::RoleName(desk->role_value())) +
+      return Status::Error(Code::kInvalidArgument, report.desk + " is " + WithArticle(roster::RoleName(desk->role_value())) +
                                                        ", not a desk; reports go to a police contact desk");
     }
     LIAISON_RETURN_IF_ERROR(CheckPolicy(report.desk));
@@ -371,57 +383,80 @@ class ClientImpl final : public Client {
       LIAISON_ASSIGN_OR_RETURN(auto all, state_->Scan(txn, Table::kSentAlerts, {}));
       for (const auto& [key, value] : all) {
         LIAISON_ASSIGN_OR_RETURN(SentAlertRecord alert, DecodeSentAlert(value));
-        if (alert.remind_after_micros == 0 && alert.deputy_after_micros == 0) continue;
+        if (now >= alert.content.expires_at) continue;
         LIAISON_ASSIGN_OR_RETURN(std::vector<RecipientRecord> recipients, LoadRecipients(txn, alert.id));
         EscalationPlan plan = PlanEscalation(alert, recipients, now, NewestEpoch());
         if (!plan.empty()) work.push_back({std::move(alert), std::move(recipients), std::move(plan)});
       }
     }
-    size_t actions = 0;
+    size_t sent = 0;
     for (Work& w : work) {
-      std::vector<std::string> targets = w.plan.remind;
-      targets.insert(targets.end(), w.plan.deputy_devices.begin(), w.plan.deputy_devices.end());
-      std::vector<std::string> reachable;
-      for (const std::string& device : targets) {
-        // A device whose session cannot be started now is tried again at the next run.
-        if (EnsureSession(device).ok()) reachable.push_back(device);
+      // A device whose session cannot be started now (no keys published, relay down) is tried
+      // again at the next run.
+      auto reachable = [&](const std::vector<std::string>& devices) {
+        std::vector<std::string> out;
+        for (const std::string& device : devices) {
+          if (EnsureSession(device).ok()) out.push_back(device);
+        }
+        return out;
+      };
+      const std::vector<std::string> first_copies = reachable(w.plan.unqueued);
+      const std::vector<std::string> reminders = reachable(w.plan.remind);
+      std::vector<std::string> targets = first_copies;
+      targets.insert(targets.end(), reminders.begin(), reminders.end());
+      std::set<std::string> reached_members;  // whose deputies got a copy in this run
+      std::vector<std::string> deputy_devices;
+      for (const auto& [member, devices] : w.plan.deputies) {
+        for (const std::string& device : reachable(devices)) {
+          deputy_devices.push_back(device);
+          reached_members.insert(member);
+        }
       }
+      targets.insert(targets.end(), deputy_devices.begin(), deputy_devices.end());
+      const std::set<std::string> to_call(w.plan.call.begin(), w.plan.call.end());
+      if (targets.empty() && to_call.empty()) continue;
+
       LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
-      if (!reachable.empty()) LIAISON_RETURN_IF_ERROR(QueueBroadcast(txn, w.alert.id, w.alert.content, reachable));
-      const std::set<std::string> sent_to(reachable.begin(), reachable.end());
-      const std::set<std::string> escalated(w.plan.escalated.begin(), w.plan.escalated.end());
+      if (!targets.empty()) LIAISON_RETURN_IF_ERROR(QueueBroadcast(txn, w.alert.id, w.alert.content, targets));
+      const std::set<std::string> queued(first_copies.begin(), first_copies.end());
+      const std::set<std::string> reminded(reminders.begin(), reminders.end());
       for (RecipientRecord& r : w.recipients) {
         bool changed = false;
-        if (sent_to.count(r.device) && r.reminded_at == 0) {
+        if (queued.count(r.device)) {
+          r.queued = 1;
+          changed = true;
+        }
+        if (reminded.count(r.device)) {
           r.reminded_at = now;
           changed = true;
-          ++actions;
         }
-        if (!r.via_escalation && escalated.count(MemberOf(r.device)) && r.deputy_notified_at == 0) {
-          r.deputy_notified_at = now;
+        const std::string member = MemberOf(r.device);
+        if (!r.via_escalation && to_call.count(member)) {
           r.call = 1;
+          changed = true;
+        }
+        if (!r.via_escalation && reached_members.count(member) && r.deputy_notified_at == 0) {
+          r.deputy_notified_at = now;
           changed = true;
         }
         if (changed) LIAISON_RETURN_IF_ERROR(PutRecipient(txn, w.alert.id, r));
       }
-      for (const std::string& device : w.plan.deputy_devices) {
-        if (!sent_to.count(device)) continue;
+      for (const std::string& device : deputy_devices) {
         RecipientRecord r;
         r.device = device;
         r.via_escalation = 1;
+        r.queued = 1;
         LIAISON_RETURN_IF_ERROR(PutRecipient(txn, w.alert.id, r));
-        ++actions;
       }
-      actions += w.plan.escalated.size();
       LIAISON_RETURN_IF_ERROR(txn.Commit());
+      sent += reminders.size() + deputy_devices.size();
     }
     if (!work.empty()) {
       SyncReport ignored;
       (void)FlushOutbox(ignored);
     }
-    return actions;
+    return sent;
   }
-
 
   Result<size_t> OutboxSize() override {
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
@@ -542,7 +577,21 @@ class ClientImpl final : public Client {
   // Records a new alert or report with its recipients and queues it; then tries to send it.
   Result<BroadcastReceipt> StartBroadcast(BroadcastContent content, const std::vector<std::string>& devices,
                                           const EscalationRules& rules) {
-    for (const std::string& device : devices) LIAISON_RETURN_IF_ERROR(EnsureSession(device));
+    // A device that never published its keys must not keep the alert from everyone else: it is
+    // recorded without a copy and tried again at every Sync (RunEscalation).
+    std::vector<std::string> reachable;
+    Status first_failure = Status::Ok();
+    for (const std::string& device : devices) {
+      const Status session = EnsureSession(device);
+      if (session.ok()) {
+        reachable.push_back(device);
+        continue;
+      }
+      if (session.code() != Code::kNotFound && session.code() != Code::kUnavailable) return session;
+      if (first_failure.ok()) first_failure = session;
+    }
+    if (reachable.empty()) return first_failure.WithContext("no recipient device could be reached");
+    const std::set<std::string> queued(reachable.begin(), reachable.end());
     SentAlertRecord record;
     record.id = crypto::RandomArray<16>();
     record.content = std::move(content);
@@ -555,9 +604,10 @@ class ClientImpl final : public Client {
       for (const std::string& device : devices) {
         RecipientRecord r;
         r.device = device;
+        r.queued = queued.count(device) ? 1 : 0;
         LIAISON_RETURN_IF_ERROR(PutRecipient(txn, record.id, r));
       }
-      LIAISON_RETURN_IF_ERROR(QueueBroadcast(txn, record.id, record.content, devices));
+      LIAISON_RETURN_IF_ERROR(QueueBroadcast(txn, record.id, record.content, reachable));
       LIAISON_RETURN_IF_ERROR(txn.Commit());
     }
     SyncReport report;

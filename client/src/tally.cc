@@ -46,6 +46,10 @@ AlertStatus BuildStatus(const SentAlertRecord& alert, const std::vector<Recipien
   out.ack_required = alert.content.ack_required != 0;
   out.created_at = alert.content.created_at;
   out.expires_at = alert.content.expires_at;
+  std::set<std::string> acknowledged_members;
+  for (const RecipientRecord& r : recipients) {
+    if (r.acknowledged_at != 0) acknowledged_members.insert(MemberOf(r.device));
+  }
   for (const RecipientRecord& r : recipients) {
     RecipientStatus s;
     s.device = r.device;
@@ -66,7 +70,7 @@ AlertStatus BuildStatus(const SentAlertRecord& alert, const std::vector<Recipien
     s.expired = r.delivered_at == 0 && now >= alert.content.expires_at;
     s.reminded_at = r.reminded_at;
     s.deputy_notified_at = r.deputy_notified_at;
-    s.call = r.call != 0;
+    s.call = r.call != 0 && acknowledged_members.count(s.member) == 0;  // until any of its devices acknowledged
     out.sent += s.sent_at != 0;
     out.delivered += s.delivered_at != 0;
     out.read += s.read_at != 0;
@@ -76,6 +80,8 @@ AlertStatus BuildStatus(const SentAlertRecord& alert, const std::vector<Recipien
     out.pending += s.delivered_at == 0 && !s.expired && s.refused.empty();
     out.recipients.push_back(std::move(s));
   }
+  std::sort(out.recipients.begin(), out.recipients.end(),
+            [](const RecipientStatus& a, const RecipientStatus& b) { return a.device < b.device; });
   if (alert.has_submission) {
     SubmissionReceipt receipt;
     receipt.relay_signing_key = ToHex(alert.submission.relay_signing_key);
@@ -93,6 +99,9 @@ EscalationPlan PlanEscalation(const SentAlertRecord& alert, const std::vector<Re
   EscalationPlan plan;
   const BroadcastContent& c = alert.content;
   if (now >= c.expires_at) return plan;
+  for (const RecipientRecord& r : recipients) {
+    if (r.queued == 0 && r.refused.empty()) plan.unqueued.push_back(r.device);
+  }
   if (alert.remind_after_micros > 0 && now >= c.created_at + alert.remind_after_micros) {
     for (const RecipientRecord& r : recipients) {
       if (r.via_escalation == 0 && r.sent_at != 0 && r.delivered_at == 0 && r.reminded_at == 0 && r.refused.empty()) {
@@ -100,24 +109,28 @@ EscalationPlan PlanEscalation(const SentAlertRecord& alert, const std::vector<Re
       }
     }
   }
-  if (c.ack_required && alert.deputy_after_micros > 0 && now >= c.created_at + alert.deputy_after_micros) {
-    // Per member of the original selection: acknowledged by any of its devices, or escalated.
-    std::map<std::string, bool> silent;  // member -> no device acknowledged and not yet escalated
-    std::set<std::string> addressed;
-    for (const RecipientRecord& r : recipients) {
-      addressed.insert(r.device);
-      if (r.via_escalation) continue;
-      const std::string member = MemberOf(r.device);
-      auto [it, inserted] = silent.emplace(member, true);
-      if (r.acknowledged_at != 0 || r.deputy_notified_at != 0 || !r.refused.empty()) it->second = false;
-      (void)inserted;
-    }
-    for (const auto& [member_id, is_silent] : silent) {
-      if (!is_silent) continue;
-      plan.escalated.push_back(member_id);
-      if (epoch == nullptr) continue;
-      const roster::Member* member = epoch->FindMember(member_id);
-      if (member == nullptr || member->organisation.empty()) continue;
+  if (!c.ack_required || alert.deputy_after_micros <= 0 || now < c.created_at + alert.deputy_after_micros) return plan;
+  struct MemberState {
+    bool acknowledged = false, refused = true, called = false, deputies_reached = false;
+  };
+  std::map<std::string, MemberState> members;
+  std::set<std::string> addressed;
+  for (const RecipientRecord& r : recipients) {
+    addressed.insert(r.device);
+    if (r.via_escalation) continue;
+    MemberState& m = members[MemberOf(r.device)];
+    m.acknowledged |= r.acknowledged_at != 0;
+    m.refused &= !r.refused.empty();
+    m.called |= r.call != 0;
+    m.deputies_reached |= r.deputy_notified_at != 0;
+  }
+  for (const auto& [member_id, m] : members) {
+    if (m.acknowledged || m.refused) continue;
+    if (!m.called) plan.call.push_back(member_id);
+    if (m.deputies_reached) continue;
+    std::vector<std::string> devices;
+    const roster::Member* member = epoch != nullptr ? epoch->FindMember(member_id) : nullptr;
+    if (member != nullptr && !member->organisation.empty()) {
       for (const roster::Member& other : epoch->members) {
         if (other.role_value() != roster::Role::kDeputy || other.id == member_id || !other.ValidAt(now) ||
             other.organisation != member->organisation) {
@@ -125,10 +138,11 @@ EscalationPlan PlanEscalation(const SentAlertRecord& alert, const std::vector<Re
         }
         for (const roster::Device& d : other.devices) {
           std::string address = other.id + "/" + d.id;
-          if (addressed.insert(address).second) plan.deputy_devices.push_back(std::move(address));
+          if (addressed.insert(address).second) devices.push_back(std::move(address));
         }
       }
     }
+    plan.deputies.emplace_back(member_id, std::move(devices));
   }
   return plan;
 }

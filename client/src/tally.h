@@ -22,19 +22,23 @@ bool ApplyReceipt(RecipientRecord& recipient, uint8_t step, int64_t at, std::str
 AlertStatus BuildStatus(const SentAlertRecord& alert, const std::vector<RecipientRecord>& recipients, int64_t now,
                         const roster::Epoch* epoch);
 
-// What the escalation rules do at `now`.
+// What the escalation rules (and delivery retries) do at `now`.
 struct EscalationPlan {
+  std::vector<std::string> unqueued;        // devices without a copy yet: try to start a session again
   std::vector<std::string> remind;          // devices to send the alert to again
-  std::vector<std::string> escalated;       // members whose deputies are notified, marked for a call
-  std::vector<std::string> deputy_devices;  // devices of those deputies, not yet recipients
-  bool empty() const { return remind.empty() && escalated.empty(); }
+  std::vector<std::string> call;            // members to mark for a phone call (not marked yet)
+  // Members without an acknowledgement whose deputies have not been reached yet, with the
+  // deputies' devices that are not recipients yet (possibly none: no deputy in the roster).
+  std::vector<std::pair<std::string, std::vector<std::string>>> deputies;
+  bool empty() const { return unqueued.empty() && remind.empty() && call.empty() && deputies.empty(); }
 };
+// Devices of the original selection without a queued copy are tried again at every run.
 // Reminders go to devices of the original selection that the relay stored a copy for and that
-// sent no delivery receipt within remind_after of the alert's creation (once each). Deputy notification (ack-required alerts
-// only) concerns members none of whose devices acknowledged within deputy_after: their
-// organisation's deputies in `epoch` (role deputy, same non-empty organisation, valid at `now`)
-// are sent the alert, and the member is marked for a phone call (once). Nothing fires at or
-// after the alert's expiry.
+// sent no delivery receipt within remind_after of the alert's creation (once each). For
+// ack-required alerts, a member none of whose devices acknowledged within deputy_after is marked
+// for a phone call (once), and its organisation's deputies in `epoch` (role deputy, same
+// non-empty organisation, valid at `now`) are sent the alert; until one of them could be sent
+// it, every run tries again. Nothing fires at or after the alert's expiry.
 EscalationPlan PlanEscalation(const SentAlertRecord& alert, const std::vector<RecipientRecord>& recipients,
                               int64_t now, const roster::Epoch* epoch);
 

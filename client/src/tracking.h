@@ -89,11 +89,13 @@ struct RecipientRecord {
   std::string answer;
   int64_t reminded_at = 0, deputy_notified_at = 0;
   uint8_t call = 0;
+  uint8_t queued = 0;                 // a copy is queued or stored; 0: no session could be started
+                                      // yet (the device never published its keys), retried later
   template <class Archive>
   void serialize(Archive& ar) {
     ar(version, wire::Bounded<wire::kMaxAddressBytes>(device), copy_id, via_escalation,
        wire::Bounded<wire::kMaxReasonBytes>(refused), sent_at, delivered_at, read_at, acknowledged_at,
-       wire::Bounded<kMaxAnswerBytes>(answer), reminded_at, deputy_notified_at, call);
+       wire::Bounded<kMaxAnswerBytes>(answer), reminded_at, deputy_notified_at, call, queued);
   }
 };
 

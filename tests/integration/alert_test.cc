@@ -314,16 +314,18 @@ TEST_CASE("escalation reminds at 15 minutes and notifies deputies at 60, by the 
   REQUIRE(escalated.ok());
   status = StatusOf(*d.officer, id);
   // Not acknowledged within the hour: verein-1 (delivered), -2 (delivered late), -4, -5.
-  for (const char* device : {"verein-1/1", "verein-2/1", "verein-4/1", "verein-5/1"}) {
-    CHECK(RecipientOf(status, device).call);
-    CHECK(RecipientOf(status, device).deputy_notified_at != 0);
-  }
+  for (const char* device : {"verein-1/1", "verein-2/1", "verein-4/1", "verein-5/1"}) CHECK(RecipientOf(status, device).call);
+  // Verein 1 and 2 have deputies in the roster, who were sent the alert; 4 and 5 have none.
+  CHECK(RecipientOf(status, "verein-1/1").deputy_notified_at != 0);
+  CHECK(RecipientOf(status, "verein-2/1").deputy_notified_at != 0);
+  CHECK(RecipientOf(status, "verein-4/1").deputy_notified_at == 0);
+  CHECK(RecipientOf(status, "verein-5/1").deputy_notified_at == 0);
   CHECK_FALSE(RecipientOf(status, "verein-3/1").call);
   // Verein 1 and Verein 2 have deputies in the roster; they now receive the alert.
   CHECK(RecipientOf(status, "stellv-1/1").via_escalation);
   CHECK(RecipientOf(status, "stellv-2/1").via_escalation);
   CHECK(status.recipients.size() == 7);
-  CHECK(escalated->escalations == 4 + 2);  // four members marked, two deputy devices sent to
+  CHECK(escalated->escalations == 2);  // a copy to each of the two deputies
   for (auto& deputy : d.deputies) {
     auto report = deputy->Sync();
     REQUIRE(report.ok());
@@ -405,14 +407,73 @@ TEST_CASE("a report reaches every officer device of a desk, the answer names its
   other_key[0] = other_key[0] == '0' ? '1' : '0';
   CHECK_FALSE(VerifySubmissionReceipt(id, *status.submission, other_key).ok());
 
-  // An association cannot alert, and a report goes to desks only.
+  // An association cannot alert, an officer does not report, and a report goes to desks only.
   AlertRequest alert;
   alert.to = "all";
   alert.title = "x";
   alert.body = "x";
   CHECK(association->SendAlert(alert).status().code() == Code::kPermissionDenied);
+  CHECK(schulz->SendReport(report).status().code() == Code::kPermissionDenied);
   report.desk = "moschee-dresden";
-  CHECK(schulz->SendReport(report).status().code() == Code::kInvalidArgument);
+  auto not_a_desk = association->SendReport(report);
+  CHECK(not_a_desk.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(not_a_desk.status().message(), Catch::Contains("is an association_contact, not a desk"));
+}
+
+TEST_CASE("a device that has not published its keys gets the alert later and holds nobody up; so does a deputy",
+          "[integration][alerts]") {
+  RosterRelay r;
+  FakeClock clock{SystemClock().NowMicros()};
+  auto officer = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("officer"), "officer-meyer/1", roster::Role::kOfficer, &clock);
+  auto early = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("early"), "verein-a/1", roster::Role::kAssociationContact, &clock);
+  auto late = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("late"), "verein-b/1", roster::Role::kAssociationContact, &clock);
+  auto deputy = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("deputy"), "stellv-b/1", roster::Role::kDeputy, &clock);
+  SetProfile(r.coordinator, "verein-a", "Verein A", {"city:dresden"});
+  SetProfile(r.coordinator, "verein-b", "Verein B", {"city:dresden"});
+  SetProfile(r.coordinator, "stellv-b", "Verein B", {"city:dresden"});
+  r.coordinator.PublishNext(r.relay);
+  REQUIRE(officer->Sync().ok());
+  REQUIRE(early->Sync().ok());  // verein-b and its deputy have never been online
+
+  AlertRequest alert = DresdenAlert(EscalationRules{std::chrono::seconds(0), std::chrono::minutes(60)});
+  auto sent = officer->SendAlert(alert);
+  INFO(sent.status().ToString());
+  REQUIRE(sent.ok());
+  CHECK(sent->recipients == 2);
+  CHECK(sent->stored == 1);
+  AlertStatus status = StatusOf(*officer, sent->id);
+  CHECK(RecipientOf(status, "verein-b/1").sent_at == 0);
+  CHECK(status.pending == 2);
+  CHECK(status.refused == 0);
+  REQUIRE(early->Sync()->received == 1);
+
+  REQUIRE(late->Sync().ok());  // publishes its keys; nothing for it yet
+  REQUIRE(officer->Sync().ok());  // starts the session and sends verein-b its copy
+  CHECK(RecipientOf(StatusOf(*officer, sent->id), "verein-b/1").sent_at != 0);
+  auto got = late->Sync();
+  REQUIRE(got.ok());
+  CHECK(got->received == 1);
+  REQUIRE(FindInInbox(*late, sent->id) != nullptr);
+
+  // An hour on, verein-b has not acknowledged; its deputy has still not published keys.
+  clock.Advance(61 * kMinute);
+  REQUIRE(officer->Sync().ok());
+  status = StatusOf(*officer, sent->id);
+  CHECK(RecipientOf(status, "verein-b/1").call);
+  CHECK(RecipientOf(status, "verein-b/1").deputy_notified_at == 0);
+  CHECK(status.recipients.size() == 2);
+  REQUIRE(deputy->Sync().ok());
+  auto retried = officer->Sync();
+  REQUIRE(retried.ok());
+  CHECK(retried->escalations == 1);
+  status = StatusOf(*officer, sent->id);
+  CHECK(RecipientOf(status, "verein-b/1").deputy_notified_at != 0);
+  CHECK(RecipientOf(status, "stellv-b/1").via_escalation);
+  CHECK(deputy->Sync()->received == 1);
+  // A late acknowledgement lifts the call mark.
+  REQUIRE(late->Acknowledge(sent->id, "").ok());
+  REQUIRE(officer->Sync().ok());
+  CHECK_FALSE(RecipientOf(StatusOf(*officer, sent->id), "verein-b/1").call);
 }
 
 namespace {

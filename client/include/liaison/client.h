@@ -152,7 +152,7 @@ struct RecipientStatus {
   bool expired = false;         // no delivery before the alert's expiry
   int64_t reminded_at = 0;      // escalation: sent again (0: not)
   int64_t deputy_notified_at = 0;  // escalation: the member's deputies were sent the alert
-  bool call = false;            // escalation: phone this member
+  bool call = false;            // escalation: phone this member (until one of its devices acknowledged)
 };
 
 // The sender's tally of one alert or report.
@@ -166,7 +166,7 @@ struct AlertStatus {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   size_t sent = 0, delivered = 0, read = 0, acknowledged = 0, expired = 0, pending = 0, refused = 0;
-  std::vector<RecipientStatus> recipients;  // by device address
+  std::vector<RecipientStatus> recipients;  // sorted by device address
   std::optional<SubmissionReceipt> submission;  // the relay's signed receipt of the first copies
 };
 
@@ -225,7 +225,7 @@ struct SyncReport {
   size_t receipts = 0;        // receipts for this device's alerts and reports that counted
                               // (a repeated receipt counts once; a receipt from a device the
                               // alert was not addressed to is `rejected`)
-  size_t escalations = 0;     // reminders and deputy notifications the escalation rules sent
+  size_t escalations = 0;     // copies the escalation rules sent (reminders, deputy notifications)
   std::vector<std::string> errors;  // one line per failed, rejected or deferred message
 };
 
@@ -281,7 +281,9 @@ class Client {
   virtual Result<std::vector<InboxMessage>> Inbox() = 0;
 
   // --- Alerts and reports (roster mode) -----------------------------------------------------
-  // Sends an alert to every device of every member the selection names (except this device).
+  // Sends an alert to every device of every member the selection names (except this member's).
+  // A device that has not published its keys yet gets its copy at a later Sync (it shows as
+  // pending); only if no selected device can be reached is that an error.
   // The body is encrypted once under a fresh key; each device gets a small envelope carrying
   // that key through its session; the relay stores the body once. Queued durably before it is
   // sent, like Send(). Errors: kInvalidArgument (bad selection, empty or long title or body, list
@@ -290,7 +292,7 @@ class Client {
   virtual Result<BroadcastReceipt> SendAlert(const AlertRequest& alert) = 0;
   // Sends a report to every device of `report.desk`, tracked like an alert (the desk is asked
   // to acknowledge). Errors as SendAlert; kPermissionDenied unless this member is an association
-  // contact or deputy and the recipient a desk.
+  // contact or deputy; kInvalidArgument if `desk` is not a desk.
   virtual Result<BroadcastReceipt> SendReport(const ReportRequest& report) = 0;
   // The tally of an alert or report this device sent. kNotFound for an unknown id.
   virtual Result<AlertStatus> GetAlertStatus(std::string_view id) = 0;
@@ -303,8 +305,10 @@ class Client {
   // queues the signed receipt to its sender (marks it read too). A second acknowledgement is
   // refused with kAlreadyExists. kNotFound for an unknown id.
   virtual Status Acknowledge(std::string_view id, std::string_view answer) = 0;
-  // Runs the escalation rules of the alerts this device sent (Sync and Listen call it too).
-  // Returns how many reminders and deputy notifications it sent or queued.
+  // Runs the escalation rules of the alerts this device sent (Sync and Listen call it too), and
+  // retries recipient devices that had no copy yet because they had not published their keys.
+  // Returns how many copies it sent or queued as reminders and deputy notifications (members
+  // marked for a phone call show in GetAlertStatus).
   virtual Result<size_t> RunEscalation() = 0;
   // Messages waiting in the outbox.
   virtual Result<size_t> OutboxSize() = 0;
