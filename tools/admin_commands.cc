@@ -52,7 +52,7 @@ AdminCommands::AdminCommands(CLI::App& app, const bool& json) : o_(std::make_uni
   o.approve->add_option("request", o.request_file, "file holding the enrollment request")->required();
   o.approve->add_option("--role", o.role, "officer, desk, association_contact, deputy or coordinator");
   o.approve->add_option("--name", o.name, "display name");
-  o.approve->add_option("--org", o.organisation, "organisation");
+  o.approve->add_option("--org,--organisation", o.organisation, "organisation (deputies stand in for members of the same one)");
   o.approve->add_option("--area", o.areas, "area tag such as city:dresden (repeatable)");
   o.approve->add_option("--holder", o.holder, "the person using this device (e.g. the officer at a desk)");
   o.rotate = o.admin->add_subcommand("approve-rotation", "give a device the new keys of its signed rotation request");

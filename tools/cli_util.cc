@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include "base/file_util.h"
@@ -52,6 +53,40 @@ Result<std::string> ReadPassphrase(const char* prompt) {
 Result<std::string> ReadFirstLine(const std::string& path) {
   LIAISON_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 64 * 1024));
   return text.substr(0, text.find_first_of("\r\n"));
+}
+
+std::string FormatTime(int64_t micros) {
+  std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return out;
+}
+
+Result<std::chrono::seconds> ParseDuration(std::string_view text, std::string_view option) {
+  auto bad = [&] {
+    return Status::Error(Code::kInvalidArgument, std::string(option) + " takes a duration such as 90s, 15m, 2h or 14d, not \"" +
+                                                     std::string(text) + "\"");
+  };
+  if (text == "0") return std::chrono::seconds(0);
+  if (text.size() < 2 || text.size() > 12) return bad();
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return bad();
+  }
+  int64_t count = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return bad();
+    count = count * 10 + (c - '0');
+  }
+  // At most 10 years: longer is never meant, and the microseconds stay far from overflowing.
+  if (count == 0 || count * unit > 3650ll * 86400) return bad();
+  return std::chrono::seconds(count * unit);
 }
 
 }  // namespace liaison::cli

@@ -4,7 +4,10 @@
 #ifndef LIAISON_TOOLS_CLI_UTIL_H_
 #define LIAISON_TOOLS_CLI_UTIL_H_
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "liaison/status.h"
 
@@ -18,6 +21,11 @@ int Fail(const Status& status);
 Result<std::string> ReadPassphrase(const char* prompt);
 // The first line of a file (an invitation, a request, a key), without its line end.
 Result<std::string> ReadFirstLine(const std::string& path);
+// Microseconds since the epoch as UTC "YYYY-MM-DD HH:MM:SSZ".
+std::string FormatTime(int64_t micros);
+// A duration such as "90s", "15m", "2h" or "14d" (a positive whole number and one unit), or "0"
+// (off, where the option allows it). kInvalidArgument otherwise; `option` names the option.
+Result<std::chrono::seconds> ParseDuration(std::string_view text, std::string_view option);
 
 }  // namespace liaison::cli
 

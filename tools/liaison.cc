@@ -1,39 +1,33 @@
 // liaison: the command line of one device, and of the coordinator (`liaison admin`, in
-// tools/admin_commands.cc). See `liaison --help` and docs/operations.md. Exit codes: 0 done,
-// 1 failed (relay, store, authentication), 2 bad usage or input, 3 relay unreachable (the outbox
-// keeps what was not sent).
+// tools/admin_commands.cc); alerts, reports and acknowledgements are in tools/alert_commands.cc,
+// the inbox listing in tools/inbox_command.cc. See `liaison --help` and docs/operations.md.
+// Exit codes: 0 done, 1 failed (relay, store, authentication), 2 bad usage or input, 3 relay
+// unreachable (the outbox keeps what was not sent).
 #include <sodium.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "base/file_util.h"
 #include "liaison/client.h"
 #include "tools/admin_commands.h"
+#include "tools/alert_commands.h"
 #include "tools/cli_util.h"
+#include "tools/inbox_command.h"
 
 namespace {
 
 using liaison::cli::ExitCode;
 using liaison::cli::Fail;
 
-std::string FormatTime(int64_t micros) {
-  std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return out;
-}
-
 nlohmann::json ReportJson(const liaison::SyncReport& r) {
   return {{"sent", r.sent},         {"failed", r.failed},         {"still_queued", r.still_queued},
           {"received", r.received}, {"duplicates", r.duplicates}, {"rejected", r.rejected},          {"deferred", r.deferred},
-          {"roster_alarms", r.roster_alarms}, {"roster_epoch", r.roster_epoch}, {"errors", r.errors}};
+          {"roster_alarms", r.roster_alarms}, {"roster_epoch", r.roster_epoch},
+          {"receipts", r.receipts}, {"escalations", r.escalations}, {"errors", r.errors}};
 }
 
 void PrintReport(const liaison::SyncReport& r) {
@@ -43,6 +37,8 @@ void PrintReport(const liaison::SyncReport& r) {
   if (r.failed) std::printf(", %zu refused", r.failed);
   if (r.rejected) std::printf(", %zu rejected as forged or damaged", r.rejected);
   if (r.deferred) std::printf(", %zu left on the relay for later", r.deferred);
+  if (r.receipts) std::printf(", %zu receipts for alerts and reports", r.receipts);
+  if (r.escalations) std::printf(", %zu escalations (reminders, deputies notified)", r.escalations);
   if (r.roster_epoch) std::printf(", roster epoch %llu", static_cast<unsigned long long>(r.roster_epoch));
   if (r.roster_alarms) std::printf(", %zu ROSTER ALARMS (see below)", r.roster_alarms);
   std::printf("\n");
@@ -84,7 +80,7 @@ int main(int argc, char** argv) {
   int listen_seconds = 0;
   auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
   listen->add_option("--seconds", listen_seconds, "how long")->required();
-  auto* inbox = app.add_subcommand("inbox", "list received messages");
+  auto* inbox = app.add_subcommand("inbox", "list received alerts, reports and messages (shown alerts and reports count as read)");
   std::string verify_member, confirm, rekey_out;
   auto* rekey = app.add_subcommand("rekey", "make new keys for this device and print the request for the coordinator");
   rekey->add_option("--out", rekey_out, "also write the rotation request to this file");
@@ -92,6 +88,7 @@ int main(int argc, char** argv) {
   verify->add_option("member", verify_member, "member id, e.g. desk-dresden")->required();
   verify->add_option("--confirm", confirm, "the number the other person read out (spaces allowed)");
   liaison::cli::AdminCommands admin(app, json);
+  liaison::cli::AlertCommands alerts(app, json);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -125,6 +122,7 @@ int main(int argc, char** argv) {
 
   auto client = liaison::Client::Open(options);
   if (!client.ok()) return Fail(client.status());
+  if (alerts.parsed()) return alerts.Run(**client);
   if (card->parsed()) {
     const std::string toml = (*client)->Card().ToToml();
     if (card_out.empty()) {
@@ -149,7 +147,18 @@ int main(int argc, char** argv) {
   if (sync->parsed() || listen->parsed()) {
     auto report = sync->parsed() ? (*client)->Sync()
                                  : (*client)->Listen(std::chrono::seconds(listen_seconds), [&](const liaison::InboxMessage& m) {
-                                     if (!json) std::printf("from %s: %s\n", m.sender.c_str(), m.text.c_str());
+                                     if (json) return;
+                                     if (m.kind == "alert") {
+                                       std::printf("ALERT %s from %s: \"%s\" (id %s)\n",
+                                                   std::string(liaison::SeverityName(m.severity)).c_str(),
+                                                   m.sender.c_str(), m.title.c_str(), m.id.c_str());
+                                     } else if (m.kind == "report") {
+                                       std::printf("REPORT %s from %s (id %s)\n",
+                                                   std::string(liaison::ReportCategoryName(m.category)).c_str(),
+                                                   m.sender.c_str(), m.id.c_str());
+                                     } else {
+                                       std::printf("from %s: %s\n", m.sender.c_str(), m.text.c_str());
+                                     }
                                    });
     if (!report.ok()) return Fail(report.status());
     if (json) {
@@ -192,24 +201,6 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (inbox->parsed()) {
-    auto messages = (*client)->Inbox();
-    if (!messages.ok()) return Fail(messages.status());
-    if (json) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& m : *messages) {
-        out.push_back({{"id", m.id}, {"from", m.sender}, {"from_name", m.sender_name}, {"stored_at", m.stored_at},
-                       {"received_at", m.received_at}, {"text", m.text}});
-      }
-      std::cout << out << "\n";
-      return 0;
-    }
-    if (messages->empty()) std::printf("inbox is empty\n");
-    for (const auto& m : *messages) {
-      const std::string name = m.sender_name.empty() ? "" : " (" + m.sender_name + ")";
-      std::printf("[%s] from %s%s: %s\n", FormatTime(m.stored_at).c_str(), m.sender.c_str(), name.c_str(), m.text.c_str());
-    }
-    return 0;
-  }
+  if (inbox->parsed()) return liaison::cli::ShowInbox(**client, json);
   return 2;
 }
