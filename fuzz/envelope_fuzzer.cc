@@ -15,6 +15,9 @@
 //  5. as the text of an invitation and of an enrollment request (client/src/enrollment.h), with
 //     and without their prefixes: one that decodes must encode back to a text that decodes to
 //     the same fields.
+//  6. as a broadcast delivery (wire/broadcast.h): SplitBroadcastDelivery must agree with an
+//     independent parse, return views into the input, and a split delivery must compose back to
+//     the same bytes; its copy is then opened like a raw envelope (1.).
 #include <sodium.h>
 
 #include <algorithm>
@@ -30,6 +33,8 @@
 #include "crypto/envelope.h"
 #include "fuzz/envelope_fixture.h"
 #include "fuzz/fuzz_util.h"
+#include "wire/broadcast.h"
+#include "wire/limits.h"
 
 namespace {
 
@@ -170,6 +175,34 @@ std::string CheckKeyBundle(ByteView input) {
   return Outcome(bundle);
 }
 
+// broadcast_delivery = tag:u8 (=0x10) | u32be len(copy) | copy | body, with
+// 1 <= len(copy) <= kMaxBroadcastCopyBytes and 1 <= len(body) <= kMaxBroadcastBodyBytes.
+std::string CheckBroadcastDelivery(ByteView input) {
+  Result<wire::BroadcastDeliveryView> split = wire::SplitBroadcastDelivery(input);
+  bool expect_ok = false;
+  uint64_t copy_len = 0;
+  if (input.size() >= 5 && input[0] == 0x10) {
+    copy_len = static_cast<uint64_t>(input[1]) << 24 | static_cast<uint64_t>(input[2]) << 16 |
+               static_cast<uint64_t>(input[3]) << 8 | input[4];
+    const uint64_t rest = input.size() - 5;
+    expect_ok = copy_len >= 1 && copy_len <= wire::kMaxBroadcastCopyBytes && copy_len < rest &&
+                rest - copy_len <= wire::kMaxBroadcastBodyBytes;
+  }
+  if (!expect_ok) {
+    FUZZ_CHECK(!split.ok(), "a broadcast delivery that breaks the grammar was split: " + fuzz::HexPrefix(input));
+    FUZZ_CHECK(split.status().code() == Code::kMalformed, split.status().ToString());
+    return Outcome(split);
+  }
+  FUZZ_CHECK(split.ok(), "a well-formed broadcast delivery was refused: " + split.status().ToString());
+  FUZZ_CHECK(split->copy.data() == input.data() + 5 && split->copy.size() == copy_len,
+             "the copy is not the " + std::to_string(copy_len) + " bytes after the head");
+  FUZZ_CHECK(split->body.data() == input.data() + 5 + copy_len && split->body.size() == input.size() - 5 - copy_len,
+             "the body is not the rest of the delivery");
+  const Bytes again = wire::ComposeBroadcastDelivery(split->copy, split->body);
+  FUZZ_CHECK(fuzz::SameBytes(again, input), "a split broadcast delivery composes to other bytes");
+  return "ok; copy as envelope: " + CheckRawEnvelope(split->copy);
+}
+
 }  // namespace
 
 std::string CheckSessionLayer(ByteView input) {
@@ -223,9 +256,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string inner = CheckSealedInner(input);
   const std::string bundle = CheckKeyBundle(input);
   const std::string enrollment = CheckEnrollmentTexts(input);
+  const std::string broadcast = CheckBroadcastDelivery(input);
   if (liaison::fuzz::TraceEnabled()) {
-    std::fprintf(stderr, "%zu bytes: envelope: %s | as inner: %s | as key bundle: %s | as v2 / session record: %s | %s\n",
-                 size, raw.c_str(), inner.c_str(), bundle.c_str(), session_layer.c_str(), enrollment.c_str());
+    std::fprintf(stderr,
+                 "%zu bytes: envelope: %s | as inner: %s | as key bundle: %s | as v2 / session record: %s | %s | "
+                 "as broadcast delivery: %s\n",
+                 size, raw.c_str(), inner.c_str(), bundle.c_str(), session_layer.c_str(), enrollment.c_str(),
+                 broadcast.c_str());
   }
   return 0;
 }

@@ -26,6 +26,7 @@
 #include "fuzz/store_actions.h"
 #include "fuzz/wire_body.h"
 #include "roster/roster.h"
+#include "wire/broadcast.h"
 #include "wire/codec.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
@@ -66,6 +67,32 @@ Bytes Cat(std::initializer_list<ByteView> parts) {
 }
 
 wire::MessageId SampleId() { return {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}; }
+
+wire::SendBroadcastRequest SampleBroadcast() {
+  wire::SendBroadcastRequest request;
+  request.broadcast_id = SampleId();
+  request.expires_at = 1'800'000'000'000'000;
+  request.body = Bytes(200, 0x6b);
+  uint8_t n = 0;
+  for (const char* recipient : {"bob/phone", "carol/laptop", "desk-dresden/1"}) {
+    wire::BroadcastCopy copy;
+    copy.recipient = recipient;
+    copy.message_id = SampleId();
+    copy.message_id[15] = ++n;
+    copy.envelope = Bytes(64, static_cast<uint8_t>(0x70 + n));
+    request.copies.push_back(copy);
+  }
+  return request;
+}
+
+// The encoded SendBroadcastRequest up to its body's length prefix.
+Bytes BroadcastHead() {
+  Bytes head{1};
+  const auto id = SampleId();
+  head.insert(head.end(), id.begin(), id.end());
+  AppendLe64(head, 1'800'000'000'000'000);
+  return head;
+}
 
 struct NamedBody {
   std::string name;
@@ -140,6 +167,13 @@ std::vector<NamedBody> ValidBodies() {
   out.push_back({"roster-number", BodyKind::kRosterNumber, Enc(wire::RosterNumber{2})});
   out.push_back({"get-roster-request", BodyKind::kGetRosterRequest, Enc(wire::GetRosterRequest{0})});
   out.push_back({"get-roster-reply", BodyKind::kGetRosterReply, Enc(wire::GetRosterReply{2, signed_bytes})});
+  out.push_back({"send-broadcast-request", BodyKind::kSendBroadcastRequest, Enc(SampleBroadcast())});
+  wire::SendBroadcastReply broadcast_reply;
+  broadcast_reply.statuses = {200, 208, 301, 403, 404, 410};
+  broadcast_reply.stored_at = 1'800'000'000'000'000;
+  broadcast_reply.relay_signing_key.fill(0x2a);
+  broadcast_reply.signature.fill(0x3b);
+  out.push_back({"send-broadcast-reply", BodyKind::kSendBroadcastReply, Enc(broadcast_reply)});
   return out;
 }
 
@@ -207,6 +241,44 @@ std::vector<NamedBody> HostileBodies() {
     long_recipient.insert(long_recipient.end(), 16 + 8 + 8, 0);
     out.push_back({"send-recipient-65-bytes", BodyKind::kSendRequest, long_recipient});
   }
+  for (const auto& [label, length] : lengths) {
+    Bytes body = BroadcastHead();  // the broadcast body claims `length` bytes
+    AppendLe64(body, length);
+    body.insert(body.end(), 16, 0x6b);
+    out.push_back({std::string("broadcast-body-len-") + label, BodyKind::kSendBroadcastRequest, body});
+    Bytes copies = BroadcastHead();  // a small body, then `length` copies
+    AppendLe64(copies, 2);
+    copies.insert(copies.end(), {0x6b, 0x6b});
+    AppendLe64(copies, length);
+    copies.insert(copies.end(), 40, 0);
+    out.push_back({std::string("broadcast-copies-count-") + label, BodyKind::kSendBroadcastRequest, copies});
+    Bytes statuses{1};  // a reply whose status list claims `length` entries
+    AppendLe64(statuses, length);
+    statuses.insert(statuses.end(), 8 + 32 + 64, 0);
+    out.push_back({std::string("broadcast-reply-statuses-count-") + label, BodyKind::kSendBroadcastReply, statuses});
+  }
+  {
+    // One copy whose envelope claims 2^40 bytes, and one whose envelope of 1025 bytes (over
+    // kMaxBroadcastCopyBytes) is present in full.
+    Bytes head = BroadcastHead();
+    AppendLe64(head, 2);
+    head.insert(head.end(), {0x6b, 0x6b});
+    AppendLe64(head, 1);
+    AppendLe64(head, 9);
+    head.insert(head.end(), {'b', 'o', 'b', '/', 'p', 'h', 'o', 'n', 'e'});
+    const auto id = SampleId();
+    head.insert(head.end(), id.begin(), id.end());
+    Bytes claimed = head;
+    AppendLe64(claimed, 1ull << 40);
+    claimed.insert(claimed.end(), 16, 0xee);
+    out.push_back({"broadcast-copy-envelope-len-2^40", BodyKind::kSendBroadcastRequest, claimed});
+    Bytes present = head;
+    AppendLe64(present, wire::kMaxBroadcastCopyBytes + 1);
+    present.insert(present.end(), wire::kMaxBroadcastCopyBytes + 1, 0xee);
+    out.push_back({"broadcast-copy-envelope-1025-bytes", BodyKind::kSendBroadcastRequest, present});
+    const Bytes valid = Enc(SampleBroadcast());
+    out.push_back({"broadcast-truncated", BodyKind::kSendBroadcastRequest, Bytes(valid.begin(), valid.end() - 1)});
+  }
   out.push_back({"empty-endianness-0x00", BodyKind::kEmpty, Bytes{0, 0}});
   out.push_back({"empty-no-bytes", BodyKind::kEmpty, Bytes{}});
   return out;
@@ -258,6 +330,10 @@ void FrameCorpus() {
   Write("frame", "reply-publish-roster", Frame(Reply(FrameType::kPublishRoster), ok, body("roster-number")));
   Write("frame", "get-roster", Frame(Req(FrameType::kGetRoster), 0, body("get-roster-request")));
   Write("frame", "reply-get-roster", Frame(Reply(FrameType::kGetRoster), ok, body("get-roster-reply")));
+  Write("frame", "send-broadcast", Frame(Req(FrameType::kSendBroadcast), 0, body("send-broadcast-request")));
+  Write("frame", "reply-send-broadcast", Frame(Reply(FrameType::kSendBroadcast), ok, body("send-broadcast-reply")));
+  Write("frame", "reply-send-broadcast-store-full",
+        Frame(Reply(FrameType::kSendBroadcast), static_cast<uint16_t>(WireStatus::kStoreFull), body("error-body")));
   Write("frame", "reply-error-malformed",
         Frame(Reply(FrameType::kError), static_cast<uint16_t>(WireStatus::kMalformed), body("error-body")));
 
@@ -315,6 +391,11 @@ void FrameCorpus() {
         break;
       case BodyKind::kPublishKeysRequest: type = Req(FrameType::kPublishKeys); break;
       case BodyKind::kEmpty: type = Req(FrameType::kPing); break;
+      case BodyKind::kSendBroadcastRequest: type = Req(FrameType::kSendBroadcast); break;
+      case BodyKind::kSendBroadcastReply:
+        type = Reply(FrameType::kSendBroadcast);
+        status = static_cast<uint16_t>(WireStatus::kOk);
+        break;
       default: break;
     }
     Write("frame", "body-" + h.name, Frame(type, status, h.body));
@@ -370,6 +451,29 @@ void EnvelopeCorpus() {
     Write("envelope", "envelope-bad-tag", flipped);
   }
   Write("envelope", "empty", Bytes{});
+
+  // Broadcast deliveries (wire/broadcast.h): a sealed envelope as the copy, with a body.
+  {
+    const Bytes body(300, 0x6b);
+    const Bytes delivery = wire::ComposeBroadcastDelivery(valid, body);
+    Write("envelope", "broadcast-delivery-valid", delivery);
+    Write("envelope", "broadcast-delivery-one-byte-body", wire::ComposeBroadcastDelivery(valid, Bytes{0x6b}));
+    auto with_copy_length = [&](uint32_t n) {
+      Bytes b = delivery;
+      b[1] = static_cast<uint8_t>(n >> 24);
+      b[2] = static_cast<uint8_t>(n >> 16);
+      b[3] = static_cast<uint8_t>(n >> 8);
+      b[4] = static_cast<uint8_t>(n);
+      return b;
+    };
+    Write("envelope", "broadcast-delivery-copy-len-0", with_copy_length(0));
+    Write("envelope", "broadcast-delivery-copy-len-1025", with_copy_length(wire::kMaxBroadcastCopyBytes + 1));
+    Write("envelope", "broadcast-delivery-copy-len-2^31", with_copy_length(0x80000000u));
+    Write("envelope", "broadcast-delivery-no-body",
+          with_copy_length(static_cast<uint32_t>(delivery.size() - wire::kBroadcastDeliveryHeadBytes)));
+    Write("envelope", "broadcast-delivery-head-only",
+          Bytes(delivery.begin(), delivery.begin() + wire::kBroadcastDeliveryHeadBytes));
+  }
 
   // Inputs for the sealed-inner path (the fuzzer encrypts them itself).
   Write("envelope", "inner-valid", Inner(fuzz::kSenderAddress, AsBytes("hello bob"), true));
@@ -456,12 +560,31 @@ class Program {
     return *this;
   }
   Program& Drain() { return Op(fuzz::StoreOp::kDrain); }
+  // The byte a write refused with kStoreFull reads: whether to commit its batch anyway.
+  Program& AfterStoreFull(bool commit_anyway) {
+    bytes_.push_back(commit_anyway ? 1 : 0);
+    return *this;
+  }
+  // targets: bits 0..3 mailbox choices 0..3 (fuzz/store_actions.h), kBroadcastRepeatFirst, ...
+  Program& Broadcast(uint8_t targets, uint8_t id, fuzz::ExpiryChoice expiry, size_t copy_size, size_t body_size) {
+    Op(fuzz::StoreOp::kPutBroadcast);
+    bytes_.insert(bytes_.end(), {targets, id, static_cast<uint8_t>(expiry), Index(fuzz::kCopySizes, copy_size),
+                                 Index(fuzz::kBodySizes, body_size)});
+    return *this;
+  }
   const Bytes& bytes() const { return bytes_; }
 
  private:
   Program& Op(fuzz::StoreOp op) {
     bytes_.push_back(static_cast<uint8_t>(op));
     return *this;
+  }
+  template <size_t N>
+  static uint8_t Index(const std::array<size_t, N>& sizes, size_t size) {
+    for (size_t i = 0; i < N; ++i) {
+      if (sizes[i] == size) return static_cast<uint8_t>(i);
+    }
+    fuzz::Fail(__FILE__, __LINE__, "no such size", std::to_string(size));
   }
   static uint8_t SizeIndex(size_t size) {
     for (size_t i = 0; i < fuzz::kEnvelopeSizes.size(); ++i) {
@@ -552,6 +675,55 @@ void StoreCorpus() {
             .Advance(2).Fetch(1, AfterChoice::kZero, 0, 0, 4).Fetch(1, AfterChoice::kZero, 0, 1, 4)
             .bytes());
   Write("store", "drain-roomy", Program(2).Put(0, 0, kDef, 700).Put(1, 1, kDef, 700).Commit().Drain().bytes());
+
+  // Broadcasts: targets 0b0111 = the three mailboxes; kBroadcastRepeatFirst repeats the first.
+  constexpr uint8_t kAll = 0b0111;
+  const uint8_t kRepeat = fuzz::kBroadcastRepeatFirst;
+  Write("store", "broadcast-fetch-ack-each",
+        Program(1)
+            .Broadcast(kAll, 1, kDef, 100, 3000).Commit()
+            .Fetch(0, AfterChoice::kZero, 0, 3, 4).Fetch(2, AfterChoice::kZero, 0, 3, 2)
+            .Ack(0, {{AckSeqChoice::kPendingOfMailbox, 0}}).Commit()
+            .Ack(1, {{AckSeqChoice::kPendingOfMailbox, 0}}).Commit()  // the body stays for mailbox 2
+            .Fetch(2, AfterChoice::kZero, 0, 3, 4)
+            .Ack(2, {{AckSeqChoice::kPendingOfMailbox, 0}}).Commit()  // the last copy: the body goes
+            .Broadcast(kAll, 1, kDef, 100, 3000).Commit()             // a retry: duplicates, no body
+            .bytes());
+  Write("store", "broadcast-partial-retry",
+        Program(4)
+            .Broadcast(0b0001, 2, kDef, 16, 100).Commit()
+            .Broadcast(kAll | kRepeat, 2, kDef, 16, 100).Commit()  // two new copies, a second body
+            .Put(1, 3, kDef, 16).Broadcast(0b0010, 3, kDef, 16, 100)  // a copy that dedups against a put
+            .Commit().Drain().bytes());
+  Write("store", "broadcast-refusals",
+        Program(2)  // config 2: 3 messages, 16 KiB per mailbox
+            .Broadcast(kAll, 0, kDef, 16, 0)                                  // no body: refused whole
+            .Broadcast(0b1111, 1, kDef, 100, 20000)                           // over every quota
+            .Broadcast(0b1111 | fuzz::kBroadcastOtherBadAddress, 1, ExpiryChoice::kNow, 100, 100)  // expired
+            .Put(0, 0, kDef, 16).Put(0, 1, kDef, 16).Put(0, 2, kDef, 16)     // mailbox 0 full by count
+            .Broadcast(kAll, 4, kDef, 700, 3000).Commit()                     // its copy alone refused
+            .Fetch(1, AfterChoice::kZero, 0, 3, 4).bytes());
+  Write("store", "broadcast-expire-and-sweep",
+        Program(7)
+            .Broadcast(kAll, 5, ExpiryChoice::kSecond, 1, 100).Broadcast(kAll, 4, kDef, 1, 1).Commit()
+            .Ack(1, {{AckSeqChoice::kPendingOfMailbox, 0}}).Commit()
+            .Advance(2).Fetch(0, AfterChoice::kZero, 0, 3, 4)  // expired copies are not delivered
+            .Sweep(1).Sweep(1).Sweep(3)                        // the body goes with the last one swept
+            .bytes());
+  Write("store", "broadcast-store-full",
+        Program(0)  // config 0: a 256 KiB map
+            .Put(0, 0, kDef, 20000).Commit()
+            .Put(2, 1, kDef, 16).Broadcast(kAll, 1, kDef, 700, 40000)  // does not fit: refused whole
+            .AfterStoreFull(true)                                       // its batch commits the put alone
+            .Broadcast(0b0011, 1, kDef, 16, 3000).Commit()              // fits
+            .Put(2, 2, kDef, 20000).Commit()                            // leaves no room for the body
+            .Broadcast(0b0011, 1, kDef, 16, 40000).Commit()             // a retry needs none
+            .Reopen().Fetch(1, AfterChoice::kZero, 0, 3, 4).Drain()
+            .bytes());
+  Write("store", "broadcast-store-full-after-copies",
+        Program(3)  // config 0: the first copies would fit, the body and the last ones do not
+            .Put(0, 0, kDef, 16).Broadcast(kAll | kRepeat, 2, kDef, 700, 40000).AfterStoreFull(true)
+            .Fetch(1, AfterChoice::kZero, 0, 3, 4).Sweep(3).bytes());
 }
 
 }  // namespace

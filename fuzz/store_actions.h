@@ -3,6 +3,8 @@
 //   input  = seed:u64le | action*
 //   action = op:u8 | arguments (bytes listed per op below; a missing byte reads as 0)
 //
+// A write refused with kStoreFull reads one more byte (bit 0: commit the batch anyway).
+//
 // The seed picks one of kStoreConfigs (seed % 3) and seeds the generator of envelope and key
 // bundle contents. Every argument byte is reduced modulo the size of the table it indexes, so
 // every byte string is a valid program.
@@ -29,8 +31,9 @@ enum class StoreOp : uint8_t {
   kReleaseFreedPages = 8,  // (commits an open batch first)
   kPutKeyBundle = 9,       // address, size
   kDrain = 10,             // ack all, expire all, sweep, release; then a small put must succeed
+  kPutBroadcast = 11,      // targets, id, expiry, copy size, body size: WriteBatch::PutBroadcast
 };
-inline constexpr uint8_t kStoreOpCount = 11;
+inline constexpr uint8_t kStoreOpCount = 12;
 
 // mailbox argument: 0..2 = the three mailboxes, 3 = an invalid address (empty or 65 bytes).
 inline constexpr uint8_t kMailboxChoices = 4;
@@ -79,6 +82,16 @@ inline constexpr std::array<size_t, 5> kFetchMaxItems = {1, 2, 3, 256, 0};
 inline constexpr std::array<size_t, 5> kFetchMaxBytes = {0, 1, 1000, 70000, SIZE_MAX};
 inline constexpr std::array<size_t, 4> kSweepMaxEntries = {0, 1, 2, 1000};
 inline constexpr std::array<size_t, 4> kKeyBundleSizes = {0, 1, 129, 4096};
+
+// targets argument of kPutBroadcast: bits 0..3 give a copy to mailbox choice 0..3, in that order
+// (3 is the invalid address; bit 5 picks which one); bit 4 repeats the first copy at the end (a
+// retry inside one request). Every copy carries the id argument: ids are per mailbox, so the
+// copies are distinct messages, the same arguments again retry the whole broadcast, and more
+// target bits retry it in part. The body of size 0 is refused (kInvalidArgument).
+inline constexpr uint8_t kBroadcastRepeatFirst = 1 << 4;
+inline constexpr uint8_t kBroadcastOtherBadAddress = 1 << 5;
+inline constexpr std::array<size_t, 4> kCopySizes = {1, 16, 100, 700};
+inline constexpr std::array<size_t, 6> kBodySizes = {0, 1, 100, 3000, 20000, 40000};
 
 struct StoreConfig {
   size_t map_size_bytes;

@@ -17,6 +17,12 @@
 //  - SweepExpired removes exactly the oldest expired records and reports the pending ones.
 //  - After a full drain (ack all, expire all, sweep, release freed pages) a small put succeeds,
 //    each step using the documented recovery: on kStoreFull, ReleaseFreedPages() and retry once.
+//  - Broadcasts (PutBroadcast): each copy is answered as a put of it would be (dedup per
+//    mailbox, also against earlier copies of the same request; quota charged envelope + body);
+//    its fetch carries the body it was stored with; SharedBodies() counts exactly the bodies
+//    that a pending (unacknowledged, unswept) copy refers to, so a body is stored once per
+//    broadcast that stored a copy and is gone with its last copy acknowledged or swept; a
+//    broadcast refused with kStoreFull would have stored a copy, and left no trace.
 // A violation prints the action trace and the reason on stderr and aborts. With the environment
 // variable LIAISON_FUZZ_TRACE set, the trace of every input is printed.
 #include <signal.h>
@@ -33,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -147,20 +154,40 @@ struct Record {
   int64_t expires_at = 0;
   Bytes envelope;
   bool pending = true;  // false once acknowledged; the record stays until swept (dedup)
+  int body = -1;        // a broadcast copy: the key of its body in Model::bodies
 };
 
 struct Model {
   std::map<uint64_t, Record> records;  // every message whose dedup/expiry entries are stored
   uint64_t max_seq = 0;                // highest seq ever committed
   std::map<std::string, Bytes> bundles;
+  std::map<int, Bytes> bodies;         // every broadcast body a record refers to (or referred to)
+  int next_body = 0;
+
+  const Bytes* Body(const Record& r) const { return r.body >= 0 ? &bodies.at(r.body) : nullptr; }
+  // What the store holds and charges for a message: its envelope, and a copy's body.
+  size_t Charged(const Record& r) const { return r.envelope.size() + (r.body >= 0 ? bodies.at(r.body).size() : 0); }
 
   MailboxUsage Usage(int mailbox) const {
     MailboxUsage u;
     for (const auto& [seq, r] : records) {
       if (r.pending && r.mailbox == mailbox) {
         u.messages += 1;
-        u.bytes += r.envelope.size();
+        u.bytes += Charged(r);
       }
+    }
+    return u;
+  }
+  // The bodies a pending copy refers to: exactly those the store must still hold.
+  MailboxUsage SharedBodies() const {
+    std::set<int> live;
+    for (const auto& [seq, r] : records) {
+      if (r.pending && r.body >= 0) live.insert(r.body);
+    }
+    MailboxUsage u;
+    for (int key : live) {
+      u.messages += 1;
+      u.bytes += bodies.at(key).size();
     }
     return u;
   }
@@ -230,6 +257,7 @@ class Harness {
         case StoreOp::kReleaseFreedPages: ReleaseFreedPages(); break;
         case StoreOp::kPutKeyBundle: PutKeyBundle(r); break;
         case StoreOp::kDrain: Drain(); break;
+        case StoreOp::kPutBroadcast: PutBroadcast(r); break;
       }
       CheckState();
     }
@@ -286,6 +314,26 @@ class Harness {
     STORE_CHECK(released.ok() || released.code() == Code::kStoreFull, "ReleaseFreedPages: " + released.ToString());
   }
 
+  static int64_t Requested(fuzz::ExpiryChoice expiry, int64_t now) {
+    switch (expiry) {
+      case fuzz::ExpiryChoice::kDefault: return 0;
+      case fuzz::ExpiryChoice::kPastByOne: return now - 1;
+      case fuzz::ExpiryChoice::kNow: return now;
+      case fuzz::ExpiryChoice::kNowPlusOne: return now + 1;
+      case fuzz::ExpiryChoice::kSecond: return now + kMicrosPerSecond;
+      case fuzz::ExpiryChoice::kHour: return now + 3600 * kMicrosPerSecond;
+      case fuzz::ExpiryChoice::kTwoDays: return now + 2 * kMaxTtl;
+      case fuzz::ExpiryChoice::kInt64Max: return INT64_MAX;
+      case fuzz::ExpiryChoice::kInt64Min: return INT64_MIN;
+    }
+    return 0;
+  }
+  // The expiry the store gives a message that asked for `requested`.
+  static int64_t Expected(int64_t requested, int64_t now) {
+    const int64_t expires_at = requested == 0 ? now + kDefaultTtl : requested;
+    return std::min(expires_at, now + kMaxTtl);
+  }
+
   void Put(ByteReader& r) {
     int mailbox = 0;
     const std::string& address = Address(r.U8(), &mailbox);
@@ -294,18 +342,7 @@ class Harness {
     const size_t size = r.Pick(fuzz::kEnvelopeSizes);
     const Bytes envelope = rng_.RandomBytes(size);
     const int64_t now = clock_.NowMicros();
-    int64_t requested = 0;
-    switch (expiry) {
-      case fuzz::ExpiryChoice::kDefault: requested = 0; break;
-      case fuzz::ExpiryChoice::kPastByOne: requested = now - 1; break;
-      case fuzz::ExpiryChoice::kNow: requested = now; break;
-      case fuzz::ExpiryChoice::kNowPlusOne: requested = now + 1; break;
-      case fuzz::ExpiryChoice::kSecond: requested = now + kMicrosPerSecond; break;
-      case fuzz::ExpiryChoice::kHour: requested = now + 3600 * kMicrosPerSecond; break;
-      case fuzz::ExpiryChoice::kTwoDays: requested = now + 2 * kMaxTtl; break;
-      case fuzz::ExpiryChoice::kInt64Max: requested = INT64_MAX; break;
-      case fuzz::ExpiryChoice::kInt64Min: requested = INT64_MIN; break;
-    }
+    const int64_t requested = Requested(expiry, now);
     BeginIfNeeded();
     Result<PutResult> got = batch_->Put({address, Id(id), requested, envelope});
     Trace("put mailbox %d id %u expires_at %lld size %zu: %s", mailbox, id, static_cast<long long>(requested), size,
@@ -317,8 +354,7 @@ class Harness {
       STORE_CHECK(!got.ok() && got.status().code() == Code::kInvalidArgument, "put to a bad address: " + Describe(got));
       return;
     }
-    int64_t expires_at = requested == 0 ? now + kDefaultTtl : requested;
-    expires_at = std::min(expires_at, now + kMaxTtl);
+    const int64_t expires_at = Expected(requested, now);
     if (expires_at <= now) {
       STORE_CHECK(!got.ok() && got.status().code() == Code::kExpired, "put of an expired message: " + Describe(got));
       return;
@@ -349,6 +385,121 @@ class Harness {
                                                    std::to_string(expires_at));
     staged_.records[got->seq] = Record{mailbox, id, now, expires_at, envelope, true};
     staged_.max_seq = got->seq;
+  }
+
+  // One broadcast in the open batch. The model answers each copy in the order the store checks
+  // (address, expiry, dedup against the staged state including the earlier copies, quota
+  // charged envelope + body); the body exists once if any copy is new.
+  void PutBroadcast(ByteReader& r) {
+    const uint8_t targets = r.U8();
+    const uint8_t id = r.U8() % fuzz::kMessageIdChoices;
+    const auto expiry = static_cast<fuzz::ExpiryChoice>(r.U8() % fuzz::kExpiryChoices);
+    const size_t copy_size = r.Pick(fuzz::kCopySizes);
+    const Bytes body = rng_.RandomBytes(r.Pick(fuzz::kBodySizes));
+    const int64_t now = clock_.NowMicros();
+    const int64_t requested = Requested(expiry, now);
+
+    struct Copy {
+      int mailbox;
+      std::string address;
+      Bytes envelope;
+    };
+    std::vector<Copy> copies;
+    for (uint8_t k = 0; k < 4; ++k) {
+      if ((targets >> k & 1) == 0) continue;
+      const uint8_t choice = k == 3 && (targets & fuzz::kBroadcastOtherBadAddress) != 0 ? 3 + fuzz::kMailboxChoices : k;
+      int mailbox = 0;
+      const std::string& address = Address(choice, &mailbox);
+      copies.push_back({mailbox, address, rng_.RandomBytes(copy_size)});
+    }
+    if ((targets & fuzz::kBroadcastRepeatFirst) != 0 && !copies.empty()) {
+      copies.push_back({copies[0].mailbox, copies[0].address, rng_.RandomBytes(copy_size)});
+    }
+    std::vector<BroadcastCopy> request;
+    for (const Copy& c : copies) request.push_back({c.address, Id(id), c.envelope});
+
+    BeginIfNeeded();
+    Result<BroadcastOutcome> got = batch_->PutBroadcast({requested, body, request});
+    std::string list;
+    for (const Copy& c : copies) list += " " + std::to_string(c.mailbox);
+    std::string answers;
+    if (got.ok()) {
+      for (const auto& one : *got) {
+        answers += " " + (one.ok() ? std::to_string(one->seq) + (one->duplicate ? "(dup)" : "")
+                                   : std::string(CodeName(one.status().code())));
+      }
+    }
+    Trace("put broadcast to mailboxes%s id %u expires_at %lld copy size %zu body size %zu: %s%s", list.c_str(), id,
+          static_cast<long long>(requested), copy_size, body.size(), got.ok() ? "ok:" : got.status().ToString().c_str(),
+          answers.c_str());
+
+    if (body.empty()) {
+      STORE_CHECK(!got.ok() && got.status().code() == Code::kInvalidArgument, "a broadcast without a body: " + Describe(got));
+      return;
+    }
+    if (got.ok()) STORE_CHECK(got->size() == copies.size(), std::to_string(got->size()) + " outcomes for " +
+                                                                std::to_string(copies.size()) + " copies");
+    Model next = staged_;
+    const int body_key = next.next_body++;
+    next.bodies[body_key] = body;
+    const int64_t expires_at = Expected(requested, now);
+    size_t stored = 0;
+    for (size_t i = 0; i < copies.size(); ++i) {
+      const Copy& c = copies[i];
+      const Result<PutResult>* one = got.ok() ? &(*got)[i] : nullptr;
+      const std::string where = "broadcast copy " + std::to_string(i) + " to mailbox " + std::to_string(c.mailbox);
+      auto expect_refused = [&](Code code, const char* why) {
+        if (one != nullptr) {
+          STORE_CHECK(!one->ok() && one->status().code() == code, where + " (" + why + "): " + Describe(*one));
+        }
+      };
+      if (c.mailbox == 3) {
+        expect_refused(Code::kInvalidArgument, "bad address");
+        continue;
+      }
+      if (expires_at <= now) {
+        expect_refused(Code::kExpired, "expired");
+        continue;
+      }
+      if (const auto* original = next.Dedup(c.mailbox, id)) {
+        if (one != nullptr) {
+          STORE_CHECK(one->ok() && (*one)->duplicate, where + ": a retried copy was not recognised: " + Describe(*one));
+          STORE_CHECK((*one)->seq == original->first, where + ": a retried copy returned seq " +
+                                                          std::to_string((*one)->seq) + ", the original is " +
+                                                          std::to_string(original->first));
+          STORE_CHECK((*one)->expires_at == original->second.expires_at, where + ": a retried copy returned another expiry");
+        }
+        continue;
+      }
+      const MailboxUsage usage = next.Usage(c.mailbox);
+      if (usage.messages + 1 > config_.max_mailbox_messages ||
+          usage.bytes + c.envelope.size() + body.size() > config_.max_mailbox_bytes) {
+        expect_refused(Code::kMailboxFull, "over the quota");
+        continue;
+      }
+      ++stored;
+      uint64_t seq = next.max_seq + 1;  // a placeholder while the whole broadcast is refused
+      if (one != nullptr) {
+        STORE_CHECK(one->ok(), where + ": a copy that fits was refused: " + Describe(*one));
+        STORE_CHECK(!(*one)->duplicate, where + ": a new copy was reported as a duplicate");
+        STORE_CHECK((*one)->seq > next.max_seq, where + ": seq " + std::to_string((*one)->seq) +
+                                                     " is not above every seq used (" + std::to_string(next.max_seq) + ")");
+        STORE_CHECK((*one)->expires_at == expires_at, where + ": expires_at " + std::to_string((*one)->expires_at) +
+                                                           ", expected " + std::to_string(expires_at));
+        seq = (*one)->seq;
+      }
+      next.records[seq] = Record{c.mailbox, id, now, expires_at, c.envelope, true, body_key};
+      next.max_seq = seq;
+    }
+    if (!got.ok()) {
+      STORE_CHECK(got.status().code() == Code::kStoreFull, "put broadcast: " + got.status().ToString());
+      STORE_CHECK(stored > 0, "a broadcast that would store no copy (all duplicates or refused) was refused: " +
+                                  got.status().ToString());
+      AfterStoreFull(r);
+      return;
+    }
+    if (stored == 0) next.bodies.erase(body_key);
+    staged_ = std::move(next);
   }
 
   void Ack(ByteReader& r) {
@@ -451,7 +602,7 @@ class Harness {
     }
     size_t page = 0, bytes = 0;
     while (page < deliverable.size() && page < max_items) {
-      const size_t next = deliverable[page]->second.envelope.size();
+      const size_t next = committed_.Charged(deliverable[page]->second);
       if (page > 0 && bytes + next > max_bytes) break;
       bytes += next;
       ++page;
@@ -460,7 +611,7 @@ class Harness {
                                          std::to_string(got->size()) + " messages, expected " +
                                          std::to_string(page) + " (of " + std::to_string(deliverable.size()) +
                                          " deliverable with seq > after)");
-    CompareMessages(*got, deliverable, page, "fetch page");
+    CompareMessages(committed_, *got, deliverable, page, "fetch page");
     if (max_items == 0) {
       // Nothing to return; mailbox_store.h promises nothing about `more` here.
     } else if (page < deliverable.size()) {
@@ -474,7 +625,7 @@ class Harness {
     }
   }
 
-  void CompareMessages(const std::vector<StoredMessage>& got,
+  void CompareMessages(const Model& model, const std::vector<StoredMessage>& got,
                        const std::vector<const std::pair<const uint64_t, Record>*>& expected, size_t count,
                        const char* what) {
     for (size_t i = 0; i < count && i < got.size(); ++i) {
@@ -488,6 +639,14 @@ class Harness {
       STORE_CHECK(m.expires_at == rec.expires_at, where + ": expires_at differs");
       STORE_CHECK(m.envelope == rec.envelope, where + ": envelope differs (" + std::to_string(m.envelope.size()) +
                                                   " bytes, expected " + std::to_string(rec.envelope.size()) + ")");
+      const Bytes* body = model.Body(rec);
+      STORE_CHECK(m.shared_body.has_value() == (body != nullptr),
+                  where + (body != nullptr ? ": a broadcast copy came without its body" : ": a message came with a body"));
+      if (body != nullptr) {
+        STORE_CHECK(*m.shared_body == *body, where + ": the copy came with another body (" +
+                                                 std::to_string(m.shared_body->size()) + " bytes, expected " +
+                                                 std::to_string(body->size()) + ")");
+      }
     }
   }
 
@@ -624,6 +783,13 @@ class Harness {
   // The committed state, read back in full (also while a batch is open: its writes must not show).
   void CheckState() {
     const int64_t now = clock_.NowMicros();
+    auto shared = store_->SharedBodies();
+    STORE_CHECK(shared.ok(), "SharedBodies: " + Describe(shared));
+    const MailboxUsage expected_shared = committed_.SharedBodies();
+    STORE_CHECK(shared->messages == expected_shared.messages && shared->bytes == expected_shared.bytes,
+                "the store holds " + std::to_string(shared->messages) + " broadcast bodies of " +
+                    std::to_string(shared->bytes) + " bytes, the model " + std::to_string(expected_shared.messages) +
+                    " of " + std::to_string(expected_shared.bytes));
     for (int mailbox = 0; mailbox < 3; ++mailbox) {
       const std::string& address = kMailboxes[mailbox];
       auto usage = store_->Usage(address);
@@ -659,7 +825,7 @@ class Harness {
         for (const auto* e : deliverable) want += " " + std::to_string(e->first);
         STORE_CHECK(false, "mailbox " + std::to_string(mailbox) + " delivers seqs [" + have + " ], model [" + want + " ]");
       }
-      CompareMessages(*got, deliverable, deliverable.size(), "full fetch");
+      CompareMessages(committed_, *got, deliverable, deliverable.size(), "full fetch");
       STORE_CHECK(!more, "a fetch of everything set more");
 
       auto bundle = store_->GetKeyBundle(address);

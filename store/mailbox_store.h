@@ -3,7 +3,8 @@
 // Tables:
 //   bodies : seq:u64be -> mailbox | message_id:16 | stored_at:u64be | expires_at:u64be | envelope
 //            (appended under a global increasing sequence: pages fill sequentially)
-//   index  : mailbox | seq:u64be -> envelope_size:u32be   (small per-mailbox queue entries)
+//   index  : mailbox | seq:u64be -> charged_size:u32be   (small per-mailbox queue entries; the
+//            bytes the quota holds for it: the envelope, plus the body for a broadcast copy)
 //   dedup  : mailbox | message_id -> seq:u64be | expires_at:u64be  (a retry is stored once)
 //   expiry : expires_at:u64be | seq:u64be -> mailbox | message_id
 //   quota  : mailbox -> count:u64be | bytes:u64be
@@ -50,7 +51,7 @@ struct MailboxStoreOptions {
   // could no longer take the acknowledgements that would drain it.
   size_t map_size_bytes = 1ull << 30;
   uint64_t max_mailbox_messages = 100'000;           // per recipient device
-  uint64_t max_mailbox_bytes = 512ull << 20;         // envelope bytes per recipient device
+  uint64_t max_mailbox_bytes = 512ull << 20;         // envelope bytes (a broadcast copy: + body) per device
   int64_t default_ttl_micros = 30ll * 86400 * kMicrosPerSecond;
   int64_t max_ttl_micros = 90ll * 86400 * kMicrosPerSecond;
   uint64_t max_one_time_prekeys = 200;               // held per device (wire::kMaxOneTimePrekeysHeld)

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/clock.h"
@@ -338,4 +339,564 @@ TEST_CASE("the relay holds a bounded number of one-time prekeys and refuses more
     if (claimed.one_time_prekey) handed_out.push_back(*claimed.one_time_prekey);
   }
   CHECK(handed_out == std::vector<Bytes>{Record(1), Record(2), Record(3), Record(4)});
+}
+
+// Broadcasts (WriteBatch::PutBroadcast): one body stored once, a small copy per recipient.
+namespace {
+
+struct Recipient {
+  std::string address;
+  uint8_t id;
+  Bytes envelope;
+};
+
+std::vector<Recipient> Recipients(size_t n, uint8_t first_id = 0) {
+  std::vector<Recipient> out;
+  for (size_t i = 0; i < n; ++i) {
+    const auto id = static_cast<uint8_t>(first_id + i);
+    out.push_back({"member-" + std::to_string(i) + "/1", id, Bytes(40 + i % 7, static_cast<uint8_t>(0x80 + i))});
+  }
+  return out;
+}
+
+Bytes BroadcastBody(size_t size, uint8_t salt = 0) {
+  Bytes body(size);
+  for (size_t i = 0; i < size; ++i) body[i] = static_cast<uint8_t>(i * 31 + salt);
+  return body;
+}
+
+// PutBroadcast in a batch of its own, committed unless the whole broadcast failed.
+Result<BroadcastOutcome> PutBroadcastOne(MailboxStore& store, const std::vector<Recipient>& recipients,
+                                         const Bytes& body, int64_t expires_at = 0) {
+  std::vector<BroadcastCopy> copies;
+  for (const Recipient& r : recipients) copies.push_back({r.address, Id(r.id), r.envelope});
+  auto batch = store.BeginWrite();
+  REQUIRE(batch.ok());
+  auto outcome = batch->PutBroadcast({expires_at, body, copies});
+  if (outcome.ok()) REQUIRE(batch->Commit().ok());
+  return outcome;
+}
+
+void AckOne(MailboxStore& store, const std::string& who, uint64_t seq, uint32_t expect_removed = 1) {
+  auto batch = store.BeginWrite();
+  REQUIRE(batch.ok());
+  auto removed = batch->Ack(who, std::vector<uint64_t>{seq});
+  REQUIRE(removed.ok());
+  CHECK(*removed == expect_removed);
+  REQUIRE(batch->Commit().ok());
+}
+
+MailboxUsage Shared(MailboxStore& store) {
+  auto shared = store.SharedBodies();
+  REQUIRE(shared.ok());
+  return *shared;
+}
+
+}  // namespace
+
+TEST_CASE("a broadcast body is stored once for 50 copies, and each recipient fetches its copy with the body",
+          "[store][broadcast]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  REQUIRE(PutOne(*store, "member-0/1", 200, Bytes{7, 7}).ok());  // an ordinary message beside the copies
+  const auto recipients = Recipients(50);
+  const Bytes body = BroadcastBody(5000);
+  auto outcome = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(outcome.ok());
+  REQUIRE(outcome->size() == 50);
+
+  const MailboxUsage shared = Shared(*store);
+  CHECK(shared.messages == 1);
+  CHECK(shared.bytes == body.size());
+
+  std::vector<uint64_t> seqs;
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    INFO("copy " << i);
+    const auto& result = (*outcome)[i];
+    REQUIRE(result.ok());
+    CHECK_FALSE(result->duplicate);
+    seqs.push_back(result->seq);
+    auto items = FetchAll(*store, recipients[i].address);
+    const StoredMessage* copy = nullptr;
+    for (const auto& m : items) {
+      if (m.seq == result->seq) copy = &m;
+    }
+    REQUIRE(copy != nullptr);
+    CHECK(items.size() == (i == 0 ? 2u : 1u));
+    CHECK(copy->message_id == Id(recipients[i].id));
+    CHECK(copy->envelope == recipients[i].envelope);
+    REQUIRE(copy->shared_body.has_value());
+    CHECK(*copy->shared_body == body);
+    CHECK(copy->stored_at == kStart);
+    CHECK(copy->expires_at == result->expires_at);
+  }
+  // Every copy has its own sequence number; an ordinary message has no shared body.
+  CHECK(std::adjacent_find(seqs.begin(), seqs.end(), [](uint64_t a, uint64_t b) { return a >= b; }) == seqs.end());
+  auto first = FetchAll(*store, "member-0/1");
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].envelope == Bytes{7, 7});
+  CHECK_FALSE(first[0].shared_body.has_value());
+}
+
+TEST_CASE("a broadcast body stays until its last copy is acknowledged, then goes with it", "[store][broadcast]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  const auto recipients = Recipients(5);
+  const Bytes body = BroadcastBody(1200);
+  auto outcome = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(outcome.ok());
+
+  // Acknowledging a copy under another recipient's address, or twice, takes no reference away.
+  AckOne(*store, recipients[1].address, (*outcome)[0]->seq, 0);
+  AckOne(*store, recipients[0].address, (*outcome)[0]->seq);
+  AckOne(*store, recipients[0].address, (*outcome)[0]->seq, 0);
+  for (size_t i = 1; i + 1 < recipients.size(); ++i) {
+    AckOne(*store, recipients[i].address, (*outcome)[i]->seq);
+    CHECK(Shared(*store).messages == 1);
+    CHECK(Shared(*store).bytes == body.size());
+  }
+  const std::string& last = recipients.back().address;
+  auto items = FetchAll(*store, last);
+  REQUIRE(items.size() == 1);
+  REQUIRE(items[0].shared_body.has_value());
+  CHECK(*items[0].shared_body == body);
+  for (size_t i = 0; i + 1 < recipients.size(); ++i) CHECK(FetchAll(*store, recipients[i].address).empty());
+
+  AckOne(*store, last, items[0].seq);
+  CHECK(Shared(*store).messages == 0);
+  CHECK(Shared(*store).bytes == 0);
+  CHECK(FetchAll(*store, last).empty());
+  for (const auto& r : recipients) CHECK(store->Usage(r.address)->messages == 0);
+}
+
+TEST_CASE("a retried broadcast is a duplicate for every copy and stores no second body", "[store][broadcast][dedup]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  const auto recipients = Recipients(4);
+  const Bytes body = BroadcastBody(900);
+  auto first = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(first.ok());
+  const MailboxUsage usage_before = *store->Usage(recipients[2].address);
+
+  auto check_retry = [&](size_t expect_bodies) {
+    auto retry = PutBroadcastOne(*store, recipients, body);
+    REQUIRE(retry.ok());
+    REQUIRE(retry->size() == recipients.size());
+    for (size_t i = 0; i < recipients.size(); ++i) {
+      INFO("copy " << i);
+      REQUIRE((*retry)[i].ok());
+      CHECK((*retry)[i]->duplicate);
+      CHECK((*retry)[i]->seq == (*first)[i]->seq);
+      CHECK((*retry)[i]->expires_at == (*first)[i]->expires_at);
+    }
+    CHECK(Shared(*store).messages == expect_bodies);
+    CHECK(Shared(*store).bytes == expect_bodies * body.size());
+  };
+  check_retry(1);
+  CHECK(store->Usage(recipients[2].address)->messages == usage_before.messages);
+  CHECK(store->Usage(recipients[2].address)->bytes == usage_before.bytes);
+  CHECK(FetchAll(*store, recipients[2].address).size() == 1);
+
+  // Also after some copies were acknowledged, and after all were.
+  AckOne(*store, recipients[0].address, (*first)[0]->seq);
+  check_retry(1);
+  for (size_t i = 1; i < recipients.size(); ++i) AckOne(*store, recipients[i].address, (*first)[i]->seq);
+  CHECK(Shared(*store).messages == 0);
+  check_retry(0);
+  for (const auto& r : recipients) CHECK(FetchAll(*store, r.address).empty());
+}
+
+TEST_CASE("a retried broadcast with some new copies stores the body again, referred to by the new copies only",
+          "[store][broadcast][dedup]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  const auto all = Recipients(5);
+  const std::vector<Recipient> first_three(all.begin(), all.begin() + 3);
+  const Bytes body = BroadcastBody(700);
+  auto first = PutBroadcastOne(*store, first_three, body);
+  REQUIRE(first.ok());
+  auto retry = PutBroadcastOne(*store, all, body);
+  REQUIRE(retry.ok());
+  REQUIRE(retry->size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    INFO("copy " << i);
+    REQUIRE((*retry)[i].ok());
+    CHECK((*retry)[i]->duplicate == (i < 3));
+    if (i < 3) CHECK((*retry)[i]->seq == (*first)[i]->seq);
+  }
+  CHECK(Shared(*store).messages == 2);
+  CHECK(Shared(*store).bytes == 2 * body.size());
+  for (const auto& r : all) {
+    auto items = FetchAll(*store, r.address);
+    REQUIRE(items.size() == 1);
+    REQUIRE(items[0].shared_body.has_value());
+    CHECK(*items[0].shared_body == body);
+  }
+
+  // The second body has exactly the two new copies: it goes with the second of them, while
+  // the first body (three references) stays until its own copies are gone.
+  AckOne(*store, all[3].address, (*retry)[3]->seq);
+  CHECK(Shared(*store).messages == 2);
+  AckOne(*store, all[4].address, (*retry)[4]->seq);
+  CHECK(Shared(*store).messages == 1);
+  AckOne(*store, all[0].address, (*first)[0]->seq);
+  AckOne(*store, all[1].address, (*first)[1]->seq);
+  CHECK(Shared(*store).messages == 1);
+  auto last = FetchAll(*store, all[2].address);
+  REQUIRE(last.size() == 1);
+  CHECK(*last[0].shared_body == body);
+  AckOne(*store, all[2].address, (*first)[2]->seq);
+  CHECK(Shared(*store).messages == 0);
+  CHECK(Shared(*store).bytes == 0);
+}
+
+TEST_CASE("a full mailbox refuses its copy alone, and the other copies are stored", "[store][broadcast][quota]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.max_mailbox_messages = 2;
+  auto store = OpenStore(dir, clock, options);
+  REQUIRE(PutOne(*store, "full/1", 1, Bytes{1}).ok());
+  REQUIRE(PutOne(*store, "full/1", 2, Bytes{2}).ok());
+  std::vector<Recipient> recipients = {
+      {"a/1", 10, Bytes(50, 0xa1)}, {"full/1", 11, Bytes(50, 0xf1)}, {"b/1", 12, Bytes(50, 0xb1)}};
+  const Bytes body = BroadcastBody(600);
+  auto outcome = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(outcome.ok());
+  REQUIRE(outcome->size() == 3);
+  REQUIRE((*outcome)[0].ok());
+  CHECK((*outcome)[1].status().code() == Code::kMailboxFull);
+  REQUIRE((*outcome)[2].ok());
+
+  CHECK(Shared(*store).messages == 1);
+  auto full = FetchAll(*store, "full/1");
+  REQUIRE(full.size() == 2);
+  CHECK_FALSE(full[0].shared_body.has_value());
+  CHECK_FALSE(full[1].shared_body.has_value());
+  CHECK(store->Usage("full/1")->messages == 2);
+  CHECK(store->Usage("full/1")->bytes == 2);
+  for (size_t i : {size_t{0}, size_t{2}}) {
+    auto items = FetchAll(*store, recipients[i].address);
+    REQUIRE(items.size() == 1);
+    CHECK(items[0].envelope == recipients[i].envelope);
+    CHECK(*items[0].shared_body == body);
+  }
+  // The body has the two stored copies, not three: it goes with the second acknowledgement.
+  AckOne(*store, "a/1", (*outcome)[0]->seq);
+  CHECK(Shared(*store).messages == 1);
+  AckOne(*store, "b/1", (*outcome)[2]->seq);
+  CHECK(Shared(*store).messages == 0);
+
+  // The refused copy was not recorded: once the mailbox has room, its retry is stored.
+  AckOne(*store, "full/1", full[0].seq);
+  auto retry = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(retry.ok());
+  REQUIRE((*retry)[1].ok());
+  CHECK_FALSE((*retry)[1]->duplicate);
+  CHECK((*retry)[0]->duplicate);
+  CHECK((*retry)[2]->duplicate);
+  CHECK(Shared(*store).messages == 1);
+}
+
+TEST_CASE("a broadcast whose every copy is refused stores no body", "[store][broadcast][quota]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.max_mailbox_messages = 1;
+  auto store = OpenStore(dir, clock, options);
+  REQUIRE(PutOne(*store, "a/1", 1, Bytes{1}).ok());
+  REQUIRE(PutOne(*store, "b/1", 1, Bytes{1}).ok());
+  std::vector<Recipient> recipients = {{"a/1", 10, Bytes(50, 1)}, {"b/1", 11, Bytes(50, 2)}, {"", 12, Bytes(50, 3)}};
+  auto outcome = PutBroadcastOne(*store, recipients, BroadcastBody(300));
+  REQUIRE(outcome.ok());
+  CHECK((*outcome)[0].status().code() == Code::kMailboxFull);
+  CHECK((*outcome)[1].status().code() == Code::kMailboxFull);
+  CHECK((*outcome)[2].status().code() == Code::kInvalidArgument);
+  CHECK(Shared(*store).messages == 0);
+
+  // Expired copies are refused one by one as well.
+  auto expired = PutBroadcastOne(*store, Recipients(2), BroadcastBody(300), kStart - 1);
+  REQUIRE(expired.ok());
+  CHECK((*expired)[0].status().code() == Code::kExpired);
+  CHECK((*expired)[1].status().code() == Code::kExpired);
+  CHECK(Shared(*store).messages == 0);
+}
+
+TEST_CASE("a broadcast copy is charged its envelope plus the body against the mailbox quota",
+          "[store][broadcast][quota]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.max_mailbox_bytes = 1000;
+  auto store = OpenStore(dir, clock, options);
+  REQUIRE(PutOne(*store, "a/1", 1, Bytes(30, 1)).ok());
+  std::vector<Recipient> recipients = {{"a/1", 10, Bytes(60, 0xa1)}, {"b/1", 11, Bytes(70, 0xb1)}};
+  const Bytes body = BroadcastBody(800);
+  auto outcome = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(outcome.ok());
+  REQUIRE((*outcome)[0].ok());
+  REQUIRE((*outcome)[1].ok());
+  CHECK(store->Usage("a/1")->messages == 2);
+  CHECK(store->Usage("a/1")->bytes == 30 + 60 + 800);
+  CHECK(store->Usage("b/1")->messages == 1);
+  CHECK(store->Usage("b/1")->bytes == 70 + 800);
+
+  // The body counts against the byte quota: 890 + 20 + 800 > 1000, though 890 + 20 would fit.
+  std::vector<Recipient> again = {{"a/1", 20, Bytes(20, 0xa2)}};
+  auto refused = PutBroadcastOne(*store, again, body);
+  REQUIRE(refused.ok());
+  CHECK((*refused)[0].status().code() == Code::kMailboxFull);
+  CHECK(PutOne(*store, "a/1", 21, Bytes(20, 0xa3)).ok());  // an envelope of that size alone fits
+
+  // An acknowledgement gives back what the copy was charged.
+  AckOne(*store, "a/1", (*outcome)[0]->seq);
+  CHECK(store->Usage("a/1")->messages == 2);
+  CHECK(store->Usage("a/1")->bytes == 30 + 20);
+  AckOne(*store, "b/1", (*outcome)[1]->seq);
+  CHECK(store->Usage("b/1")->messages == 0);
+  CHECK(store->Usage("b/1")->bytes == 0);
+  CHECK(Shared(*store).messages == 0);
+}
+
+TEST_CASE("expired broadcast copies are swept, and the body with the last of them", "[store][broadcast][expiry]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  const auto recipients = Recipients(4);
+  const Bytes body = BroadcastBody(2000);
+  auto outcome = PutBroadcastOne(*store, recipients, body, kStart + 10 * kMicrosPerSecond);
+  REQUIRE(outcome.ok());
+  REQUIRE(PutOne(*store, "other/1", 1, Bytes{1}, kStart + 100 * kMicrosPerSecond).ok());
+  AckOne(*store, recipients[0].address, (*outcome)[0]->seq);  // one copy acknowledged before expiry
+
+  clock.Advance(11 * kMicrosPerSecond);
+  for (const auto& r : recipients) CHECK(FetchAll(*store, r.address).empty());  // expired: not delivered
+  CHECK(Shared(*store).messages == 1);                                         // but not yet swept
+
+  // The expiry table holds the acknowledged copy first (dedup), then two pending ones: the
+  // body keeps one reference.
+  auto swept = store->SweepExpired(3);
+  REQUIRE(swept.ok());
+  CHECK(*swept == 2);
+  CHECK(Shared(*store).messages == 1);
+  swept = store->SweepExpired(100);
+  REQUIRE(swept.ok());
+  CHECK(*swept == 1);
+  CHECK(Shared(*store).messages == 0);
+  CHECK(Shared(*store).bytes == 0);
+  for (const auto& r : recipients) {
+    CHECK(store->Usage(r.address)->messages == 0);
+    CHECK(store->Usage(r.address)->bytes == 0);
+  }
+  CHECK(FetchAll(*store, "other/1").size() == 1);
+  // The dedup records went with the copies: the same broadcast may be stored anew.
+  auto again = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(again.ok());
+  for (const auto& r : *again) {
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->duplicate);
+  }
+  CHECK(Shared(*store).messages == 1);
+}
+
+TEST_CASE("a broadcast without a body is refused and stores nothing", "[store][broadcast]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  const auto recipients = Recipients(3);
+  std::vector<BroadcastCopy> copies;
+  for (const Recipient& r : recipients) copies.push_back({r.address, Id(r.id), r.envelope});
+  auto batch = store->BeginWrite();
+  REQUIRE(batch.ok());
+  auto outcome = batch->PutBroadcast({0, ByteView(), copies});
+  CHECK(outcome.status().code() == Code::kInvalidArgument);
+  REQUIRE(batch->Commit().ok());  // the refusal wrote nothing: the batch stays usable
+  CHECK(Shared(*store).messages == 0);
+  for (const auto& r : recipients) {
+    CHECK(FetchAll(*store, r.address).empty());
+    CHECK(store->Usage(r.address)->messages == 0);
+  }
+  // The copies' ids were not recorded.
+  auto later = PutBroadcastOne(*store, recipients, BroadcastBody(10));
+  REQUIRE(later.ok());
+  for (const auto& r : *later) CHECK_FALSE(r->duplicate);
+}
+
+TEST_CASE("a broadcast that does not fit the map is refused whole with StoreFull", "[store][broadcast][full]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.map_size_bytes = 1 << 20;  // 1 MiB
+  auto store = OpenStore(dir, clock, options);
+  const auto recipients = Recipients(3);
+
+  SECTION("a body larger than the map") {
+    auto outcome = PutBroadcastOne(*store, recipients, BroadcastBody(2 << 20));
+    CHECK(outcome.status().code() == Code::kStoreFull);
+  }
+  SECTION("a map filled by earlier messages") {
+    const Bytes envelope(32 * 1024, 0x5a);
+    for (int i = 0; i < 100; ++i) {
+      auto batch = store->BeginWrite();
+      REQUIRE(batch.ok());
+      auto put = batch->Put({"filler/1", Id(static_cast<uint8_t>(i)), 0, envelope});
+      if (!put.ok()) {
+        REQUIRE(put.status().code() == Code::kStoreFull);
+        break;
+      }
+      REQUIRE(batch->Commit().ok());
+    }
+    auto outcome = PutBroadcastOne(*store, recipients, BroadcastBody(32 * 1024));
+    CHECK(outcome.status().code() == Code::kStoreFull);
+  }
+  // The aborted broadcast left nothing behind.
+  CHECK(Shared(*store).messages == 0);
+  for (const auto& r : recipients) {
+    CHECK(FetchAll(*store, r.address).empty());
+    CHECK(store->Usage(r.address)->messages == 0);
+  }
+}
+
+TEST_CASE("a retried broadcast is recognised on a full map, as a retried send is", "[store][broadcast][full]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.map_size_bytes = 1 << 20;
+  options.max_mailbox_bytes = 40 * 1024;
+  auto store = OpenStore(dir, clock, options);
+  const auto recipients = Recipients(3);
+  const Bytes body = BroadcastBody(32 * 1024);
+  auto first = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(first.ok());
+  REQUIRE(PutOne(*store, "solo/1", 1, Bytes(100, 1)).ok());
+  const Bytes envelope(32 * 1024, 0x5a);
+  bool full = false;
+  for (int i = 0; i < 100 && !full; ++i) {
+    auto batch = store->BeginWrite();
+    REQUIRE(batch.ok());
+    auto put = batch->Put({"filler-" + std::to_string(i) + "/1", Id(1), 0, envelope});
+    if (!put.ok()) {
+      REQUIRE(put.status().code() == Code::kStoreFull);
+      full = true;
+    } else {
+      REQUIRE(batch->Commit().ok());
+    }
+  }
+  REQUIRE(full);
+  // The store has no room for a body, but the retry needs none.
+  CHECK(PutOne(*store, "solo/1", 1, Bytes(100, 1))->duplicate);
+  auto retry = PutBroadcastOne(*store, recipients, body);
+  INFO(retry.status().ToString());
+  REQUIRE(retry.ok());
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    REQUIRE((*retry)[i].ok());
+    CHECK((*retry)[i]->duplicate);
+    CHECK((*retry)[i]->seq == (*first)[i]->seq);
+  }
+  CHECK(Shared(*store).messages == 1);
+  // A broadcast none of whose copies would be stored needs no room either: its copy is refused
+  // for the mailbox quota (100 + 100 + 40 KiB > 40 KiB), not the whole broadcast for the map.
+  std::vector<Recipient> over_quota = {{"solo/1", 50, Bytes(100, 2)}};
+  auto refused = PutBroadcastOne(*store, over_quota, BroadcastBody(40 * 1024));
+  INFO(refused.status().ToString());
+  REQUIRE(refused.ok());
+  CHECK((*refused)[0].status().code() == Code::kMailboxFull);
+  // One that would store a copy is refused whole.
+  std::vector<Recipient> fits_quota = {{"solo/1", 51, Bytes(100, 3)}};
+  CHECK(PutBroadcastOne(*store, fits_quota, BroadcastBody(32 * 1024)).status().code() == Code::kStoreFull);
+  CHECK(Shared(*store).messages == 1);
+}
+
+TEST_CASE("broadcast bodies and their copies survive closing and reopening the store", "[store][broadcast]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  const auto recipients = Recipients(6);
+  const Bytes body = BroadcastBody(3000, 7);
+  BroadcastOutcome first;
+  {
+    auto store = OpenStore(dir, clock);
+    auto outcome = PutBroadcastOne(*store, recipients, body);
+    REQUIRE(outcome.ok());
+    first = std::move(outcome).value();
+    AckOne(*store, recipients[0].address, first[0]->seq);
+    // An uncommitted broadcast is lost with the process.
+    const Bytes late_envelope(10, 1);  // BroadcastCopy::envelope is a view: keep the bytes alive
+    std::vector<BroadcastCopy> copies = {{"late/1", Id(99), late_envelope}};
+    auto uncommitted = store->BeginWrite();
+    REQUIRE(uncommitted.ok());
+    REQUIRE(uncommitted->PutBroadcast({0, BroadcastBody(500, 9), copies}).ok());
+  }
+  auto store = OpenStore(dir, clock);
+  CHECK(Shared(*store).messages == 1);
+  CHECK(Shared(*store).bytes == body.size());
+  CHECK(FetchAll(*store, "late/1").empty());
+  CHECK(FetchAll(*store, recipients[0].address).empty());
+  for (size_t i = 1; i < recipients.size(); ++i) {
+    auto items = FetchAll(*store, recipients[i].address);
+    REQUIRE(items.size() == 1);
+    CHECK(items[0].seq == first[i]->seq);
+    CHECK(items[0].envelope == recipients[i].envelope);
+    REQUIRE(items[0].shared_body.has_value());
+    CHECK(*items[0].shared_body == body);
+    CHECK(store->Usage(recipients[i].address)->bytes == recipients[i].envelope.size() + body.size());
+  }
+  // The reference count survived too: the body goes with the last acknowledgement after the reopen.
+  auto retry = PutBroadcastOne(*store, recipients, body);
+  REQUIRE(retry.ok());
+  for (const auto& r : *retry) CHECK(r->duplicate);
+  for (size_t i = 1; i < recipients.size(); ++i) {
+    CHECK(Shared(*store).messages == 1);
+    AckOne(*store, recipients[i].address, first[i]->seq);
+  }
+  CHECK(Shared(*store).messages == 0);
+  // Sequence numbers keep increasing past the body ids too.
+  auto later = PutOne(*store, "a/1", 1, Bytes{1});
+  REQUIRE(later.ok());
+  CHECK(later->seq > first.back()->seq);
+}
+
+TEST_CASE("a broadcast refused with StoreFull wrote nothing, even if its batch is committed after all",
+          "[store][broadcast][full]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.map_size_bytes = 1 << 20;  // 1 MiB: the first copies fit, the last ones do not
+  auto store = OpenStore(dir, clock, options);
+  REQUIRE(PutOne(*store, "before/1", 1, Bytes(100, 1)).ok());
+  std::vector<Recipient> recipients;
+  for (size_t i = 0; i < 20; ++i) {
+    recipients.push_back({"big-" + std::to_string(i) + "/1", static_cast<uint8_t>(i), Bytes(64 * 1024, 0x40)});
+  }
+  std::vector<BroadcastCopy> copies;
+  for (const Recipient& r : recipients) copies.push_back({r.address, Id(r.id), r.envelope});
+  {
+    auto batch = store->BeginWrite();
+    REQUIRE(batch.ok());
+    auto outcome = batch->PutBroadcast({0, BroadcastBody(1000), copies});
+    REQUIRE(outcome.status().code() == Code::kStoreFull);
+    // The contract says to abort; a caller that commits anyway must not get half a broadcast
+    // whose copies refer to a body that was never written.
+    auto after = batch->Put({"after/1", Id(2), 0, Bytes(100, 2)});
+    REQUIRE(after.ok());
+    REQUIRE(batch->Commit().ok());
+  }
+  CHECK(Shared(*store).messages == 0);
+  for (const auto& r : recipients) {
+    bool more = false;
+    auto items = store->Fetch(r.address, 0, 100, 1 << 30, &more);
+    INFO(r.address << ": " << items.status().ToString());
+    REQUIRE(items.ok());
+    CHECK(items->empty());
+    CHECK(store->Usage(r.address)->messages == 0);
+  }
+  CHECK(FetchAll(*store, "after/1").size() == 1);
+  clock.Advance(31ll * 86400 * kMicrosPerSecond);
+  auto swept = store->SweepExpired(1000);
+  INFO(swept.status().ToString());
+  REQUIRE(swept.ok());
+  CHECK(*swept == 2);
 }
