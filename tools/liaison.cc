@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   auto* send = app.add_subcommand("send", "encrypt and send a text message");
   send->add_option("--to", to, "recipient device address")->required();
   send->add_option("--text", text, "message text")->required();
+  std::string send_expires;
+  send->add_option("--expires", send_expires, "how long the relay keeps it for the recipient, e.g. 7d (default 30d)");
   auto* sync = app.add_subcommand("sync", "send the outbox, fetch and acknowledge new messages");
   int listen_seconds = 0;
   auto* listen = app.add_subcommand("listen", "receive pushed messages for a while");
@@ -132,7 +134,13 @@ int main(int argc, char** argv) {
     return ExitCode(liaison::WriteFileAtomically(card_out, toml, 0644));
   }
   if (send->parsed()) {
-    auto receipt = (*client)->Send(to, text);
+    std::chrono::seconds ttl{0};
+    if (!send_expires.empty()) {
+      auto parsed = liaison::cli::ParseDuration(send_expires, "--expires");
+      if (!parsed.ok()) return Fail(parsed.status());
+      ttl = *parsed;
+    }
+    auto receipt = (*client)->Send(to, text, ttl);
     if (!receipt.ok()) return Fail(receipt.status());
     if (json) {
       std::cout << nlohmann::json{{"id", receipt->id}, {"queued", !receipt->stored}} << "\n";

@@ -133,7 +133,7 @@ class ClientImpl final : public Client {
     return DeviceCard{address_, Z85(transport_.public_key), ToHex(signing_.public_key), ToHex(dh_.public_key)};
   }
 
-  Result<SendReceipt> Send(std::string_view recipient, std::string_view text) override {
+  Result<SendReceipt> Send(std::string_view recipient, std::string_view text, std::chrono::seconds ttl) override {
     LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
     if (text.empty() || text.size() > kMaxTextBytes) {
       return Status::Error(Code::kInvalidArgument, "a message has 1 byte to 64 KiB of text");
@@ -157,7 +157,7 @@ class ClientImpl final : public Client {
     app.text = std::string(text);
     LIAISON_ASSIGN_OR_RETURN(crypto::WipedBytes plaintext, EncodeAppMessage(app));
     sodium_memzero(app.text.data(), app.text.size());
-    const int64_t expires_at = clock_.NowMicros() + kDefaultTtlMicros;
+    const int64_t expires_at = clock_.NowMicros() + TtlMicros(ttl, kDefaultTtlMicros);
     {
       // Each device's session advances in the same commit that queues the message it encrypted:
       // a crash cannot leave a sent message whose key the stored session would use again.

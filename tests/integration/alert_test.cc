@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/bytes.h"
@@ -474,6 +475,46 @@ TEST_CASE("a device that has not published its keys gets the alert later and hol
   REQUIRE(late->Acknowledge(sent->id, "").ok());
   REQUIRE(officer->Sync().ok());
   CHECK_FALSE(RecipientOf(StatusOf(*officer, sent->id), "verein-b/1").call);
+}
+
+TEST_CASE("what its sender let expire is purged by the relay, and the alert's tally says expired",
+          "[integration][alerts]") {
+  RosterRelay r;
+  auto officer = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("officer"), "officer-meyer/1", roster::Role::kOfficer);
+  auto association = MakeRosterClient(r.relay, r.coordinator, r.dir.Sub("association"), "moschee-dresden/1",
+                                      roster::Role::kAssociationContact);
+  r.coordinator.PublishNext(r.relay);
+  REQUIRE(officer->Sync().ok());
+  REQUIRE(association->Sync().ok());
+  auto lasting = officer->Send("moschee-dresden/1", "bleibt", std::chrono::hours(1));
+  REQUIRE(lasting.ok());
+  REQUIRE(lasting->stored);
+  auto brief = officer->Send("moschee-dresden/1", "verfällt", std::chrono::seconds(2));
+  REQUIRE(brief.ok());
+  REQUIRE(brief->stored);
+  AlertRequest alert;
+  alert.to = "member:moschee-dresden";
+  alert.title = "Kurzfristig";
+  alert.body = "Nur bis gleich gültig.";
+  alert.ttl = std::chrono::seconds(2);
+  alert.escalation = EscalationRules{};
+  auto sent = officer->SendAlert(alert);
+  REQUIRE(sent.ok());
+  REQUIRE(sent->stored == 1);
+  CHECK(StatusOf(*officer, sent->id).expires_at - StatusOf(*officer, sent->id).created_at == 2 * kMicrosPerSecond);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // the relay sweeps once a second
+  auto report = association->Sync();
+  REQUIRE(report.ok());
+  CHECK(report->received == 1);
+  auto inbox = association->Inbox();
+  REQUIRE(inbox.ok());
+  REQUIRE(inbox->size() == 1);
+  CHECK(inbox->front().text == "bleibt");
+  AlertStatus status = StatusOf(*officer, sent->id);
+  CHECK(status.expired == 1);
+  CHECK(status.delivered == 0);
+  CHECK(status.pending == 0);
 }
 
 namespace {

@@ -262,7 +262,10 @@ class Client {
   // unreachable); and whatever the relay answered if it refused a copy for good (4xx), in which
   // case that copy is no longer in the outbox. The first bundle seen for an address is pinned and
   // used from then on (trust on first use until the signed roster).
-  virtual Result<SendReceipt> Send(std::string_view recipient, std::string_view text) = 0;
+  // `ttl` is how long the relay keeps the message for a recipient that does not fetch it: 0 means
+  // 30 days; the relay caps it at its maximum TTL (90 days by default).
+  virtual Result<SendReceipt> Send(std::string_view recipient, std::string_view text,
+                                   std::chrono::seconds ttl = std::chrono::seconds(0)) = 0;
 
   // Publishes this device's keys and prekeys if needed (topping one-time prekeys up when the
   // relay holds fewer than 20), sends the outbox, then fetches, decrypts, stores and acknowledges

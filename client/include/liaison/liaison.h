@@ -34,8 +34,9 @@
  *   entry and to a new object on success; the caller owns it and frees it with the function
  *   named beside it (T_free, which accepts NULL). Everything reachable from a result (strings,
  *   arrays, nested structs) belongs to it and lives until it is freed. Out-pointers documented
- *   as optional may be NULL: the result is then discarded. Never allocate, copy or free the
- *   result structs yourself: later minor versions may append fields to them.
+ *   as optional may be NULL: the result is then discarded. Never allocate result structs
+ *   yourself or free them otherwise: later minor versions may append fields to them (a copy by
+ *   value holds only the fields your program knows, and borrows the original's pointers).
  *
  * Input structs (liaison_client_options, liaison_alert_request, liaison_report_request) start
  *   with struct_size; fill them with their _init function first (an inline function that sets
@@ -84,9 +85,13 @@ LIAISON_API uint32_t liaison_version_number(void);
 
 /* ---- Errors ----------------------------------------------------------------------------- */
 
-/* The values of liaison::Code (status.h); stable: store or transmit them freely. Functions
- * return it as an int-sized enum. */
-typedef enum liaison_code {
+/* Enumerations are plain ints with named constants (liaison_code, liaison_severity,
+ * liaison_report_category): the same 32-bit integer in every language and ABI, and any value
+ * may be passed (the library checks them) without undefined behaviour on either side. */
+
+/* The values of liaison::Code (status.h); stable: store or transmit them freely. */
+typedef int liaison_code;
+enum {
   LIAISON_OK = 0,
   LIAISON_INVALID_ARGUMENT = 1,    /* the caller passed something malformed or out of range */
   LIAISON_NOT_FOUND = 2,           /* the named thing does not exist */
@@ -105,7 +110,7 @@ typedef enum liaison_code {
   LIAISON_EXPIRED = 15,            /* past its expiry time (e.g. an invitation) */
   LIAISON_INTERNAL = 16,           /* a bug, an unexpected library failure, or out of memory */
   LIAISON_CONFLICT = 17            /* does not follow what is held (stale, repeated, forked) */
-} liaison_code;
+};
 
 /* A short lower-case name for `code` ("unavailable"); "unknown code" for values not listed above.
  * A static string; any thread. */
@@ -121,18 +126,20 @@ LIAISON_API void liaison_string_free(char* string);
 
 /* ---- Alerts and reports: value types ---------------------------------------------------- */
 
-typedef enum liaison_severity {
+typedef int liaison_severity;
+enum {
   LIAISON_SEVERITY_INFO = 1,
   LIAISON_SEVERITY_WARNING = 2,
   LIAISON_SEVERITY_URGENT = 3
-} liaison_severity;
+};
 
-typedef enum liaison_report_category {
+typedef int liaison_report_category;
+enum {
   LIAISON_CATEGORY_THREAT_LETTER = 1,
   LIAISON_CATEGORY_SUSPICIOUS_EVENT = 2,
   LIAISON_CATEGORY_DAMAGE = 3,
   LIAISON_CATEGORY_OTHER = 4
-} liaison_report_category;
+};
 
 /* "info", "warning", "urgent" / "threat-letter", "suspicious-event", "damage", "other"; NULL for
  * a value not listed. Static strings; any thread. */
@@ -270,7 +277,7 @@ typedef struct liaison_message {
 
 /* Called for each new inbox message after it is stored. `message` and everything it points to
  * are valid only during the call (copy what you keep). Must return normally: no longjmp, no C++
- * exception. */
+ * exception. Must not call functions on the listening handle (not even liaison_client_free). */
 typedef void (*liaison_message_callback)(void* user_data, const liaison_message* message);
 
 /* Subscribes to pushes for `duration_ms` and handles deliveries as they arrive, calling
