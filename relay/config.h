@@ -19,6 +19,7 @@ struct RelayConfig {
   uint64_t max_mailbox_mib = 512;
   uint64_t default_ttl_days = 30;
   uint64_t max_ttl_days = 90;
+  uint64_t reader_check_seconds = 60;           // how often stale LMDB reader slots are cleared
   int handshake_timeout_ms = 5000;              // half-open CURVE handshakes are dropped after it
   int heartbeat_interval_ms = 10'000;
   int heartbeat_timeout_ms = 30'000;

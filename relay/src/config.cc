@@ -32,6 +32,9 @@ max_mailbox_mib = 512
 # Messages nobody acknowledged are purged after their expiry: this default, at most max_ttl_days.
 default_ttl_days = 30
 max_ttl_days = 90
+# Reader slots left by killed processes pin old pages (the file grows); the relay clears them at
+# start and this often while it runs.
+reader_check_seconds = 60
 
 [transport]
 # A CURVE handshake not finished within this time is dropped.
@@ -98,6 +101,7 @@ Result<RelayConfig> LoadConfig(const std::string& data_dir) {
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_mailbox_mib", &config.max_mailbox_mib));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "default_ttl_days", &config.default_ttl_days));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "max_ttl_days", &config.max_ttl_days));
+  LIAISON_RETURN_IF_ERROR(ReadPositive(table, "store", "reader_check_seconds", &config.reader_check_seconds));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "handshake_timeout_ms", &config.handshake_timeout_ms));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_interval_ms", &config.heartbeat_interval_ms));
   LIAISON_RETURN_IF_ERROR(ReadPositive(table, "transport", "heartbeat_timeout_ms", &config.heartbeat_timeout_ms));

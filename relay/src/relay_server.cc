@@ -799,7 +799,7 @@ void RelayServer::Periodic() {
     if (!(counters_ == last_logged_)) LogCounters();
   }
   if (now >= next_reader_check_micros_) {
-    next_reader_check_micros_ = now + 60 * kMicrosPerSecond;
+    next_reader_check_micros_ = now + static_cast<int64_t>(config_.reader_check_seconds) * kMicrosPerSecond;
     auto cleared = store_->env().CheckReaders();
     if (cleared.ok() && *cleared > 0) spdlog::warn("cleared {} stale LMDB reader slots", *cleared);
   }

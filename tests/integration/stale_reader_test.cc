@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "crypto/random.h"
 #include "integration/relay_process_util.h"
 #include "wire/frame.h"
@@ -64,5 +67,33 @@ TEST_CASE("stale readers left by killed processes are cleared and the store stop
   const uint64_t settled = FileBytes(file);
   for (int round = 0; round < 5; ++round) Churn(*out, *in, recipient.address, 20, 16 * 1024);
   INFO("data.mdb " << settled << " bytes after clearing, " << FileBytes(file) << " after 5 more rounds");
+  CHECK(FileBytes(file) == settled);
+}
+
+TEST_CASE("the running relay clears stale readers periodically, without a restart", "[integration][store]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.EditConfig("reader_check_seconds = 60", "reader_check_seconds = 1");
+  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
+  relay.Register(sender.address, sender.TransportZ85());
+  relay.Register(recipient.address, recipient.TransportZ85());
+  relay.Start();
+  zmq::context_t context;
+  const std::string store = relay.data_dir() + "/store";
+  const std::string file = store + "/data.mdb";
+  auto out = sender.Connect(context, relay);
+  auto in = recipient.Connect(context, relay);
+  Churn(*out, *in, recipient.address, 20, 16 * 1024);
+  for (int i = 0; i < 3; ++i) CHECK(RunProgram({LIAISON_STALE_READER_BIN, store}) == 128 + SIGKILL);
+  const uint64_t pinned_start = FileBytes(file);
+  for (int round = 0; round < 3; ++round) Churn(*out, *in, recipient.address, 20, 16 * 1024);
+  // Without the periodic check (60 s by default) the file would keep growing from here on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  Churn(*out, *in, recipient.address, 20, 16 * 1024);
+  Churn(*out, *in, recipient.address, 20, 16 * 1024);
+  const uint64_t settled = FileBytes(file);
+  for (int round = 0; round < 5; ++round) Churn(*out, *in, recipient.address, 20, 16 * 1024);
+  INFO("data.mdb " << pinned_start << " bytes when the readers died, " << settled << " after the check, "
+                   << FileBytes(file) << " after 5 more rounds");
   CHECK(FileBytes(file) == settled);
 }
