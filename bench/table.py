@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Prints bench/run.sh's table from its RESULT lines: usage table.py results.txt [machine.txt]."""
+import sys
+
+r = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) >= 4 and parts[0] == "RESULT":
+        r[(parts[1], parts[2])] = float(parts[3])
+
+
+def g(system, key):
+    return r.get((system, key))
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if unit == "MiB":
+        return f"{v / 1024:.1f}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+rows = [
+    ("A send, durable (msg/s)", "A.send_msgs_per_s", ""),
+    ("A drain, FETCH/ACK (msg/s)", "A.drain_msgs_per_s", ""),
+    ("A exactly once (1 = yes)", "A.exactly_once", ""),
+    ("A storage writes per message (bytes)", "A.disk_bytes_per_msg", ""),
+    ("A peak RSS (MiB)", "A.peak_rss_kib", "MiB"),
+    ("B send->recipient p50 (ms)", "B.recipient_p50_ms", ""),
+    ("B send->recipient p99 (ms)", "B.recipient_p99_ms", ""),
+    ("B send->recipient p99.9 (ms)", "B.recipient_p999_ms", ""),
+    ("B send->ack p50 (ms)", "B.ack_p50_ms", ""),
+    ("B send->ack p99 (ms)", "B.ack_p99_ms", ""),
+    ("B send->ack p99.9 (ms)", "B.ack_p999_ms", ""),
+    ("B achieved rate (msg/s)", "B.rate_msgs_per_s", ""),
+    ("D acknowledged before kill -9", "D.acknowledged", ""),
+    ("D lost of those", "D.lost", ""),
+    ("E RSS, no clients (MiB)", "E.rss_no_clients_kib", "MiB"),
+    ("E RSS, idle clients (MiB)", "E.rss_idle_clients_kib", "MiB"),
+]
+peers = ["mosquitto", "redis"]
+head = ["workload", "liaison"] + peers + ["liaison/" + p for p in peers]
+table = []
+for label, key, unit in rows:
+    lv = g("liaison", key)
+    table.append([label, fmt(lv, unit)] + [fmt(g(p, key), unit) for p in peers] +
+                 [ratio(lv, g(p, key)) for p in peers])
+widths = [max(len(str(row[i])) for row in table + [head]) for i in range(len(head))]
+
+
+def line(cells):
+    return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+
+print(line(head))
+print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+for row in table:
+    print(line(row))
+
+print()
+print("liaison only:")
+extra = [
+    ("A send with window 64 (= relay SNDHWM) (msg/s)", g("liaison-w64", "A.send_msgs_per_s")),
+    ("A requests resent for a dropped reply, window 100", g("liaison", "A.resent")),
+    ("A requests resent, window 64", g("liaison-w64", "A.resent")),
+    ("B requests resent for a dropped reply", g("liaison", "B.resent")),
+    ("A relay RssAnon after 1/10 of the backlog (MiB)", (g("liaison", "A.rss_anon_first_tenth_kib") or 0) / 1024),
+    ("A relay RssAnon with the whole backlog (MiB)", (g("liaison", "A.rss_anon_last_kib") or 0) / 1024),
+    ("A relay peak RssAnon (MiB)", (g("liaison", "A.peak_rss_anon_kib") or 0) / 1024),
+    ("C SEND_BROADCAST 1,000 copies, round trip p50 (ms)", g("liaison", "C.broadcast_rtt_p50_ms")),
+    ("C SEND_BROADCAST 1,000 copies, round trip max (ms)", g("liaison", "C.broadcast_rtt_max_ms")),
+    ("E relay RssAnon with idle clients (MiB)", (g("liaison", "E.rss_anon_idle_clients_kib") or 0) / 1024),
+    ("client: seal one 1 KiB v2 envelope (us)", g("liaison", "client.seal_us_per_msg")),
+]
+for label, v in extra:
+    print(f"  {label:<58} {fmt(v)}")
+
+print()
+print("probes:")
+for key, label in [
+    ("commits_per_s.batch1", "LMDB durable commits/s, 1 value per commit"),
+    ("commits_per_s.batch22", "LMDB durable commits/s, 22 values per commit"),
+    ("values_per_s.batch22", "LMDB durable values/s, 22 per commit (relay's batch in A)"),
+    ("disk_bytes_per_value.batch22", "LMDB storage writes per value, 22 per commit (bytes)"),
+    ("commits_per_s.batch64", "LMDB durable commits/s, 64 values per commit"),
+    ("values_per_s.batch64", "LMDB durable values/s, 64 per commit"),
+    ("commits_per_s.batch100", "LMDB durable commits/s, 100 values per commit"),
+    ("values_per_s.batch100", "LMDB durable values/s, 100 per commit"),
+    ("disk_bytes_per_value.batch100", "LMDB storage writes per value, 100 per commit (bytes)"),
+    ("values_per_s.batch512", "LMDB durable values/s, 512 per commit"),
+]:
+    print(f"  {label:<58} {fmt(g('lmdb', key))}")
+print(f"  {'CURVE one-way 1 KiB msgs/s (PUSH/PULL, loopback)':<58} {fmt(g('curve', 'oneway_msgs_per_s'))}")
+print(f"  {'NULL mechanism one-way 1 KiB msgs/s':<58} {fmt(g('curve', 'oneway_null_msgs_per_s'))}")
+
+print()
+print("targets (issue 7):")
+a, red = g("liaison", "A.send_msgs_per_s"), g("redis", "A.send_msgs_per_s")
+lm = g("lmdb", "values_per_s.batch100")
+checks = [
+    ("A send >= 1.2x Redis appendfsync always", a is not None and red and a / red >= 1.2, ratio(a, red)),
+    ("A send >= 60% of LMDB probe (100/commit)", a is not None and lm and a / lm >= 0.6, ratio(a, lm)),
+    ("A drain >= Redis", (g("liaison", "A.drain_msgs_per_s") or 0) >= (g("redis", "A.drain_msgs_per_s") or 1e18),
+     ratio(g("liaison", "A.drain_msgs_per_s"), g("redis", "A.drain_msgs_per_s"))),
+    ("B p99 send->recipient < 2 ms", (g("liaison", "B.recipient_p99_ms") or 1e9) < 2, fmt(g("liaison", "B.recipient_p99_ms"))),
+    ("C 1,000 copies durably queued < 5 ms (round trip, upper bound)", (g("liaison", "C.broadcast_rtt_p50_ms") or 1e9) < 5,
+     fmt(g("liaison", "C.broadcast_rtt_p50_ms"))),
+    ("D 0 lost", g("liaison", "D.lost") == 0, fmt(g("liaison", "D.lost"))),
+    ("E RSS < 64 MiB with idle clients", (g("liaison", "E.rss_idle_clients_kib") or 1e12) < 64 * 1024,
+     fmt(g("liaison", "E.rss_idle_clients_kib"), "MiB")),
+]
+for label, ok, v in checks:
+    print(f"  {'met' if ok else 'NOT met':<8} {label:<66} {v}")
+if len(sys.argv) > 2:
+    print()
+    print(open(sys.argv[2]).read().rstrip())
