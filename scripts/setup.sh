@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libsodium-dev libzmq3-dev cppzmq-dev libcereal-dev liblmdb-dev lmdb-utils
   catch2 libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  strace procps
+  strace procps python3
 )
 
 missing=()

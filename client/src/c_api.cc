@@ -297,12 +297,13 @@ LIAISON_API liaison_code liaison_client_card(liaison_client* client, liaison_dev
 // ---- Messages -------------------------------------------------------------------------------
 
 LIAISON_API liaison_code liaison_client_send(liaison_client* client, const char* recipient, const char* text,
-                                             liaison_send_receipt** out) {
+                                             int64_t ttl_s, liaison_send_receipt** out) {
   Clear(out);
   return WithClient(client, [&](Client& c) -> liaison_code {
     LIAISON_CAPI_REQUIRE(recipient, "recipient");
     LIAISON_CAPI_REQUIRE(text, "text");
-    auto receipt = c.Send(recipient, text);
+    if (ttl_s < 0) return InvalidArgument("ttl_s is negative");
+    auto receipt = c.Send(recipient, text, std::chrono::seconds(ttl_s));
     if (!receipt.ok()) return SetLastError(receipt.status());
     Deliver(out, std::move(receipt).value(), NewSendReceipt);
     return Ok();

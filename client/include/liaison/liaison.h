@@ -11,7 +11,7 @@
  *   if (liaison_client_open(&options, &client) != LIAISON_OK) {
  *     fprintf(stderr, "open: %s\n", liaison_last_error());
  *   }
- *   liaison_client_send(client, "desk-dresden/1", "hello", NULL);
+ *   liaison_client_send(client, "desk-dresden/1", "hello", 0, NULL);
  *   liaison_client_sync(client, NULL);
  *   liaison_inbox* inbox = NULL;
  *   if (liaison_client_inbox(client, &inbox) == LIAISON_OK) { ... inbox->messages[i]->text ... }
@@ -77,6 +77,7 @@ extern "C" {
 #endif
 
 /* ---- Version ---------------------------------------------------------------------------- */
+/* Thread-safety: any thread, any time. */
 
 /* The version of the loaded library, "MAJOR.MINOR.PATCH" (a static string). Any thread. */
 LIAISON_API const char* liaison_version(void);
@@ -84,6 +85,7 @@ LIAISON_API const char* liaison_version(void);
 LIAISON_API uint32_t liaison_version_number(void);
 
 /* ---- Errors ----------------------------------------------------------------------------- */
+/* Thread-safety: any thread, any time; the last error is the calling thread's own. */
 
 /* Enumerations are plain ints with named constants (liaison_code, liaison_severity,
  * liaison_report_category): the same 32-bit integer in every language and ABI, and any value
@@ -125,6 +127,7 @@ LIAISON_API liaison_code liaison_last_error_code(void);
 LIAISON_API void liaison_string_free(char* string);
 
 /* ---- Alerts and reports: value types ---------------------------------------------------- */
+/* Thread-safety: any thread, any time. */
 
 typedef int liaison_severity;
 enum {
@@ -150,6 +153,9 @@ LIAISON_API liaison_code liaison_parse_severity(const char* name, liaison_severi
 LIAISON_API liaison_code liaison_parse_category(const char* name, liaison_report_category* out);
 
 /* ---- The client handle ------------------------------------------------------------------ */
+/* Thread-safety: create, enroll and open any thread (on different state directories);
+ * liaison_client_card serialised per handle; liaison_client_free and liaison_client_address as
+ * stated at each. */
 
 /* One device on its state directory, talking to one relay. Opaque; freed by liaison_client_free. */
 typedef struct liaison_client liaison_client;
@@ -210,6 +216,8 @@ LIAISON_API liaison_code liaison_client_card(liaison_client* client, liaison_dev
 LIAISON_API void liaison_device_card_free(liaison_device_card* card);
 
 /* ---- Messages --------------------------------------------------------------------------- */
+/* Thread-safety: every liaison_client_* function here is serialised per handle (see Threads);
+ * the *_free functions may run on any thread, once per object. */
 
 typedef struct liaison_send_receipt {
   const char* id; /* the message id, 32 hex characters */
@@ -219,15 +227,16 @@ LIAISON_API void liaison_send_receipt_free(liaison_send_receipt* receipt);
 
 /* Encrypts `text` (NUL-terminated, 1..65536 bytes) for `recipient` (a device "member/device", or
  * a member "member": each of its devices), stores it durably in the outbox, then tries to hand it
- * to the relay. LIAISON_OK as soon as it is queued; *out (optional) says whether the relay has
- * stored it already. Errors: LIAISON_INVALID_ARGUMENT (empty or long text, bad address),
+ * to the relay. `ttl_s` is how long the relay keeps it for a recipient that does not fetch it
+ * (0 = 30 days; the relay caps it at its maximum). LIAISON_OK as soon as it is queued; *out
+ * (optional) says whether the relay has stored it already. Errors: LIAISON_INVALID_ARGUMENT (empty or long text, bad address),
  * LIAISON_NOT_FOUND (no keys or devices for the recipient; roster mode: not in the roster, e.g.
  * revoked), LIAISON_PERMISSION_DENIED (roster mode: the role policy forbids it, or this device
  * was refused by the relay, e.g. revoked), LIAISON_UNAUTHENTICATED (the recipient's keys fail
  * their checks; nothing queued), LIAISON_UNAVAILABLE (a session had to be started and the relay
  * is unreachable; nothing queued), or the relay's refusal of a copy for good. */
 LIAISON_API liaison_code liaison_client_send(liaison_client* client, const char* recipient, const char* text,
-                                             liaison_send_receipt** out);
+                                             int64_t ttl_s, liaison_send_receipt** out);
 
 /* What a sync or listen did (liaison::SyncReport). */
 typedef struct liaison_sync_report {
@@ -301,6 +310,8 @@ LIAISON_API liaison_code liaison_client_inbox(liaison_client* client, liaison_in
 LIAISON_API liaison_code liaison_client_outbox_size(liaison_client* client, size_t* out);
 
 /* ---- Alerts and reports (roster mode) --------------------------------------------------- */
+/* Thread-safety: every liaison_client_* function here is serialised per handle (see Threads);
+ * liaison_verify_submission_receipt and the *_free functions may run on any thread. */
 
 /* What the sender's client does about silent recipients; 0 turns a rule off. */
 typedef struct liaison_escalation {
@@ -447,6 +458,8 @@ LIAISON_API liaison_code liaison_client_acknowledge(liaison_client* client, cons
 LIAISON_API liaison_code liaison_client_run_escalation(liaison_client* client, size_t* out);
 
 /* ---- Keys and safety numbers (roster mode) ---------------------------------------------- */
+/* Thread-safety: every liaison_client_* function here is serialised per handle (see Threads);
+ * liaison_verification_free may run on any thread. */
 
 /* Makes new keys for this device, kept aside until the coordinator approves them, and returns
  * the rotation request for `liaison admin approve-rotation` in *out_request (free with
