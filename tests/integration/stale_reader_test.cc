@@ -36,26 +36,44 @@ void Churn(client::RelayConnection& sender, client::RelayConnection& recipient, 
   DrainMailbox(recipient);
 }
 
+// A relay with a sender and a recipient, started; `reader_check_seconds` 0 keeps relay.toml's.
+struct ChurnRelay {
+  TempDir dir;
+  RelayProcess relay{dir.Sub("relay")};
+  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
+  zmq::context_t context;
+  std::string store, file;
+  explicit ChurnRelay(int reader_check_seconds = 0) {
+    if (reader_check_seconds > 0) {
+      relay.EditConfig("reader_check_seconds = 60", "reader_check_seconds = " + std::to_string(reader_check_seconds));
+    }
+    relay.Register(sender.address, sender.TransportZ85());
+    relay.Register(recipient.address, recipient.TransportZ85());
+    relay.Start();
+    store = relay.data_dir() + "/store";
+    file = store + "/data.mdb";
+  }
+  // Kills three readers inside read transactions and churns three rounds while they pin pages.
+  // Returns the file size when they died.
+  uint64_t PinWithDeadReaders(client::RelayConnection& out, client::RelayConnection& in) {
+    Churn(out, in, recipient.address, 20, 16 * 1024);
+    for (int i = 0; i < 3; ++i) CHECK(RunProgram({LIAISON_STALE_READER_BIN, store}) == 128 + SIGKILL);
+    const uint64_t pinned_start = FileBytes(file);
+    for (int round = 0; round < 3; ++round) Churn(out, in, recipient.address, 20, 16 * 1024);
+    return pinned_start;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("stale readers left by killed processes are cleared and the store stops growing", "[integration][store]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
-  relay.Register(sender.address, sender.TransportZ85());
-  relay.Register(recipient.address, recipient.TransportZ85());
-  relay.Start();
-  zmq::context_t context;
-  const std::string store = relay.data_dir() + "/store";
-  const std::string file = store + "/data.mdb";
+  ChurnRelay r;
+  auto& [dir, relay, sender, recipient, context, store, file] = r;
   {
     auto out = sender.Connect(context, relay);
     auto in = recipient.Connect(context, relay);
-    Churn(*out, *in, recipient.address, 20, 16 * 1024);
-    for (int i = 0; i < 3; ++i) CHECK(RunProgram({LIAISON_STALE_READER_BIN, store}) == 128 + SIGKILL);
     // While the dead readers pin the old snapshot, freed pages cannot be reused: the file grows.
-    const uint64_t pinned_start = FileBytes(file);
-    for (int round = 0; round < 3; ++round) Churn(*out, *in, recipient.address, 20, 16 * 1024);
+    const uint64_t pinned_start = r.PinWithDeadReaders(*out, *in);
     CHECK(FileBytes(file) > pinned_start);
   }
   relay.Stop();
@@ -71,22 +89,11 @@ TEST_CASE("stale readers left by killed processes are cleared and the store stop
 }
 
 TEST_CASE("the running relay clears stale readers periodically, without a restart", "[integration][store]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.EditConfig("reader_check_seconds = 60", "reader_check_seconds = 1");
-  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
-  relay.Register(sender.address, sender.TransportZ85());
-  relay.Register(recipient.address, recipient.TransportZ85());
-  relay.Start();
-  zmq::context_t context;
-  const std::string store = relay.data_dir() + "/store";
-  const std::string file = store + "/data.mdb";
+  ChurnRelay r(/*reader_check_seconds=*/1);
+  auto& [dir, relay, sender, recipient, context, store, file] = r;
   auto out = sender.Connect(context, relay);
   auto in = recipient.Connect(context, relay);
-  Churn(*out, *in, recipient.address, 20, 16 * 1024);
-  for (int i = 0; i < 3; ++i) CHECK(RunProgram({LIAISON_STALE_READER_BIN, store}) == 128 + SIGKILL);
-  const uint64_t pinned_start = FileBytes(file);
-  for (int round = 0; round < 3; ++round) Churn(*out, *in, recipient.address, 20, 16 * 1024);
+  const uint64_t pinned_start = r.PinWithDeadReaders(*out, *in);
   // Without the periodic check (60 s by default) the file would keep growing from here on.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   Churn(*out, *in, recipient.address, 20, 16 * 1024);
