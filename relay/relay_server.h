@@ -1,12 +1,18 @@
 // liaison-relay's server: a ZeroMQ ROUTER with CURVE, admitted by the ZAP handler, storing
 // envelopes in the MailboxStore and pushing them to subscribed recipients (docs/protocol.md).
 //
-// One thread runs the loop: it takes every request that has arrived (up to
-// kMaxRequestsPerBatch), applies all writes in one durable LMDB commit, and only after that
-// commit returned sends the replies, answers reads, and pushes new deliveries. A request is never
-// answered "stored" before its bytes are on disk.
+// Two threads. The network thread receives and decodes requests, answers reads and pushes
+// deliveries; the writes it collects form a job that the commit thread (relay/commit_thread.h)
+// applies in one durable LMDB commit. While one job commits, the next one fills with whatever
+// arrives, so a group commit holds everything that came in during the previous one (up to
+// kMaxRequestsPerBatch requests or kMaxBatchBytes). A write is answered only after its job's
+// commit returned: a request is never answered "stored" before its bytes are on disk. A
+// device's reads that depend on its own writes (GET_KEYS after PUBLISH_KEYS, HELLO after ACK)
+// are answered after those writes' commit; FETCH is answered at once from the last commit.
+// Replies that meet a full send queue wait in a bounded per-connection queue (never dropped
+// below kMaxQueuedReplyBytes).
 //
-// Thread-safety: Run() on one thread; RequestStop() from any thread or a signal handler.
+// Thread-safety: Run() on one thread; `stop` may be set from any thread or a signal handler.
 #ifndef LIAISON_RELAY_RELAY_SERVER_H_
 #define LIAISON_RELAY_RELAY_SERVER_H_
 
@@ -15,10 +21,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "base/clock.h"
 #include "crypto/keys.h"
+#include "relay/commit_thread.h"
 #include "relay/config.h"
 #include "relay/device_registry.h"
 #include "relay/zap_handler.h"
@@ -46,13 +54,32 @@ class RelayServer {
   struct Session;
   struct Request;
   struct Pending;
+  struct Job;
+  struct Outbox;
   RelayServer(const RelayConfig& config, Clock& clock);
   Status Setup();
-  void HandleBatch(std::vector<Request>& batch);
+  // Takes what has arrived, up to the room left in the next job.
+  void Receive();
+  // Decodes one request: answers it, defers it behind its device's writes, or adds it to the
+  // next job.
+  void HandleRequest(Request&& request);
+  // Answers a request that writes nothing (its type is not a write).
+  void AnswerRead(const Request& request);
+  // Hands the next job to the commit thread if it is idle and the job holds writes.
+  void StartCommitIfIdle();
+  // After a job's commit: replies to its writes, answers the reads deferred behind them, pushes.
+  void FinishJob(Job& job);
+  // Runs on the commit thread: every write of `writes` in one durable commit (or, if the shared
+  // commit fails, each in its own). Touches only the Pending objects and the store.
   void ApplyWrites(std::vector<Pending*>& writes);
   void PushPending(const std::string& address);
   enum class SendOutcome { kSent, kQueueFull, kGone };
-  SendOutcome SendTo(const Bytes& routing_id, const Bytes& frame);
+  // Sends one frame; on kSent it has taken `frame`'s bytes (without copying them).
+  SendOutcome SendTo(const Bytes& routing_id, Bytes& frame);
+  // Sends a reply, or queues it behind the connection's earlier queued replies.
+  void SendReply(const Bytes& routing_id, Bytes&& frame);
+  // Sends queued replies while the connections' send queues have room.
+  void FlushOutboxes();
   void Reply(const Request& request, uint16_t status, uint8_t type, const Bytes& body);
   void ReplyError(const Request& request, uint8_t type, const Status& status);
   void Periodic();
@@ -78,6 +105,14 @@ class RelayServer {
   DeviceRegistry registry_;
   std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<store::MailboxStore> store_;
+  // Declared after store_: destroyed (joined) before it.
+  std::unique_ptr<CommitThread> committer_;
+  std::unique_ptr<Job> in_flight_;  // the job the commit thread has; null when idle
+  std::unique_ptr<Job> next_;       // filling while in_flight_ commits
+  uint64_t next_generation_ = 1;
+  // Devices with writes in in_flight_ or next_: the generation of the newest job holding one.
+  std::map<std::string, uint64_t, std::less<>> pending_writes_;
+  std::map<Bytes, Outbox> outboxes_;  // by routing id
   zmq::socket_t router_;
   std::string endpoint_;
   std::map<std::string, Session, std::less<>> sessions_;
@@ -92,6 +127,7 @@ class RelayServer {
   // the relay keeps no record of who wrote to whom.
   struct Counters {
     uint64_t stored = 0, stored_before = 0, refused = 0, delivered = 0, acknowledged = 0, expired = 0;
+    uint64_t commits = 0, committed_writes = 0, replies_queued = 0, replies_dropped = 0;
     bool operator==(const Counters&) const = default;
   };
   void LogCounters();

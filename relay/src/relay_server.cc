@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <deque>
 #include <variant>
 
 #include "base/file_util.h"
@@ -39,14 +40,16 @@ struct RelayServer::Session {
 struct RelayServer::Request {
   Bytes routing_id;
   std::string user;  // ZAP User-Id: the authenticated device address
-  zmq::message_t frame;
+  zmq::message_t frame;  // emptied once a write's body is decoded
+  uint64_t request_id = 0;  // from the header, even if the rest of it is unreadable
   bool extra_parts = false;
   int fd = -1;  // the TCP connection it came in on (ZMQ_SRCFD), to close it on revocation
 };
 
-// A decoded write waiting for the group commit.
+// A decoded write waiting for the group commit. The commit thread touches only `body` (reading)
+// and the outcome fields.
 struct RelayServer::Pending {
-  const Request* request;
+  Request request;
   wire::FrameHeader header;
   std::variant<wire::SendRequest, wire::AckRequest, wire::PublishKeysRequest, wire::PublishPrekeysRequest,
                wire::ClaimPrekeysRequest, wire::SendBroadcastRequest>
@@ -60,6 +63,21 @@ struct RelayServer::Pending {
   uint32_t removed = 0;        // for acks
   uint32_t prekeys_held = 0;   // for prekey publications
   store::ClaimedPrekeys claimed;  // for prekey claims
+};
+
+// One group commit: its writes (the commit thread's while it runs) and the reads that wait for
+// them (the network thread's alone).
+struct RelayServer::Job {
+  uint64_t generation = 0;
+  std::vector<Pending> writes;
+  size_t bytes = 0;  // request bytes held, against kMaxBatchBytes
+  std::vector<Request> reads_after;
+};
+
+// Replies waiting for room in one connection's send queue, oldest first.
+struct RelayServer::Outbox {
+  std::deque<Bytes> frames;
+  size_t bytes = 0;
 };
 
 namespace {
@@ -151,6 +169,10 @@ Status RelayServer::Setup() {
   if (!signing_key.ok()) return signing_key.status().WithContext("the relay's signing key");
   signing_key_ = std::make_unique<crypto::SigningKeyPair>(std::move(signing_key).value());
 
+  committer_ = std::make_unique<CommitThread>();
+  next_ = std::make_unique<Job>();
+  next_->generation = next_generation_++;
+
   // The ZAP handler must be bound before any CURVE socket binds, or libzmq would admit anyone.
   zap_ = std::make_unique<ZapHandler>(context_, registry_);
   LIAISON_RETURN_IF_ERROR(zap_->Start());
@@ -187,62 +209,462 @@ Status RelayServer::Setup() {
 }
 
 Status RelayServer::Run(const std::atomic<bool>& stop) {
-  std::vector<Request> batch;
   while (!stop.load()) {
-    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+    // Take requests only while the next job has room: beyond that, ZeroMQ's receive queue and
+    // TCP hold them back.
+    const bool room = next_->writes.size() < kMaxRequestsPerBatch && next_->bytes < kMaxBatchBytes;
+    zmq::pollitem_t items[2] = {{router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
+                                {nullptr, committer_->ready_fd(), ZMQ_POLLIN, 0}};
+    // Queued replies are retried soon; otherwise wake at least every 200 ms for Periodic().
+    const auto timeout = std::chrono::milliseconds(outboxes_.empty() ? 200 : 1);
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(200));
+      zmq::poll(items, 2, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return Status::Error(Code::kInternal, std::string("poll: ") + e.what());
     }
-    batch.clear();
-    while (batch.size() < kMaxRequestsPerBatch) {
-      zmq::message_t routing;
-      if (!router_.recv(routing, zmq::recv_flags::dontwait)) break;
-      Request request;
-      request.routing_id.assign(routing.data<uint8_t>(), routing.data<uint8_t>() + routing.size());
-      if (routing.more()) {
-        (void)router_.recv(request.frame, zmq::recv_flags::none);
-        try {
-          request.user = request.frame.gets("User-Id");  // set by the ZAP handler on every message
-        } catch (const zmq::error_t&) {
-          request.user.clear();  // no ZAP identity: the request is dropped below
-        }
-        try {
-          request.fd = request.frame.get(ZMQ_SRCFD);
-        } catch (const zmq::error_t&) {
-          request.fd = -1;
-        }
-        while (request.frame.more()) {  // one frame per message: drain and refuse the rest
-          zmq::message_t extra;
-          (void)router_.recv(extra, zmq::recv_flags::none);
-          request.extra_parts = true;
-          if (!extra.more()) break;
-        }
-      }
-      batch.push_back(std::move(request));
+    if (committer_->TakeFinished()) {
+      std::unique_ptr<Job> done = std::move(in_flight_);
+      FinishJob(*done);
     }
-    if (!batch.empty()) HandleBatch(batch);
-    Periodic();
+    if (!committer_->busy()) Periodic();  // its sweep writes: only between commits
+    if (room) Receive();
+    StartCommitIfIdle();
+    FlushOutboxes();
   }
+  // Whatever is committing now is answered; the next job was never acknowledged, and its
+  // senders retry.
+  committer_->WaitFinished();
+  if (in_flight_) FinishJob(*in_flight_);
+  in_flight_.reset();
+  FlushOutboxes();
   LogCounters();
   spdlog::info("stopping");
   return Status::Ok();
 }
 
-RelayServer::SendOutcome RelayServer::SendTo(const Bytes& routing_id, const Bytes& frame) {
+void RelayServer::Receive() {
+  for (size_t taken = 0; taken < kMaxRequestsPerBatch; ++taken) {
+    if (next_->writes.size() >= kMaxRequestsPerBatch || next_->bytes >= kMaxBatchBytes) return;
+    zmq::message_t routing;
+    if (!router_.recv(routing, zmq::recv_flags::dontwait)) return;
+    Request request;
+    request.routing_id.assign(routing.data<uint8_t>(), routing.data<uint8_t>() + routing.size());
+    if (routing.more()) {
+      (void)router_.recv(request.frame, zmq::recv_flags::none);
+      try {
+        request.user = request.frame.gets("User-Id");  // set by the ZAP handler on every message
+      } catch (const zmq::error_t&) {
+        request.user.clear();  // no ZAP identity: the request is dropped below
+      }
+      try {
+        request.fd = request.frame.get(ZMQ_SRCFD);
+      } catch (const zmq::error_t&) {
+        request.fd = -1;
+      }
+      if (request.frame.size() >= 12) request.request_id = GetBigEndian64(request.frame.data<uint8_t>() + 4);
+      while (request.frame.more()) {  // one frame per message: drain and refuse the rest
+        zmq::message_t extra;
+        (void)router_.recv(extra, zmq::recv_flags::none);
+        request.extra_parts = true;
+        if (!extra.more()) break;
+      }
+    }
+    HandleRequest(std::move(request));
+  }
+}
+
+namespace {
+
+// Reads that must see the same device's earlier writes: they wait for those writes' commit.
+// FETCH does not (it returns what follows after_seq in the last commit, which a pending ACK of
+// earlier seqs does not change), nor PING.
+bool WaitsForOwnWrites(FrameType type) {
+  return type != FrameType::kFetch && type != FrameType::kPing;
+}
+
+}  // namespace
+
+void RelayServer::HandleRequest(Request&& request) {
+  if (request.user.empty()) return;  // not from an authenticated peer: cannot happen with ZAP
+  const ByteView bytes(request.frame.data<uint8_t>(), request.frame.size());
+  auto frame = wire::DecodeFrame(bytes);
+  const uint8_t error_type = wire::kReplyBit | static_cast<uint8_t>(FrameType::kError);
+  if (!frame.ok()) {
+    spdlog::info("refused a frame from {}: {}", Short(request.user), frame.status().ToString());
+    ReplyError(request, error_type, frame.status());
+    return;
+  }
+  const auto type = static_cast<FrameType>(frame->header.type);
+  if (request.extra_parts) {
+    ReplyError(request, ReplyType(type), Status::Error(Code::kMalformed, "one frame per message"));
+    return;
+  }
+  if (frame->header.type & wire::kReplyBit || type == FrameType::kDeliver) {
+    ReplyError(request, error_type, Status::Error(Code::kMalformed, "clients send requests only"));
+    return;
+  }
+
+  if (request.fd >= 0) connection_owner_[request.fd] = request.user;
+  if (RefusedByRoster(request, type)) return;
+
+  // Track the newest connection of each device; a new one starts a fresh push cursor.
+  Session& session = sessions_[request.user];
+  if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
+
+  Pending pending{Request{}, frame->header, {}, {}, {}, Status::Ok(), {}, 0, 0, {}};
+  Status body_status;
+  bool is_write = true;
+  switch (type) {
+    case FrameType::kSend: {
+      auto body = wire::Decode<wire::SendRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      body_status = MayDeliver(request.user, body->recipient);
+      if (!body_status.ok()) break;
+      pending.body = std::move(body).value();
+      break;
+    }
+    case FrameType::kSendBroadcast: {
+      auto body = wire::Decode<wire::SendBroadcastRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      if (body->body.empty() || body->copies.empty()) {
+        body_status = Status::Error(Code::kMalformed, "a broadcast needs a body and at least one copy");
+        break;
+      }
+      // Each copy is checked as a SEND to its recipient would be; a refused copy costs only itself.
+      pending.refused_early.assign(body->copies.size(), 0);
+      for (size_t i = 0; i < body->copies.size(); ++i) {
+        const Status allowed = MayDeliver(request.user, body->copies[i].recipient);
+        if (!allowed.ok()) pending.refused_early[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
+      }
+      pending.body = std::move(body).value();
+      break;
+    }
+    case FrameType::kAck: {
+      auto body = wire::Decode<wire::AckRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      // The window opens as soon as the recipient says it has the messages; their removal
+      // commits with the job, and pushes continue after the acknowledged seqs meanwhile.
+      const auto acked = static_cast<uint32_t>(body->seqs.size());
+      session.in_flight = session.in_flight > acked ? session.in_flight - acked : 0;
+      pending.body = std::move(body).value();
+      break;
+    }
+    case FrameType::kPublishKeys: {
+      auto body = wire::Decode<wire::PublishKeysRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      pending.body = std::move(body).value();
+      break;
+    }
+    case FrameType::kPublishPrekeys: {
+      auto body = wire::Decode<wire::PublishPrekeysRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      pending.body = std::move(body).value();
+      break;
+    }
+    case FrameType::kClaimPrekeys: {
+      // A claim deletes the one-time prekey it hands out: a write, committed before the reply
+      // so that a crash cannot hand the same key out twice.
+      auto body = wire::Decode<wire::ClaimPrekeysRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      if (!registry_.HasAddress(body->address)) {
+        body_status = Status::Error(Code::kNotFound, "no registered device has that address");
+        break;
+      }
+      pending.body = std::move(body).value();
+      break;
+    }
+    default:
+      is_write = false;
+  }
+
+  if (!is_write) {
+    // PUBLISH_ROSTER writes on this thread: only between commits. Others wait behind their own
+    // device's pending writes when they depend on them.
+    Job* behind = nullptr;
+    if (type == FrameType::kPublishRoster) {
+      behind = in_flight_.get();
+    } else if (WaitsForOwnWrites(type)) {
+      auto it = pending_writes_.find(request.user);
+      if (it != pending_writes_.end()) behind = it->second == next_->generation ? next_.get() : in_flight_.get();
+    }
+    if (behind != nullptr) {
+      behind->reads_after.push_back(std::move(request));
+    } else {
+      AnswerRead(request);
+      if (type == FrameType::kHello) PushPending(request.user);
+    }
+    return;
+  }
+  if (!body_status.ok()) {
+    ++counters_.refused;
+    spdlog::info("refused a {} request from {}: {}", static_cast<int>(type), Short(request.user), body_status.ToString());
+    ReplyError(request, ReplyType(type), body_status);
+    return;
+  }
+  if (type == FrameType::kAck) PushPending(request.user);
+  next_->bytes += request.frame.size();
+  request.frame.rebuild();  // decoded: the frame's bytes are no longer needed
+  pending_writes_[request.user] = next_->generation;
+  pending.request = std::move(request);
+  next_->writes.push_back(std::move(pending));
+}
+
+void RelayServer::StartCommitIfIdle() {
+  if (committer_->busy() || next_->writes.empty()) return;
+  in_flight_ = std::move(next_);
+  next_ = std::make_unique<Job>();
+  next_->generation = next_generation_++;
+  Job* job = in_flight_.get();
+  committer_->Start([this, job] {
+    std::vector<Pending*> writes;
+    writes.reserve(job->writes.size());
+    for (Pending& p : job->writes) writes.push_back(&p);
+    ApplyWrites(writes);
+  });
+}
+
+void RelayServer::FinishJob(Job& job) {
+  ++counters_.commits;
+  counters_.committed_writes += job.writes.size();
+  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+    it = it->second == job.generation ? pending_writes_.erase(it) : std::next(it);
+  }
+  std::vector<std::string> touched;  // mailboxes that may have something new to push
+  for (Pending& p : job.writes) {
+    const auto type = static_cast<FrameType>(p.header.type);
+    if (!p.status.ok()) {
+      ++counters_.refused;
+      spdlog::info("{} from {} not done: {}", type == FrameType::kSend ? "send" : "write", Short(p.request.user),
+                   p.status.ToString());
+      ReplyError(p.request, ReplyType(type), p.status);
+      continue;
+    }
+    if (type == FrameType::kSend) {
+      const auto& send = std::get<wire::SendRequest>(p.body);
+      if (!p.put.duplicate) touched.push_back(send.recipient);
+      ++(p.put.duplicate ? counters_.stored_before : counters_.stored);
+      Reply(p.request, static_cast<uint16_t>(p.put.duplicate ? WireStatus::kStoredBefore : WireStatus::kOk),
+            ReplyType(type), EncodeOrDie(wire::Empty{}));
+    } else if (type == FrameType::kSendBroadcast) {
+      const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
+      wire::SendBroadcastReply reply;
+      reply.statuses = p.copy_status;
+      uint32_t copies = 0;
+      for (size_t i = 0; i < p.copy_status.size(); ++i) {
+        if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kOk)) {
+          ++copies;
+          ++counters_.stored;
+          touched.push_back(broadcast.copies[i].recipient);
+        } else if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
+          ++copies;
+          ++counters_.stored_before;
+        } else {
+          ++counters_.refused;
+        }
+      }
+      reply.stored_at = static_cast<uint64_t>(clock_.NowMicros());
+      reply.relay_signing_key = signing_key_->public_key;
+      const auto body_hash = crypto::GenericHash<32>(broadcast.body);
+      reply.signature = crypto::SignDetached(
+          signing_key_->secret_key, wire::SubmissionReceiptMessage(broadcast.broadcast_id, body_hash, reply.stored_at, copies));
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
+    } else if (type == FrameType::kAck) {
+      counters_.acknowledged += p.removed;
+      touched.push_back(p.request.user);
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(wire::AckReply{p.removed}));
+    } else if (type == FrameType::kPublishPrekeys) {
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
+            EncodeOrDie(wire::PrekeyCount{p.prekeys_held}));
+    } else if (type == FrameType::kClaimPrekeys) {
+      const auto& claim = std::get<wire::ClaimPrekeysRequest>(p.body);
+      if (!p.claimed.identity_bundle || !p.claimed.signed_prekey) {
+        ReplyError(p.request, ReplyType(type),
+                   Status::Error(Code::kNotFound, "that device has not published its prekeys yet"));
+        continue;
+      }
+      wire::ClaimPrekeysReply reply{claim.address, std::move(*p.claimed.identity_bundle),
+                                    std::move(*p.claimed.signed_prekey),
+                                    p.claimed.one_time_prekey ? std::move(*p.claimed.one_time_prekey) : Bytes()};
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
+    } else {
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(wire::Empty{}));
+    }
+  }
+  for (const Request& request : job.reads_after) {
+    AnswerRead(request);
+    auto frame = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
+    if (frame.ok() && frame->header.type == static_cast<uint8_t>(FrameType::kHello)) touched.push_back(request.user);
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (const std::string& address : touched) PushPending(address);
+}
+
+void RelayServer::AnswerRead(const Request& request) {
+  auto frame = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
+  const auto type = static_cast<FrameType>(frame->header.type);
+  const uint8_t reply_type = ReplyType(type);
+  switch (type) {
+    case FrameType::kHello: {
+      auto body = wire::Decode<wire::Empty>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      Session& session = sessions_[request.user];
+      session.subscribed = true;
+      session.pushed_up_to = 0;  // everything unacknowledged is pushed again on a new subscription
+      session.in_flight = 0;
+      spdlog::debug("{} subscribed", Short(request.user));
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
+      break;
+    }
+    case FrameType::kFetch: {
+      auto body = wire::Decode<wire::FetchRequest>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      bool more = false;
+      auto items = store_->Fetch(request.user, body->after_seq, std::clamp(body->max, 1u, wire::kMaxFetchBatch),
+                                 kMaxDeliveryBytesPerFrame, &more);
+      if (!items.ok()) {
+        spdlog::error("fetch for {} failed: {}", Short(request.user), items.status().ToString());
+        ReplyError(request, reply_type, items.status());
+        break;
+      }
+      wire::Deliveries reply;
+      reply.more = more ? 1 : 0;
+      counters_.delivered += items->size();
+      for (auto& m : *items) reply.items.push_back(ToDelivery(std::move(m)));
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+      break;
+    }
+    case FrameType::kGetKeys: {
+      auto body = wire::Decode<wire::GetKeysRequest>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      auto bundle = store_->GetKeyBundle(body->address);
+      if (!bundle.ok()) { ReplyError(request, reply_type, bundle.status()); break; }
+      if (!*bundle) {
+        ReplyError(request, reply_type, Status::Error(Code::kNotFound, "no keys published for that address"));
+        break;
+      }
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type,
+            EncodeOrDie(wire::GetKeysReply{body->address, std::move(**bundle)}));
+      break;
+    }
+    case FrameType::kListDevices: {
+      auto body = wire::Decode<wire::ListDevicesRequest>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      wire::ListDevicesReply reply;
+      for (auto& address : registry_.DevicesOf(body->member, wire::kMaxDevicesPerMember)) {
+        reply.addresses.push_back({std::move(address)});
+      }
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+      break;
+    }
+    case FrameType::kPublishRoster: {
+      auto body = wire::Decode<wire::PublishRosterRequest>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      if (!coordinator_key_) {
+        ReplyError(request, reply_type,
+                   Status::Error(Code::kNotFound, "this relay has no coordinator key configured (list mode)"));
+        break;
+      }
+      Status published = PublishRoster(body->signed_epoch);
+      if (!published.ok()) {
+        ++counters_.refused;
+        spdlog::warn("refused a roster epoch from {}: {}", Short(request.user), published.ToString());
+        ReplyError(request, reply_type, published);
+        break;
+      }
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type,
+            EncodeOrDie(wire::RosterNumber{roster_->epoch.number}));
+      break;
+    }
+    case FrameType::kGetRoster: {
+      auto body = wire::Decode<wire::GetRosterRequest>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      wire::GetRosterReply reply;
+      reply.newest = roster_ ? roster_->epoch.number : 0;
+      const uint64_t wanted = body->number == 0 ? reply.newest : body->number;
+      if (wanted != 0 && wanted <= reply.newest) {
+        std::optional<Bytes> stored;
+        if (wanted == reply.newest) {
+          stored = roster_->signed_bytes;
+        } else if (auto read = store_->RosterEpoch(wanted); read.ok()) {
+          stored = std::move(read).value();
+        }
+        if (!stored) {
+          ReplyError(request, reply_type, Status::Error(Code::kInternal, "roster epoch missing from the store"));
+          break;
+        }
+        reply.signed_epoch = std::move(*stored);
+      } else if (wanted > reply.newest) {
+        ReplyError(request, reply_type, Status::Error(Code::kNotFound, "no such roster epoch yet"));
+        break;
+      }
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+      break;
+    }
+    case FrameType::kPing: {
+      auto body = wire::Decode<wire::Empty>(frame->body);
+      if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
+      break;
+    }
+    default:
+      ReplyError(request, reply_type, Status::Error(Code::kMalformed, "not a request type"));
+  }
+}
+
+namespace {
+void FreeBytes(void* /*data*/, void* hint) { delete static_cast<Bytes*>(hint); }
+}  // namespace
+
+RelayServer::SendOutcome RelayServer::SendTo(const Bytes& routing_id, Bytes& frame) {
   try {
     // With ROUTER_MANDATORY, an empty result means the peer's queue is at its high-water mark.
     if (!router_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return SendOutcome::kQueueFull;
     }
     // The routing frame was accepted, so the peer exists; the body frame joins the same message.
-    (void)router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    // ZeroMQ takes the bytes as they are and frees them when sent.
+    auto* owned = new Bytes(std::move(frame));
+    zmq::message_t body(owned->data(), owned->size(), FreeBytes, owned);
+    (void)router_.send(body, zmq::send_flags::dontwait);
     return SendOutcome::kSent;
   } catch (const zmq::error_t&) {
     // EHOSTUNREACH: the peer is gone. Stored messages wait for its next connection.
     return SendOutcome::kGone;
+  }
+}
+
+void RelayServer::SendReply(const Bytes& routing_id, Bytes&& frame) {
+  auto it = outboxes_.find(routing_id);
+  if (it == outboxes_.end()) {
+    if (SendTo(routing_id, frame) != SendOutcome::kQueueFull) return;  // sent, or the peer is gone
+    it = outboxes_.emplace(routing_id, Outbox{}).first;
+  }
+  Outbox& outbox = it->second;
+  if (outbox.bytes + frame.size() > kMaxQueuedReplyBytes) {
+    // A peer that sends requests but does not read the replies: it loses them (and retries).
+    ++counters_.replies_dropped;
+    spdlog::debug("reply dropped: the connection's queue holds {} bytes of unread replies", outbox.bytes);
+    return;
+  }
+  ++counters_.replies_queued;
+  outbox.bytes += frame.size();
+  outbox.frames.push_back(std::move(frame));
+}
+
+void RelayServer::FlushOutboxes() {
+  for (auto it = outboxes_.begin(); it != outboxes_.end();) {
+    Outbox& outbox = it->second;
+    SendOutcome outcome = SendOutcome::kSent;
+    while (!outbox.frames.empty()) {
+      const size_t size = outbox.frames.front().size();
+      outcome = SendTo(it->first, outbox.frames.front());
+      if (outcome != SendOutcome::kSent) break;
+      outbox.bytes -= size;
+      outbox.frames.pop_front();
+    }
+    it = outbox.frames.empty() || outcome == SendOutcome::kGone ? outboxes_.erase(it) : std::next(it);
   }
 }
 
@@ -251,310 +673,14 @@ void RelayServer::Reply(const Request& request, uint16_t status, uint8_t type, c
   header.type = type;
   header.status = status;
   // Answer with the caller's request id even when the rest of its header was unreadable.
-  if (request.frame.size() >= 12) header.request_id = GetBigEndian64(request.frame.data<uint8_t>() + 4);
-  if (SendTo(request.routing_id, wire::EncodeFrame(header, body)) != SendOutcome::kSent) {
-    spdlog::debug("reply to {} not sent: peer gone or its queue is full", Short(request.user));
-  }
+  header.request_id = request.request_id;
+  SendReply(request.routing_id, wire::EncodeFrame(header, body));
 }
 
 void RelayServer::ReplyError(const Request& request, uint8_t type, const Status& status) {
   wire::ErrorBody body;
   body.reason = status.message().substr(0, wire::kMaxReasonBytes);
   Reply(request, static_cast<uint16_t>(wire::WireStatusFromCode(status.code())), type, EncodeOrDie(body));
-}
-
-void RelayServer::HandleBatch(std::vector<Request>& batch) {
-  std::vector<Pending> decoded;
-  decoded.reserve(batch.size());
-  std::vector<const Request*> reads;
-  std::vector<std::string> touched;  // mailboxes that may have something new to push
-
-  for (Request& request : batch) {
-    if (request.user.empty()) continue;  // not from an authenticated peer: cannot happen with ZAP
-    const ByteView bytes(request.frame.data<uint8_t>(), request.frame.size());
-    auto frame = wire::DecodeFrame(bytes);
-    const uint8_t error_type = wire::kReplyBit | static_cast<uint8_t>(FrameType::kError);
-    if (!frame.ok()) {
-      spdlog::info("refused a frame from {}: {}", Short(request.user), frame.status().ToString());
-      ReplyError(request, error_type, frame.status());
-      continue;
-    }
-    const auto type = static_cast<FrameType>(frame->header.type);
-    if (request.extra_parts) {
-      ReplyError(request, ReplyType(type), Status::Error(Code::kMalformed, "one frame per message"));
-      continue;
-    }
-    if (frame->header.type & wire::kReplyBit || type == FrameType::kDeliver) {
-      ReplyError(request, error_type, Status::Error(Code::kMalformed, "clients send requests only"));
-      continue;
-    }
-
-    if (request.fd >= 0) connection_owner_[request.fd] = request.user;
-    if (RefusedByRoster(request, type)) continue;
-
-    // Track the newest connection of each device; a new one starts a fresh push cursor.
-    Session& session = sessions_[request.user];
-    if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
-
-    Pending pending{&request, frame->header, {}, {}, {}, Status::Ok(), {}, 0, 0, {}};
-    Status body_status;
-    switch (type) {
-      case FrameType::kSend: {
-        auto body = wire::Decode<wire::SendRequest>(frame->body);
-        if (!body.ok()) { body_status = body.status(); break; }
-        body_status = MayDeliver(request.user, body->recipient);
-        if (!body_status.ok()) break;
-        pending.body = std::move(body).value();
-        decoded.push_back(std::move(pending));
-        continue;
-      }
-      case FrameType::kSendBroadcast: {
-        auto body = wire::Decode<wire::SendBroadcastRequest>(frame->body);
-        if (!body.ok()) { body_status = body.status(); break; }
-        if (body->body.empty() || body->copies.empty()) {
-          body_status = Status::Error(Code::kMalformed, "a broadcast needs a body and at least one copy");
-          break;
-        }
-        // Each copy is checked as a SEND to its recipient would be; a refused copy costs only itself.
-        pending.refused_early.assign(body->copies.size(), 0);
-        for (size_t i = 0; i < body->copies.size(); ++i) {
-          const Status allowed = MayDeliver(request.user, body->copies[i].recipient);
-          if (!allowed.ok()) pending.refused_early[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
-        }
-        pending.body = std::move(body).value();
-        decoded.push_back(std::move(pending));
-        continue;
-      }
-      case FrameType::kAck: {
-        auto body = wire::Decode<wire::AckRequest>(frame->body);
-        if (!body.ok()) { body_status = body.status(); break; }
-        pending.body = std::move(body).value();
-        decoded.push_back(std::move(pending));
-        continue;
-      }
-      case FrameType::kPublishKeys: {
-        auto body = wire::Decode<wire::PublishKeysRequest>(frame->body);
-        if (!body.ok()) { body_status = body.status(); break; }
-        pending.body = std::move(body).value();
-        decoded.push_back(std::move(pending));
-        continue;
-      }
-      case FrameType::kPublishPrekeys: {
-        auto body = wire::Decode<wire::PublishPrekeysRequest>(frame->body);
-        if (!body.ok()) { body_status = body.status(); break; }
-        pending.body = std::move(body).value();
-        decoded.push_back(std::move(pending));
-        continue;
-      }
-      case FrameType::kClaimPrekeys: {
-        // A claim deletes the one-time prekey it hands out: a write, committed before the reply
-        // so that a crash cannot hand the same key out twice.
-        auto body = wire::Decode<wire::ClaimPrekeysRequest>(frame->body);
-        if (!body.ok()) { body_status = body.status(); break; }
-        if (!registry_.HasAddress(body->address)) {
-          body_status = Status::Error(Code::kNotFound, "no registered device has that address");
-          break;
-        }
-        pending.body = std::move(body).value();
-        decoded.push_back(std::move(pending));
-        continue;
-      }
-      default:
-        reads.push_back(&request);
-        continue;
-    }
-    ++counters_.refused;
-    spdlog::info("refused a {} request from {}: {}", static_cast<int>(type), Short(request.user), body_status.ToString());
-    ReplyError(request, ReplyType(type), body_status);
-  }
-
-  // Group commit: every write of the batch in one durable transaction, then the replies.
-  if (!decoded.empty()) {
-    std::vector<Pending*> writes;
-    for (Pending& p : decoded) writes.push_back(&p);
-    ApplyWrites(writes);
-    for (Pending& p : decoded) {
-      const auto type = static_cast<FrameType>(p.header.type);
-      if (!p.status.ok()) {
-        ++counters_.refused;
-        spdlog::info("{} from {} not done: {}", type == FrameType::kSend ? "send" : "write", Short(p.request->user),
-                     p.status.ToString());
-        ReplyError(*p.request, ReplyType(type), p.status);
-        continue;
-      }
-      if (type == FrameType::kSend) {
-        const auto& send = std::get<wire::SendRequest>(p.body);
-        if (!p.put.duplicate) touched.push_back(send.recipient);
-        ++(p.put.duplicate ? counters_.stored_before : counters_.stored);
-        Reply(*p.request, static_cast<uint16_t>(p.put.duplicate ? WireStatus::kStoredBefore : WireStatus::kOk),
-              ReplyType(type), EncodeOrDie(wire::Empty{}));
-      } else if (type == FrameType::kSendBroadcast) {
-        const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
-        wire::SendBroadcastReply reply;
-        reply.statuses = p.copy_status;
-        uint32_t copies = 0;
-        for (size_t i = 0; i < p.copy_status.size(); ++i) {
-          if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kOk)) {
-            ++copies;
-            ++counters_.stored;
-            touched.push_back(broadcast.copies[i].recipient);
-          } else if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
-            ++copies;
-            ++counters_.stored_before;
-          } else {
-            ++counters_.refused;
-          }
-        }
-        reply.stored_at = static_cast<uint64_t>(clock_.NowMicros());
-        reply.relay_signing_key = signing_key_->public_key;
-        const auto body_hash = crypto::GenericHash<32>(broadcast.body);
-        reply.signature = crypto::SignDetached(
-            signing_key_->secret_key, wire::SubmissionReceiptMessage(broadcast.broadcast_id, body_hash, reply.stored_at, copies));
-        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
-      } else if (type == FrameType::kAck) {
-        Session& session = sessions_[p.request->user];
-        const auto acked = static_cast<uint32_t>(std::get<wire::AckRequest>(p.body).seqs.size());
-        session.in_flight = session.in_flight > acked ? session.in_flight - acked : 0;
-        counters_.acknowledged += p.removed;
-        touched.push_back(p.request->user);
-        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
-              EncodeOrDie(wire::AckReply{p.removed}));
-      } else if (type == FrameType::kPublishPrekeys) {
-        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
-              EncodeOrDie(wire::PrekeyCount{p.prekeys_held}));
-      } else if (type == FrameType::kClaimPrekeys) {
-        const auto& claim = std::get<wire::ClaimPrekeysRequest>(p.body);
-        if (!p.claimed.identity_bundle || !p.claimed.signed_prekey) {
-          ReplyError(*p.request, ReplyType(type),
-                     Status::Error(Code::kNotFound, "that device has not published its prekeys yet"));
-          continue;
-        }
-        wire::ClaimPrekeysReply reply{claim.address, std::move(*p.claimed.identity_bundle),
-                                      std::move(*p.claimed.signed_prekey),
-                                      p.claimed.one_time_prekey ? std::move(*p.claimed.one_time_prekey) : Bytes()};
-        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
-      } else {
-        Reply(*p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(wire::Empty{}));
-      }
-    }
-  }
-
-  for (const Request* request : reads) {
-    auto frame = wire::DecodeFrame(ByteView(request->frame.data<uint8_t>(), request->frame.size()));
-    const auto type = static_cast<FrameType>(frame->header.type);
-    const uint8_t reply_type = ReplyType(type);
-    switch (type) {
-      case FrameType::kHello: {
-        auto body = wire::Decode<wire::Empty>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        Session& session = sessions_[request->user];
-        session.subscribed = true;
-        session.pushed_up_to = 0;  // everything unacknowledged is pushed again on a new subscription
-        session.in_flight = 0;
-        spdlog::debug("{} subscribed", Short(request->user));
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
-        touched.push_back(request->user);
-        break;
-      }
-      case FrameType::kFetch: {
-        auto body = wire::Decode<wire::FetchRequest>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        bool more = false;
-        auto items = store_->Fetch(request->user, body->after_seq, std::clamp(body->max, 1u, wire::kMaxFetchBatch),
-                                   kMaxDeliveryBytesPerFrame, &more);
-        if (!items.ok()) {
-          spdlog::error("fetch for {} failed: {}", Short(request->user), items.status().ToString());
-          ReplyError(*request, reply_type, items.status());
-          break;
-        }
-        wire::Deliveries reply;
-        reply.more = more ? 1 : 0;
-        counters_.delivered += items->size();
-        for (auto& m : *items) reply.items.push_back(ToDelivery(std::move(m)));
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
-        break;
-      }
-      case FrameType::kGetKeys: {
-        auto body = wire::Decode<wire::GetKeysRequest>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        auto bundle = store_->GetKeyBundle(body->address);
-        if (!bundle.ok()) { ReplyError(*request, reply_type, bundle.status()); break; }
-        if (!*bundle) {
-          ReplyError(*request, reply_type, Status::Error(Code::kNotFound, "no keys published for that address"));
-          break;
-        }
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type,
-              EncodeOrDie(wire::GetKeysReply{body->address, std::move(**bundle)}));
-        break;
-      }
-      case FrameType::kListDevices: {
-        auto body = wire::Decode<wire::ListDevicesRequest>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        wire::ListDevicesReply reply;
-        for (auto& address : registry_.DevicesOf(body->member, wire::kMaxDevicesPerMember)) {
-          reply.addresses.push_back({std::move(address)});
-        }
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
-        break;
-      }
-      case FrameType::kPublishRoster: {
-        auto body = wire::Decode<wire::PublishRosterRequest>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        if (!coordinator_key_) {
-          ReplyError(*request, reply_type,
-                     Status::Error(Code::kNotFound, "this relay has no coordinator key configured (list mode)"));
-          break;
-        }
-        Status published = PublishRoster(body->signed_epoch);
-        if (!published.ok()) {
-          ++counters_.refused;
-          spdlog::warn("refused a roster epoch from {}: {}", Short(request->user), published.ToString());
-          ReplyError(*request, reply_type, published);
-          break;
-        }
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type,
-              EncodeOrDie(wire::RosterNumber{roster_->epoch.number}));
-        break;
-      }
-      case FrameType::kGetRoster: {
-        auto body = wire::Decode<wire::GetRosterRequest>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        wire::GetRosterReply reply;
-        reply.newest = roster_ ? roster_->epoch.number : 0;
-        const uint64_t wanted = body->number == 0 ? reply.newest : body->number;
-        if (wanted != 0 && wanted <= reply.newest) {
-          std::optional<Bytes> stored;
-          if (wanted == reply.newest) {
-            stored = roster_->signed_bytes;
-          } else if (auto read = store_->RosterEpoch(wanted); read.ok()) {
-            stored = std::move(read).value();
-          }
-          if (!stored) {
-            ReplyError(*request, reply_type, Status::Error(Code::kInternal, "roster epoch missing from the store"));
-            break;
-          }
-          reply.signed_epoch = std::move(*stored);
-        } else if (wanted > reply.newest) {
-          ReplyError(*request, reply_type, Status::Error(Code::kNotFound, "no such roster epoch yet"));
-          break;
-        }
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
-        break;
-      }
-      case FrameType::kPing: {
-        auto body = wire::Decode<wire::Empty>(frame->body);
-        if (!body.ok()) { ReplyError(*request, reply_type, body.status()); break; }
-        Reply(*request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
-        break;
-      }
-      default:
-        ReplyError(*request, reply_type, Status::Error(Code::kMalformed, "not a request type"));
-    }
-  }
-
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  for (const std::string& address : touched) PushPending(address);
 }
 
 void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
@@ -595,18 +721,18 @@ void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
                           : (outcome->duplicate ? WireStatus::kStoredBefore : WireStatus::kOk));
       }
     } else if (auto* ack = std::get_if<wire::AckRequest>(&p.body)) {
-      auto result = batch.Ack(p.request->user, ack->seqs);
+      auto result = batch.Ack(p.request.user, ack->seqs);
       if (result.ok()) p.removed = *result; else p.status = result.status();
     } else if (auto* prekeys = std::get_if<wire::PublishPrekeysRequest>(&p.body)) {
       std::vector<ByteView> records;
       for (const auto& r : prekeys->one_time_prekeys) records.push_back(r.record);
-      auto result = batch.PublishPrekeys(p.request->user, prekeys->signed_prekey, records);
+      auto result = batch.PublishPrekeys(p.request.user, prekeys->signed_prekey, records);
       if (result.ok()) p.prekeys_held = *result; else p.status = result.status();
     } else if (auto* claim = std::get_if<wire::ClaimPrekeysRequest>(&p.body)) {
       auto result = batch.ClaimPrekeys(claim->address);
       if (result.ok()) p.claimed = std::move(result).value(); else p.status = result.status();
     } else {
-      p.status = batch.PutKeyBundle(p.request->user, std::get<wire::PublishKeysRequest>(p.body).bundle);
+      p.status = batch.PutKeyBundle(p.request.user, std::get<wire::PublishKeysRequest>(p.body).bundle);
     }
   };
 
@@ -673,7 +799,8 @@ void RelayServer::PushPending(const std::string& address) {
     for (auto& m : *items) push.items.push_back(ToDelivery(std::move(m)));
     wire::FrameHeader header;
     header.type = static_cast<uint8_t>(FrameType::kDeliver);
-    const SendOutcome sent = SendTo(session.routing_id, wire::EncodeFrame(header, EncodeOrDie(push)));
+    Bytes frame = wire::EncodeFrame(header, EncodeOrDie(push));
+    const SendOutcome sent = SendTo(session.routing_id, frame);
     if (sent == SendOutcome::kGone) {
       spdlog::debug("{} is gone; its messages stay stored for its next connection", Short(address));
       sessions_.erase(it);
@@ -770,9 +897,10 @@ void RelayServer::ForgetUnadmitted() {
 void RelayServer::LogCounters() {
   last_logged_ = counters_;
   spdlog::info("since start: {} messages stored, {} retries recognised, {} refused, {} deliveries, {} acknowledged, "
-               "{} expired unacknowledged",
+               "{} expired unacknowledged; {} commits of {} writes, {} replies queued, {} dropped",
                counters_.stored, counters_.stored_before, counters_.refused, counters_.delivered,
-               counters_.acknowledged, counters_.expired);
+               counters_.acknowledged, counters_.expired, counters_.commits, counters_.committed_writes,
+               counters_.replies_queued, counters_.replies_dropped);
 }
 
 void RelayServer::Periodic() {
