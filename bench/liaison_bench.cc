@@ -30,6 +30,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "base/clock.h"
 #include "bench_util.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
@@ -198,10 +199,13 @@ struct PreparedSends {
   double seal_micros_per_message = 0;
 };
 
+// Ids as the client makes them (crypto::NewMessageId: creation time first, so they increase),
+// with the message's index and the run's tag in the random part for the exactly-once check.
+constexpr size_t kIdTagByte = 14;
 wire::MessageId IndexedId(uint64_t index, uint8_t tag) {
-  wire::MessageId id = crypto::RandomArray<16>();
-  std::memcpy(id.data(), &index, 8);
-  id[8] = tag;
+  wire::MessageId id = crypto::NewMessageId(SystemClock().NowMicros());
+  PutBigEndian64(index, id.data() + 6);
+  id[kIdTagByte] = tag;
   return id;
 }
 Bytes RandomBlob(size_t n) {
@@ -211,9 +215,7 @@ Bytes RandomBlob(size_t n) {
 }
 
 uint64_t IdIndex(const wire::MessageId& id) {
-  uint64_t v = 0;
-  std::memcpy(&v, id.data(), 8);
-  return v;
+  return GetBigEndian64(id.data() + 6);
 }
 
 // Sealed v2 envelopes (bucket 1024) from `sender` to `recipient`; the ratchet message inside is
@@ -352,7 +354,7 @@ DrainOutcome Drain(WireClient& client, const std::vector<Bytes>& envelopes, uint
     for (const auto& d : page->items) {
       ack.seqs.push_back(d.seq);
       const uint64_t index = IdIndex(d.message_id);
-      if (d.message_id[8] != tag || index >= envelopes.size()) {
+      if (d.message_id[kIdTagByte] != tag || index >= envelopes.size()) {
         ++out.unknown;
         continue;
       }
@@ -474,7 +476,7 @@ void WorkloadB(const Options& o, Relay& relay, zmq::context_t& context, const De
       for (const auto& d : pushed->items) {
         ack.seqs.push_back(d.seq);
         const uint64_t index = IdIndex(d.message_id);
-        if (index >= m || d.message_id[8] != 0xB1) continue;
+        if (index >= m || d.message_id[kIdTagByte] != 0xB1) continue;
         if (recv_ns[index] != 0) {
           ++duplicates;
           continue;

@@ -153,7 +153,7 @@ class ClientImpl final : public Client {
     for (const std::string& device : devices) LIAISON_RETURN_IF_ERROR(EnsureSession(device));
 
     AppMessage app;
-    app.message_id = crypto::RandomArray<16>();
+    app.message_id = crypto::NewMessageId(clock_.NowMicros());
     app.text = std::string(text);
     LIAISON_ASSIGN_OR_RETURN(crypto::WipedBytes plaintext, EncodeAppMessage(app));
     sodium_memzero(app.text.data(), app.text.size());
@@ -647,7 +647,7 @@ class ClientImpl final : public Client {
       LIAISON_ASSIGN_OR_RETURN(PeerSessions sessions, LoadSessions(txn, device));
       AppMessage app;
       app.kind = kAppKindBroadcastKey;
-      app.message_id = crypto::RandomArray<16>();
+      app.message_id = crypto::NewMessageId(clock_.NowMicros());
       app.broadcast_id = id;
       std::copy(key.data(), key.data() + key.size(), app.content_key.bytes.begin());
       app.body_hash = body_hash;
@@ -795,7 +795,7 @@ class ClientImpl final : public Client {
                       const BroadcastId& about, uint8_t step, int64_t at, std::string_view answer, int64_t expires_at) {
     AppMessage app;
     app.kind = kAppKindReceipt;
-    app.message_id = crypto::RandomArray<16>();
+    app.message_id = crypto::NewMessageId(clock_.NowMicros());
     app.broadcast_id = about;
     app.step = step;
     app.at = at;
