@@ -10,7 +10,9 @@
 // device's reads that depend on its own writes (GET_KEYS after PUBLISH_KEYS, HELLO after ACK)
 // are answered after those writes' commit; FETCH is answered at once from the last commit.
 // Replies that meet a full send queue wait in a bounded per-connection queue (never dropped
-// below kMaxQueuedReplyBytes).
+// below kMaxQueuedReplyBytes). A SEND to a subscribed recipient is also pushed to it at once,
+// marked provisional (wire::kProvisionalSeq): the recipient has it without waiting for the disk,
+// and acknowledges the stored copy that follows the commit.
 //
 // Thread-safety: Run() on one thread; `stop` may be set from any thread or a signal handler.
 #ifndef LIAISON_RELAY_RELAY_SERVER_H_
@@ -34,6 +36,7 @@
 #include "roster/roster.h"
 #include "store/mailbox_store.h"
 #include "wire/frame.h"
+#include "wire/messages.h"
 
 namespace liaison::relay {
 
@@ -74,6 +77,10 @@ class RelayServer {
   // commit fails, each in its own). Touches only the Pending objects and the store.
   void ApplyWrites(std::vector<Pending*>& writes);
   void PushPending(const std::string& address);
+  // Pushes a SEND to its recipient as it arrives, before it is stored, with seq
+  // wire::kProvisionalSeq, if the recipient is subscribed and within its push window. The stored
+  // copy is pushed (and acknowledged) as usual after the commit.
+  void PushProvisional(const wire::SendRequest& send);
   enum class SendOutcome { kSent, kQueueFull, kGone };
   // Sends one frame; on kSent it has taken `frame`'s bytes (without copying them).
   SendOutcome SendTo(const Bytes& routing_id, Bytes& frame);
@@ -134,7 +141,7 @@ class RelayServer {
   // the relay keeps no record of who wrote to whom.
   struct Counters {
     uint64_t stored = 0, stored_before = 0, refused = 0, delivered = 0, acknowledged = 0, expired = 0;
-    uint64_t commits = 0, committed_writes = 0, replies_queued = 0, replies_dropped = 0;
+    uint64_t commits = 0, committed_writes = 0, replies_queued = 0, replies_dropped = 0, provisional = 0;
     bool operator==(const Counters&) const = default;
   };
   void LogCounters();

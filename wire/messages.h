@@ -53,8 +53,14 @@ struct FetchRequest {
   void serialize(Archive& ar) { ar(after_seq, max); }
 };
 
+// The seq of a provisional delivery: the relay pushed the message to its online recipient as it
+// arrived, before it is durably stored. Not to be acknowledged: the same message (same
+// message_id) follows with its real seq once stored, and that one is acknowledged. If the relay
+// fails before storing it, the sender is not told it was stored and sends it again.
+inline constexpr uint64_t kProvisionalSeq = 0;
+
 struct Delivery {
-  uint64_t seq = 0;           // the relay's sequence number; what the recipient acknowledges
+  uint64_t seq = 0;           // the relay's sequence number (>= 1); what the recipient acknowledges; or kProvisionalSeq
   MessageId message_id{};
   uint64_t stored_at = 0;     // microseconds since the epoch
   uint64_t expires_at = 0;

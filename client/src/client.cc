@@ -1228,13 +1228,17 @@ class ClientImpl final : public Client {
                  const std::function<void(const InboxMessage&)>* on_message) {
     wire::AckRequest ack;
     const int64_t now = clock_.NowMicros();
+    // A provisional delivery (pushed before the relay stored it) that cannot be taken now is
+    // left alone: its stored copy follows and gets the treatment below.
     auto defer = [&](const wire::Delivery& d, const Status& why) {
+      if (d.seq == wire::kProvisionalSeq) return;
       // Kept on the relay: the sender's keys may be published later, and an envelope of a newer
       // version waits for an updated client instead of being destroyed.
       ++report.deferred;
       report.errors.push_back("delivery " + std::to_string(d.seq) + " left on the relay: " + why.ToString());
     };
     auto reject = [&](const wire::Delivery& d, const Status& why) {
+      if (d.seq == wire::kProvisionalSeq) return;
       ++report.rejected;
       report.errors.push_back("delivery " + std::to_string(d.seq) + " rejected: " + why.ToString());
       ack.seqs.push_back(d.seq);  // it can never be opened; do not let it block the mailbox
@@ -1248,12 +1252,23 @@ class ClientImpl final : public Client {
       KeyBundle sender_keys;
       std::optional<ByteView> shared_body;  // a broadcast copy's body (a view into the delivery)
     };
+    // Taken: acknowledged, or if provisional remembered so that its stored copy is acknowledged
+    // without counting as a duplicate.
+    auto accept = [&](const wire::Delivery& d, const std::string& sender) {
+      if (d.seq != wire::kProvisionalSeq) {
+        ack.seqs.push_back(d.seq);
+        return;
+      }
+      if (provisional_taken_.size() >= kMaxProvisionalTaken) provisional_taken_.clear();  // only a count suffers
+      provisional_taken_.insert({sender, d.message_id});
+    };
     std::vector<Opened> sealed;
     bool roster_updated_in_batch = false;
     std::vector<ReceivedMessage> legacy;  // version 1 envelopes, signed by their sender
     for (const wire::Delivery& d : deliveries.items) {
       const uint8_t version = d.envelope.empty() ? 0 : d.envelope[0];
       if (version == crypto::kEnvelopeVersion1) {
+        if (d.seq == wire::kProvisionalSeq) continue;  // taken when its stored copy arrives
         OpenLegacy(d, now, legacy, ack, defer, reject);
         continue;
       }
@@ -1331,7 +1346,9 @@ class ClientImpl final : public Client {
         const std::string& sender = item.content.sender_address;
         LIAISON_ASSIGN_OR_RETURN(bool seen, state_->Seen(txn, sender, d.message_id));
         if (seen) {
-          ++report.duplicates;
+          if (d.seq == wire::kProvisionalSeq) continue;
+          // The stored copy of a message taken from its provisional push is no duplicate.
+          if (provisional_taken_.erase({sender, d.message_id}) == 0) ++report.duplicates;
           ack.seqs.push_back(d.seq);
           continue;
         }
@@ -1381,7 +1398,7 @@ class ClientImpl final : public Client {
           } else {
             ++report.duplicates;
           }
-          ack.seqs.push_back(d.seq);
+          accept(d, sender);
           continue;
         }
         if (app->kind == kAppKindReceipt) {
@@ -1396,7 +1413,7 @@ class ClientImpl final : public Client {
           }
           LIAISON_ASSIGN_OR_RETURN(bool marked, state_->MarkSeen(txn, sender, d.message_id));
           (void)marked;
-          ack.seqs.push_back(d.seq);
+          accept(d, sender);
           continue;
         }
         ReceivedMessage m;
@@ -1407,7 +1424,7 @@ class ClientImpl final : public Client {
         m.text = std::move(app->text);
         LIAISON_ASSIGN_OR_RETURN(bool stored, state_->StoreReceived(txn, m));
         if (stored) fresh.push_back(std::move(m));
-        ack.seqs.push_back(d.seq);
+        accept(d, sender);
       }
       for (const std::string& peer : changed) LIAISON_RETURN_IF_ERROR(StoreSessions(txn, peer, sessions[peer]));
       for (ReceivedMessage& m : legacy) {
@@ -1522,6 +1539,9 @@ class ClientImpl final : public Client {
   std::chrono::milliseconds timeout_;
   zmq::context_t context_;
   std::unique_ptr<RelayConnection> connection_;
+  // Messages taken from provisional pushes whose stored copy has not arrived yet (sender, id).
+  static constexpr size_t kMaxProvisionalTaken = 4096;
+  std::set<std::pair<std::string, wire::MessageId>> provisional_taken_;
 };
 
 Result<std::unique_ptr<Client>> Load(const ClientOptions& options, std::unique_ptr<ClientState> state) {

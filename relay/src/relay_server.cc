@@ -405,11 +405,34 @@ void RelayServer::HandleRequest(Request&& request) {
     return;
   }
   if (type == FrameType::kAck) PushPending(request.user);
+  if (type == FrameType::kSend) PushProvisional(std::get<wire::SendRequest>(pending.body));
   next_->bytes += request.frame.size();
   request.frame.rebuild();  // decoded: the frame's bytes are no longer needed
   pending_writes_[request.user] = next_->generation;
   pending.request = std::move(request);
   next_->writes.push_back(std::move(pending));
+}
+
+void RelayServer::PushProvisional(const wire::SendRequest& send) {
+  auto it = sessions_.find(send.recipient);
+  if (it == sessions_.end() || !it->second.subscribed || it->second.in_flight >= kPushWindow) return;
+  const int64_t now = clock_.NowMicros();
+  const int64_t max_ttl = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
+  int64_t expires_at = send.expires_at == 0
+                           ? now + static_cast<int64_t>(config_.default_ttl_days) * 86400 * kMicrosPerSecond
+                           : static_cast<int64_t>(std::min<uint64_t>(send.expires_at, INT64_MAX));
+  expires_at = std::min(expires_at, now + max_ttl);
+  if (expires_at <= now) return;  // the store refuses it (410)
+  wire::Deliveries push;
+  push.items.push_back(wire::Delivery{wire::kProvisionalSeq, send.message_id, static_cast<uint64_t>(now),
+                                      static_cast<uint64_t>(expires_at), send.envelope});
+  wire::FrameHeader header;
+  header.type = static_cast<uint8_t>(FrameType::kDeliver);
+  Bytes frame = wire::EncodeFrame(header, EncodeOrDie(push));
+  // A hint: if the recipient's queue is full it is skipped; the stored copy follows anyway.
+  const SendOutcome sent = SendTo(it->second.routing_id, frame);
+  if (sent == SendOutcome::kGone) sessions_.erase(it);
+  if (sent == SendOutcome::kSent) ++counters_.provisional;
 }
 
 void RelayServer::StartCommitIfIdle() {
@@ -906,10 +929,10 @@ void RelayServer::ForgetUnadmitted() {
 void RelayServer::LogCounters() {
   last_logged_ = counters_;
   spdlog::info("since start: {} messages stored, {} retries recognised, {} refused, {} deliveries, {} acknowledged, "
-               "{} expired unacknowledged; {} commits of {} writes, {} replies queued, {} dropped",
+               "{} expired unacknowledged; {} commits of {} writes, {} replies queued, {} dropped, {} provisional pushes",
                counters_.stored, counters_.stored_before, counters_.refused, counters_.delivered,
                counters_.acknowledged, counters_.expired, counters_.commits, counters_.committed_writes,
-               counters_.replies_queued, counters_.replies_dropped);
+               counters_.replies_queued, counters_.replies_dropped, counters_.provisional);
 }
 
 void RelayServer::Periodic() {

@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "base/clock.h"
 #include "base/file_util.h"
 
 #include "client/src/key_bundle.h"
 #include "crypto/envelope.h"
 #include "crypto/random.h"
 #include "integration/relay_process_util.h"
+#include "store/mailbox_store.h"
+#include "wire/codec.h"
 #include "wire/frame.h"
 #include "wire/limits.h"
 #include "wire/messages.h"
@@ -255,6 +258,80 @@ TEST_CASE("a listening recipient gets new messages pushed without asking", "[int
   REQUIRE(officer->Send("association/1", "pushed at once").ok());
   listener.join();
   CHECK(pushed == std::vector<std::string>{"pushed at once"});
+}
+
+TEST_CASE("a SEND to a subscribed recipient is pushed provisionally at once, then stored, pushed with its seq and "
+          "acknowledged", "[integration][relay][push]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
+  relay.Register(sender.address, sender.TransportZ85());
+  relay.Register(recipient.address, recipient.TransportZ85());
+  zmq::context_t context;
+  auto out = sender.Connect(context, relay);
+  auto in = recipient.Connect(context, relay);
+  REQUIRE(client::ReplyStatus(*in->Call(wire::FrameType::kHello, wire::Empty{})).ok());
+
+  wire::SendRequest send{recipient.address, crypto::NewMessageId(SystemClock().NowMicros()), 0, Bytes(700, 0x5a)};
+  REQUIRE(client::ReplyStatus(*out->Call(wire::FrameType::kSend, send)).ok());
+  std::vector<wire::Delivery> pushed;
+  for (int i = 0; i < 2; ++i) {
+    auto push = in->NextPush(3000ms);
+    REQUIRE(push.ok());
+    REQUIRE(push->has_value());
+    for (auto& d : (*push)->items) pushed.push_back(d);
+  }
+  REQUIRE(pushed.size() == 2);
+  // First the provisional copy (it was pushed before the SEND was answered), then the stored one.
+  CHECK(pushed[0].seq == wire::kProvisionalSeq);
+  CHECK(pushed[1].seq >= 1);
+  for (const auto& d : pushed) {
+    CHECK(d.message_id == send.message_id);
+    CHECK(d.envelope == send.envelope);
+  }
+  // Acknowledging seq 0 removes nothing; the stored seq removes the message.
+  auto ack_zero = in->Call(wire::FrameType::kAck, wire::AckRequest{{wire::kProvisionalSeq}});
+  REQUIRE(ack_zero.ok());
+  CHECK(wire::Decode<wire::AckReply>(ack_zero->body)->removed == 0);
+  auto ack = in->Call(wire::FrameType::kAck, wire::AckRequest{{pushed[1].seq}});
+  REQUIRE(ack.ok());
+  CHECK(wire::Decode<wire::AckReply>(ack->body)->removed == 1);
+  CHECK(DrainMailbox(*in) == 0);
+}
+
+TEST_CASE("a listening client takes a provisionally pushed message once, not as a duplicate, and acknowledges its "
+          "stored copy", "[integration][client][push]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());
+  REQUIRE(officer->Send("association/1", "warm-up").ok());  // the session exists before the timed part
+  REQUIRE(association->Sync().ok());
+  std::vector<std::string> pushed;
+  Result<SyncReport> report = Status::Error(Code::kInternal, "not run");
+  std::thread listener([&] {
+    report = association->Listen(3000ms, [&](const InboxMessage& m) { pushed.push_back(m.text); });
+  });
+  std::this_thread::sleep_for(500ms);  // let the listener subscribe
+  for (int i = 0; i < 5; ++i) REQUIRE(officer->Send("association/1", "alarm " + std::to_string(i)).ok());
+  listener.join();
+  REQUIRE(report.ok());
+  CHECK(pushed == std::vector<std::string>{"alarm 0", "alarm 1", "alarm 2", "alarm 3", "alarm 4"});
+  CHECK(report->received == 5);
+  CHECK(report->duplicates == 0);
+  CHECK(report->rejected == 0);
+  // Every stored copy was acknowledged: nothing is left for the association in the relay's store.
+  relay.Stop();
+  store::MailboxStoreOptions options;
+  options.path = relay.data_dir() + "/store";
+  auto stored = store::MailboxStore::Open(options, SystemClock());
+  REQUIRE(stored.ok());
+  auto usage = (*stored)->Usage("association/1");
+  REQUIRE(usage.ok());
+  CHECK(usage->messages == 0);
 }
 
 TEST_CASE("pushes that were not acknowledged are pushed again after a reconnect", "[integration][relay][push]") {

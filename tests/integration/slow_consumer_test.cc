@@ -51,6 +51,7 @@ TEST_CASE("a slow consumer fed 10,000 messages loses none while the relay's memo
         if (!push->has_value()) continue;
         ++pushes;
         for (const auto& d : (*push)->items) {
+          if (d.seq == wire::kProvisionalSeq) continue;  // pushed before storing; the stored copy counts
           if (received.insert(d.seq).second) ack.seqs.push_back(d.seq);
           received_count = received.size();
         }
