@@ -151,15 +151,12 @@ class WriteBatch {
   friend class MailboxStore;
   WriteBatch(MailboxStore* store, Txn txn) : store_(store), txn_(std::move(txn)) {}
   Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
-  // A broadcast body while PutBroadcast stores its copies: `id` is 0 until the first copy that
-  // passes dedup and quota claims room for the body and draws its id.
-  struct SharedBody {
-    ByteView bytes;
-    uint64_t id = 0;
-  };
-  // Put() at time `now`; with `shared`, the copy refers to that body, is charged its envelope
-  // plus the body, and claims no room (PutBroadcast claimed it for all copies).
-  Result<PutResult> PutEntry(const PutRequest& request, SharedBody* shared, int64_t now);
+  // Put() at time `now`: checks (address, expiry, dedup, quota, room), then WriteEntry and the quota.
+  Result<PutResult> PutEntry(const PutRequest& request, int64_t now);
+  // Writes one checked entry (body, index, dedup, expiry; with `body_id` != 0 the reference to
+  // that shared body) under a fresh seq, which it returns. The caller updates the quota.
+  Result<uint64_t> WriteEntry(ByteView mailbox, ByteView dedup_key, const MessageId& message_id, ByteView envelope,
+                              uint32_t charged_bytes, int64_t expires_at, int64_t now, uint64_t body_id);
   Result<uint64_t> NextSeq();
   // The expiry a put with `requested` (0: the default TTL) gets, clamped to the maximum TTL.
   int64_t ExpiresAt(int64_t requested, int64_t now) const;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <set>
 
 namespace liaison::store {
 
@@ -193,80 +192,107 @@ Result<uint64_t> WriteBatch::NextSeq() {
   return (*next_seq_)++;
 }
 
-Result<PutResult> WriteBatch::Put(const PutRequest& request) {
-  return PutEntry(request, nullptr, store_->clock_.NowMicros());
-}
+Result<PutResult> WriteBatch::Put(const PutRequest& request) { return PutEntry(request, store_->clock_.NowMicros()); }
 
 Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast) {
   if (broadcast.body.empty()) return Status::Error(Code::kInvalidArgument, "a broadcast without a body");
   MailboxStore& s = *store_;
-  BroadcastOutcome outcome;
-  outcome.reserve(broadcast.copies.size());
-  // First, without writing, which copies will be stored: PutEntry's checks in its order, with
-  // the earlier copies of this broadcast counted (their dedup records and quota). Room for those
-  // and for the body is claimed before anything is written, so that kStoreFull leaves no copy
-  // behind without its body; a broadcast with no copy to store needs no room and stores no body.
+  // Pass 1, without writing: which copies will be stored, with PutEntry's checks in its order and
+  // the earlier copies of this broadcast counted (their dedup keys and quota). Room for those and
+  // for the body is claimed before anything is written, so that kStoreFull leaves no copy behind
+  // without its body; a broadcast with no copy to store needs no room and stores no body.
   const int64_t now = s.clock_.NowMicros();
+  const int64_t expires_at = ExpiresAt(broadcast.expires_at, now);
+  struct Plan {
+    Bytes mailbox;
+    Bytes dedup_key;
+    size_t first_copy = SIZE_MAX;  // a repeat in this broadcast: the copy it repeats
+    bool store = false;
+  };
+  std::vector<Plan> plans(broadcast.copies.size());
+  BroadcastOutcome outcome(broadcast.copies.size(), Status::Error(Code::kInternal, "copy not planned"));
+  std::map<Bytes, Usage16> usage_after;  // the mailboxes given a copy, with their usage after it
+  std::map<Bytes, size_t> taken;         // dedup key -> the copy of this broadcast that stores it
   std::vector<size_t> sizes;
-  std::map<Bytes, Usage16> usage_after;  // the mailboxes given a copy so far
-  std::set<Bytes> taken;                 // the dedup keys of those copies
-  for (const BroadcastCopy& copy : broadcast.copies) {
-    if (!CheckAddress(copy.recipient).ok() || ExpiresAt(broadcast.expires_at, now) <= now) continue;
-    const Bytes mailbox = MailboxKey(copy.recipient);
-    Bytes dedup_key = Concat(mailbox, copy.message_id);
-    if (taken.count(dedup_key) != 0) continue;
-    LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, dedup_key));
-    if (existing) continue;
-    auto usage = usage_after.find(mailbox);
+  for (size_t i = 0; i < broadcast.copies.size(); ++i) {
+    const BroadcastCopy& copy = broadcast.copies[i];
+    Plan& plan = plans[i];
+    if (Status address = CheckAddress(copy.recipient); !address.ok()) {
+      outcome[i] = address;
+      continue;
+    }
+    if (expires_at <= now) {
+      outcome[i] = Status::Error(Code::kExpired, "the message expired before it was stored");
+      continue;
+    }
+    plan.mailbox = MailboxKey(copy.recipient);
+    plan.dedup_key = Concat(plan.mailbox, copy.message_id);
+    if (auto repeat = taken.find(plan.dedup_key); repeat != taken.end()) {
+      plan.first_copy = repeat->second;
+      continue;
+    }
+    LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, plan.dedup_key));
+    if (existing) {
+      if (existing->size() != 16) return Status::Error(Code::kCorruption, "dedup record of wrong size");
+      outcome[i] = PutResult{GetBigEndian64(existing->data()), true, static_cast<int64_t>(GetBigEndian64(existing->data() + 8))};
+      continue;
+    }
+    auto usage = usage_after.find(plan.mailbox);
     if (usage == usage_after.end()) {
-      LIAISON_ASSIGN_OR_RETURN(Usage16 held, ReadUsage(txn_, s.quota_, mailbox));
-      usage = usage_after.emplace(mailbox, held).first;
+      LIAISON_ASSIGN_OR_RETURN(Usage16 held, ReadUsage(txn_, s.quota_, plan.mailbox));
+      usage = usage_after.emplace(plan.mailbox, held).first;
     }
     const size_t charged = copy.envelope.size() + broadcast.body.size();
-    if (!CheckQuota(s.options_, usage->second, charged).ok()) continue;
+    if (Status quota = CheckQuota(s.options_, usage->second, charged); !quota.ok()) {
+      outcome[i] = quota;
+      continue;
+    }
     usage->second.count += 1;
     usage->second.bytes += charged;
-    taken.insert(std::move(dedup_key));
+    taken.emplace(plan.dedup_key, i);
+    plan.store = true;
     sizes.push_back(copy.envelope.size());
   }
-  const size_t planned = sizes.size();
-  if (planned > 0) {
-    sizes.push_back(broadcast.body.size());
-    LIAISON_RETURN_IF_ERROR(ClaimRoom(sizes));
-  }
-  SharedBody shared{broadcast.body};  // its id is drawn by the first copy stored (PutEntry)
-  uint32_t refs = 0;
-  for (const BroadcastCopy& copy : broadcast.copies) {
-    PutRequest put{copy.recipient, copy.message_id, broadcast.expires_at, copy.envelope};
-    auto result = PutEntry(put, &shared, now);
-    if (!result.ok()) {
-      const Code code = result.status().code();
-      if (code != Code::kInvalidArgument && code != Code::kExpired && code != Code::kMailboxFull) {
-        return result.status();
-      }
-    } else if (!result->duplicate) {
-      ++refs;
+  if (sizes.empty()) {
+    for (size_t i = 0; i < plans.size(); ++i) {
+      if (plans[i].first_copy != SIZE_MAX) outcome[i] = outcome[plans[i].first_copy];
     }
-    outcome.push_back(std::move(result));
+    return outcome;
   }
-  if (refs != planned || (refs > 0 && shared.id == 0)) {
-    return Status::Error(Code::kInternal, "a broadcast stored " + std::to_string(refs) + " copies, " +
-                                              std::to_string(planned) + " were planned");
+  const auto refs = static_cast<uint32_t>(sizes.size());
+  sizes.push_back(broadcast.body.size());
+  LIAISON_RETURN_IF_ERROR(ClaimRoom(sizes));
+
+  // Pass 2: the body's id comes from the global sequence below the copies' seqs, so that bodies
+  // are appended in order like envelopes; then each planned copy, and each mailbox's quota once.
+  LIAISON_ASSIGN_OR_RETURN(const uint64_t body_id, NextSeq());
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const Plan& plan = plans[i];
+    if (plan.first_copy != SIZE_MAX) {
+      // The same recipient and id twice in one broadcast: the repeat is a duplicate of the first.
+      const auto& first = outcome[plan.first_copy];
+      outcome[i] = first.ok() ? Result<PutResult>(PutResult{first->seq, true, first->expires_at}) : first;
+      continue;
+    }
+    if (!plan.store) continue;
+    const BroadcastCopy& copy = broadcast.copies[i];
+    const auto charged = static_cast<uint32_t>(copy.envelope.size() + broadcast.body.size());
+    LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, WriteEntry(plan.mailbox, plan.dedup_key, copy.message_id, copy.envelope,
+                                                           charged, expires_at, now, body_id));
+    outcome[i] = PutResult{seq, false, expires_at};
   }
-  if (refs > 0) {
-    Bytes value;
-    value.reserve(4 + broadcast.body.size());
-    value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
-             static_cast<uint8_t>(refs)};
-    value.insert(value.end(), broadcast.body.begin(), broadcast.body.end());
-    LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, Be64(shared.id), value, MDB_APPEND).WithContext("storing a broadcast body"));
-  }
+  for (const auto& [mailbox, usage] : usage_after) LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  Bytes value;
+  value.reserve(4 + broadcast.body.size());
+  value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
+           static_cast<uint8_t>(refs)};
+  value.insert(value.end(), broadcast.body.begin(), broadcast.body.end());
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, Be64(body_id), value, MDB_APPEND).WithContext("storing a broadcast body"));
   return outcome;
 }
 
-Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, SharedBody* shared, int64_t now) {
+Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, int64_t now) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(request.recipient));
-  const size_t charged_bytes = request.envelope.size() + (shared != nullptr ? shared->bytes.size() : 0);
   MailboxStore& s = *store_;
   const int64_t expires_at = ExpiresAt(request.expires_at, now);
   if (expires_at <= now) return Status::Error(Code::kExpired, "the message expired before it was stored");
@@ -280,42 +306,40 @@ Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, SharedBody* sh
   }
 
   LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
-  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, usage, charged_bytes));
+  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, usage, request.envelope.size()));
+  LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
+  const auto charged = static_cast<uint32_t>(request.envelope.size());
+  LIAISON_ASSIGN_OR_RETURN(const uint64_t seq,
+                           WriteEntry(mailbox, dedup_key, request.message_id, request.envelope, charged, expires_at, now, 0));
+  usage.count += 1;
+  usage.bytes += charged;
+  LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  return PutResult{seq, false, expires_at};
+}
 
-  if (shared == nullptr) {
-    LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
-  } else if (shared->id == 0) {
-    // The first copy stored (PutBroadcast claimed the room): the body's id comes from the global
-    // sequence, below the copies' seqs, so that bodies are appended in order like envelopes.
-    LIAISON_ASSIGN_OR_RETURN(shared->id, NextSeq());
-  }
-
+Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, const MessageId& message_id,
+                                        ByteView envelope, uint32_t charged_bytes, int64_t expires_at, int64_t now,
+                                        uint64_t body_id) {
+  MailboxStore& s = *store_;
   LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, NextSeq());
   const auto seq_be = Be64(seq);
-
   Bytes body;
-  body.reserve(mailbox.size() + kBodyFixedBytes + request.envelope.size());
+  body.reserve(mailbox.size() + kBodyFixedBytes + envelope.size());
   body.insert(body.end(), mailbox.begin(), mailbox.end());
-  body.insert(body.end(), request.message_id.begin(), request.message_id.end());
+  body.insert(body.end(), message_id.begin(), message_id.end());
   const auto stored_at_be = Be64(static_cast<uint64_t>(now));
   const auto expires_be = Be64(static_cast<uint64_t>(expires_at));
   body.insert(body.end(), stored_at_be.begin(), stored_at_be.end());
   body.insert(body.end(), expires_be.begin(), expires_be.end());
-  body.insert(body.end(), request.envelope.begin(), request.envelope.end());
+  body.insert(body.end(), envelope.begin(), envelope.end());
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.bodies_, seq_be, body, MDB_APPEND).WithContext("storing the envelope"));
-
-  if (shared != nullptr) LIAISON_RETURN_IF_ERROR(txn_.Put(s.refs_, seq_be, Be64(shared->id), MDB_APPEND));
-  std::array<uint8_t, 4> size_be{};
-  const auto size = static_cast<uint32_t>(charged_bytes);
-  size_be = {static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 8),
-             static_cast<uint8_t>(size)};
+  if (body_id != 0) LIAISON_RETURN_IF_ERROR(txn_.Put(s.refs_, seq_be, Be64(body_id), MDB_APPEND));
+  const std::array<uint8_t, 4> size_be{static_cast<uint8_t>(charged_bytes >> 24), static_cast<uint8_t>(charged_bytes >> 16),
+                                       static_cast<uint8_t>(charged_bytes >> 8), static_cast<uint8_t>(charged_bytes)};
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq), size_be));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, Concat(seq_be, expires_be)));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, Concat(expires_be, seq_be), dedup_key));
-  usage.count += 1;
-  usage.bytes += charged_bytes;
-  LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
-  return PutResult{seq, false, expires_at};
+  return seq;
 }
 
 Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
