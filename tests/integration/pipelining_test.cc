@@ -49,15 +49,9 @@ std::map<uint64_t, wire::FrameHeader> ReadReplies(client::RelayConnection& conne
 
 TEST_CASE("2,000 pipelined SENDs, far beyond the relay's send queue of 64, all get their reply",
           "[integration][relay][pipelining]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.Start();
-  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
-  relay.Register(sender.address, sender.TransportZ85());
-  relay.Register(recipient.address, recipient.TransportZ85());
-  zmq::context_t context;
-  auto out = sender.Connect(context, relay);
-  REQUIRE(out->Call(wire::FrameType::kPing, wire::Empty{}).ok());
+  RelayWithTwoRawDevices setup("sender/1", "recipient/1");
+  auto& recipient = setup.second;
+  auto& out = setup.first_connection;
 
   // All requests first, no reply read: the relay answers them in a few group commits, each one
   // more replies at once than ZeroMQ's send queue to this connection holds.
@@ -79,23 +73,15 @@ TEST_CASE("2,000 pipelined SENDs, far beyond the relay's send queue of 64, all g
   }
   CHECK(stored == kSends);  // no reply lost means no resend, so never 208
 
-  auto in = recipient.Connect(context, relay);
-  CHECK(DrainMailbox(*in) == kSends);
+  CHECK(DrainMailbox(*setup.second_connection) == kSends);
 }
 
 TEST_CASE("a device's pipelined GET_KEYS sees the keys its PUBLISH_KEYS just before it wrote",
           "[integration][relay][pipelining]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.Start();
-  RawDevice device{"device/1"}, writer{"writer/1"};
-  relay.Register(device.address, device.TransportZ85());
-  relay.Register(writer.address, writer.TransportZ85());
-  zmq::context_t context;
-  auto connection = device.Connect(context, relay);
-  auto other = writer.Connect(context, relay);
-  REQUIRE(connection->Call(wire::FrameType::kPing, wire::Empty{}).ok());
-  REQUIRE(other->Call(wire::FrameType::kPing, wire::Empty{}).ok());
+  RelayWithTwoRawDevices setup("device/1", "writer/1");
+  auto& device = setup.first;
+  auto& connection = setup.first_connection;
+  auto& other = setup.second_connection;
 
   // Other writes keep the commit thread busy, so the PUBLISH_KEYS below waits for a commit while
   // its GET_KEYS has already arrived.

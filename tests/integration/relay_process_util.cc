@@ -182,6 +182,17 @@ std::unique_ptr<client::RelayConnection> RawDevice::Connect(zmq::context_t& cont
   return std::make_unique<client::RelayConnection>(context, relay.endpoint(), std::move(keys), timeout);
 }
 
+RelayWithTwoRawDevices::RelayWithTwoRawDevices(std::string first_address, std::string second_address)
+    : relay(dir.Sub("relay")), first{std::move(first_address)}, second{std::move(second_address)} {
+  relay.Start();
+  relay.Register(first.address, first.TransportZ85());
+  relay.Register(second.address, second.TransportZ85());
+  first_connection = first.Connect(context, relay);
+  second_connection = second.Connect(context, relay);
+  REQUIRE(first_connection->Call(wire::FrameType::kPing, wire::Empty{}).ok());
+  REQUIRE(second_connection->Call(wire::FrameType::kPing, wire::Empty{}).ok());
+}
+
 size_t DrainMailbox(client::RelayConnection& connection) {
   size_t total = 0;
   while (true) {

@@ -92,6 +92,17 @@ struct RawDevice {
                                                    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000)) const;
 };
 
+// A running relay in a temporary directory with two raw devices registered, each with an open
+// connection that has answered a PING (so the relay knows both before a test's timed part).
+struct RelayWithTwoRawDevices {
+  RelayWithTwoRawDevices(std::string first_address, std::string second_address);
+  TempDir dir;
+  RelayProcess relay;
+  RawDevice first, second;
+  zmq::context_t context;
+  std::unique_ptr<client::RelayConnection> first_connection, second_connection;
+};
+
 // Publishes the device's identity bundle and a signed prekey with id 1 (no one-time prekeys), so
 // that clients can start sessions with it. With `break_signature`, the signed prekey's signature
 // has one bit flipped. REQUIRE-fails if the relay refuses either.

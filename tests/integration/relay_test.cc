@@ -262,15 +262,10 @@ TEST_CASE("a listening recipient gets new messages pushed without asking", "[int
 
 TEST_CASE("a SEND to a subscribed recipient is pushed provisionally at once, then stored, pushed with its seq and "
           "acknowledged", "[integration][relay][push]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.Start();
-  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
-  relay.Register(sender.address, sender.TransportZ85());
-  relay.Register(recipient.address, recipient.TransportZ85());
-  zmq::context_t context;
-  auto out = sender.Connect(context, relay);
-  auto in = recipient.Connect(context, relay);
+  RelayWithTwoRawDevices setup("sender/1", "recipient/1");
+  auto& recipient = setup.second;
+  auto& out = setup.first_connection;
+  auto& in = setup.second_connection;
   REQUIRE(client::ReplyStatus(*in->Call(wire::FrameType::kHello, wire::Empty{})).ok());
 
   wire::SendRequest send{recipient.address, crypto::NewMessageId(SystemClock().NowMicros()), 0, Bytes(700, 0x5a)};
