@@ -62,6 +62,9 @@ class RelayServer {
   struct Outbox;
   RelayServer(const RelayConfig& config, Clock& clock);
   Status Setup();
+  // Whether the relay may read more requests: the next job's writes and the deferred reads of
+  // both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
+  bool HasRoom() const;
   // Takes what has arrived, up to the room left in the next job.
   void Receive();
   // Decodes one request: answers it, defers it behind its device's writes, or adds it to the
@@ -113,7 +116,8 @@ class RelayServer {
   DeviceRegistry registry_;
   std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<store::MailboxStore> store_;
-  // Declared after store_: destroyed (joined) before it.
+  // Declared after store_: destroyed (joined) before it. The destructor waits for a running job
+  // first, so that in_flight_ outlives it.
   std::unique_ptr<CommitThread> committer_;
   std::unique_ptr<Job> in_flight_;  // the job the commit thread has; null when idle
   std::unique_ptr<Job> next_;       // filling while in_flight_ commits
@@ -127,6 +131,7 @@ class RelayServer {
   // Devices with writes in in_flight_ or next_: the generation of the newest job holding one.
   std::map<std::string, uint64_t, std::less<>> pending_writes_;
   std::map<Bytes, Outbox> outboxes_;  // by routing id
+  size_t deferred_bytes_ = 0;         // frame bytes of the reads waiting in in_flight_ and next_
   zmq::socket_t router_;
   std::string endpoint_;
   std::map<std::string, Session, std::less<>> sessions_;

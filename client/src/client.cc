@@ -1305,6 +1305,7 @@ class ClientImpl final : public Client {
           continue;
         }
         if (!roster_->Knows(content->roster_hash)) {
+          if (d.seq == wire::kProvisionalSeq) continue;  // judged (and any alarm raised) on its stored copy
           if (!roster_updated_in_batch) {
             roster_updated_in_batch = true;
             (void)UpdateRoster(&report);

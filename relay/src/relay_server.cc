@@ -35,6 +35,7 @@ struct RelayServer::Session {
   bool subscribed = false;
   uint64_t pushed_up_to = 0;  // highest seq pushed on this connection
   uint32_t in_flight = 0;     // pushed, not yet acknowledged
+  bool push_stalled = false;  // the last push met a full send queue: no provisional pushes until one succeeds
 };
 
 struct RelayServer::Request {
@@ -110,6 +111,8 @@ RelayServer::RelayServer(const RelayConfig& config, Clock& clock)
     : config_(config), clock_(clock), context_(1), registry_(config.DevicesPath()) {}
 
 RelayServer::~RelayServer() {
+  // A job still running (Run left early) writes into in_flight_: it must end before anything goes.
+  if (committer_) committer_->WaitFinished();
   router_.close();
   if (zap_) zap_->Stop();
   context_.close();
@@ -212,7 +215,7 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     // Take requests only while the next job has room: beyond that, ZeroMQ's receive queue and
     // TCP hold them back.
-    const bool room = next_->writes.size() < kMaxRequestsPerBatch && next_->bytes < kMaxBatchBytes;
+    const bool room = HasRoom();
     zmq::pollitem_t items[2] = {{router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
                                 {nullptr, committer_->ready_fd(), ZMQ_POLLIN, 0}};
     // Queued replies are retried soon, and a commit waiting for more writes starts on time;
@@ -245,9 +248,14 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
+bool RelayServer::HasRoom() const {
+  const size_t deferred = (in_flight_ ? in_flight_->reads_after.size() : 0) + next_->reads_after.size();
+  return next_->writes.size() + deferred < kMaxRequestsPerBatch && next_->bytes + deferred_bytes_ < kMaxBatchBytes;
+}
+
 void RelayServer::Receive() {
   for (size_t taken = 0; taken < kMaxRequestsPerBatch; ++taken) {
-    if (next_->writes.size() >= kMaxRequestsPerBatch || next_->bytes >= kMaxBatchBytes) return;
+    if (!HasRoom()) return;
     zmq::message_t routing;
     if (!router_.recv(routing, zmq::recv_flags::dontwait)) return;
     Request request;
@@ -312,7 +320,7 @@ void RelayServer::HandleRequest(Request&& request) {
 
   // Track the newest connection of each device; a new one starts a fresh push cursor.
   Session& session = sessions_[request.user];
-  if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0};
+  if (session.routing_id != request.routing_id) session = Session{request.routing_id, false, 0, 0, false};
 
   Pending pending{Request{}, frame->header, {}, {}, {}, Status::Ok(), {}, 0, 0, {}};
   Status body_status;
@@ -385,12 +393,14 @@ void RelayServer::HandleRequest(Request&& request) {
     // device's pending writes when they depend on them.
     Job* behind = nullptr;
     if (type == FrameType::kPublishRoster) {
-      behind = in_flight_.get();
+      if (coordinator_key_) behind = in_flight_.get();  // in list mode it is refused at once
     } else if (WaitsForOwnWrites(type)) {
       auto it = pending_writes_.find(request.user);
       if (it != pending_writes_.end()) behind = it->second == next_->generation ? next_.get() : in_flight_.get();
     }
     if (behind != nullptr) {
+      // Counted against the room for reading, like writes: deferred reads cannot pile up.
+      deferred_bytes_ += request.frame.size();
       behind->reads_after.push_back(std::move(request));
     } else {
       AnswerRead(request);
@@ -415,7 +425,10 @@ void RelayServer::HandleRequest(Request&& request) {
 
 void RelayServer::PushProvisional(const wire::SendRequest& send) {
   auto it = sessions_.find(send.recipient);
-  if (it == sessions_.end() || !it->second.subscribed || it->second.in_flight >= kPushWindow) return;
+  if (it == sessions_.end() || !it->second.subscribed || it->second.in_flight >= kPushWindow ||
+      it->second.push_stalled) {
+    return;  // stored copies wait for room first: provisional pushes must not crowd them out
+  }
   const int64_t now = clock_.NowMicros();
   const int64_t max_ttl = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
   int64_t expires_at = send.expires_at == 0
@@ -524,6 +537,7 @@ void RelayServer::FinishJob(Job& job) {
     }
   }
   for (const Request& request : job.reads_after) {
+    deferred_bytes_ -= request.frame.size();
     AnswerRead(request);
     auto frame = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
     if (frame.ok() && frame->header.type == static_cast<uint8_t>(FrameType::kHello)) touched.push_back(request.user);
@@ -541,10 +555,10 @@ void RelayServer::AnswerRead(const Request& request) {
     case FrameType::kHello: {
       auto body = wire::Decode<wire::Empty>(frame->body);
       if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
-      Session& session = sessions_[request.user];
-      session.subscribed = true;
-      session.pushed_up_to = 0;  // everything unacknowledged is pushed again on a new subscription
-      session.in_flight = 0;
+      // The connection that said HELLO is subscribed (a deferred HELLO may find the session taken
+      // over by another connection of the device meanwhile); everything unacknowledged is pushed
+      // again on a new subscription.
+      sessions_[request.user] = Session{request.routing_id, true, 0, 0, false};
       spdlog::debug("{} subscribed", Short(request.user));
       Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
       break;
@@ -838,6 +852,7 @@ void RelayServer::PushPending(const std::string& address) {
       sessions_.erase(it);
       return;
     }
+    session.push_stalled = sent == SendOutcome::kQueueFull;
     if (sent == SendOutcome::kQueueFull) return;  // pushed again after its next acknowledgement
     session.pushed_up_to = last;
     session.in_flight += count;
