@@ -29,6 +29,30 @@ extern char** environ;
 
 namespace liaison::bench {
 
+void ParseWorkloadOptions(int argc, char** argv, const std::string& server_flag, WorkloadOptions& o,
+                          const std::function<bool(const std::string&, const NextValue&)>& extra) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const NextValue next = [&]() -> std::string {
+      Check(i + 1 < argc, "missing value for " + a);
+      return argv[++i];
+    };
+    try {
+      if (a == server_flag) o.server = next();
+      else if (a == "--messages") o.messages = std::stoul(next());
+      else if (a == "--window") o.window = std::stoul(next());
+      else if (a == "--latency-messages") o.latency_messages = std::stoul(next());
+      else if (a == "--rate") o.rate = std::stod(next());
+      else if (a == "--durability") o.durability = std::stoul(next());
+      else if (a == "--idle") o.idle = std::stoul(next());
+      else if (a == "--only") o.only = next();
+      else if (!extra || !extra(a, next)) Die("unknown argument " + a);
+    } catch (const std::logic_error&) {  // std::stoul / std::stod: not a number, or out of range
+      Die("bad value for " + a);
+    }
+  }
+}
+
 namespace {
 // What Die() must clean up: std::exit does not run destructors, so the servers a failed bench
 // started would keep running and their temporary directories would stay.

@@ -9,10 +9,29 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace liaison::bench {
+
+// The options every broker benchmark takes, with the same flags and defaults: the server program
+// (flag named by the program), --messages, --window, --latency-messages, --rate, --durability,
+// --idle, --only (the workload letters to run).
+struct WorkloadOptions {
+  std::string server;
+  size_t messages = 100000, window = 100, latency_messages = 10000, durability = 10000, idle = 1000;
+  double rate = 1000;
+  std::string only;
+  bool Runs(char w) const { return only.find(w) != std::string::npos; }
+};
+// Takes the value of the flag just read; Die()s if there is none.
+using NextValue = std::function<std::string()>;
+// Parses argv into `o` (whose fields hold the defaults). A flag other than `server_flag` and the
+// common ones goes to `extra(flag, next)`, which returns false if it does not know it either;
+// then, or for a value that is no number, the program Die()s with the flag named.
+void ParseWorkloadOptions(int argc, char** argv, const std::string& server_flag, WorkloadOptions& o,
+                          const std::function<bool(const std::string&, const NextValue&)>& extra = {});
 
 // Prints "bench failed: WHAT" to stderr, SIGKILLs the children Spawn() started that are still
 // running (by pid), removes the live TempDirs (unless LIAISON_BENCH_KEEP=1), and exits 1.

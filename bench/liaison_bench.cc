@@ -48,17 +48,9 @@ namespace {
 
 std::string kSystem = "liaison";  // --label changes it (e.g. a second run of A with another window)
 
-struct Options {
-  std::string relay_bin;
-  size_t messages = 100000;
-  size_t window = 100;
-  size_t latency_messages = 10000;
-  double rate = 1000;
-  size_t durability = 10000;
-  size_t idle = 1000;
+// `server` is the liaison-relay binary (--relay).
+struct Options : WorkloadOptions {
   size_t fanout = 1000;
-  std::string only = "ABCDE";
-  bool Runs(char w) const { return only.find(w) != std::string::npos; }
 };
 
 std::string Trim(std::string s) {
@@ -577,7 +569,7 @@ void WorkloadB(const Options& o, Relay& relay, zmq::context_t& context, const De
 
 // ---------------------------------------------------------------------------------------------
 void WorkloadD(const Options& o, const std::string& tmp, zmq::context_t& context) {
-  Relay relay(o.relay_bin, tmp + "/relay-d");
+  Relay relay(o.server, tmp + "/relay-d");
   Device sender("d-sender/1"), recipient("d-recipient/1");
   relay.Register(sender.address, sender.transport.public_z85);
   relay.Register(recipient.address, recipient.transport.public_z85);
@@ -611,7 +603,7 @@ void WorkloadD(const Options& o, const std::string& tmp, zmq::context_t& context
 
 // ---------------------------------------------------------------------------------------------
 void WorkloadsCE(const Options& o, const std::string& tmp) {
-  Relay relay(o.relay_bin, tmp + "/relay-ce");
+  Relay relay(o.server, tmp + "/relay-ce");
   const size_t devices = std::max(o.idle, o.fanout);
   std::vector<std::unique_ptr<Device>> idle;
   std::vector<std::pair<std::string, std::string>> admitted;
@@ -688,31 +680,20 @@ void WorkloadsCE(const Options& o, const std::string& tmp) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      Check(i + 1 < argc, "missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--relay") o.relay_bin = next();
-    else if (a == "--messages") o.messages = std::stoul(next());
-    else if (a == "--window") o.window = std::stoul(next());
-    else if (a == "--latency-messages") o.latency_messages = std::stoul(next());
-    else if (a == "--rate") o.rate = std::stod(next());
-    else if (a == "--durability") o.durability = std::stoul(next());
-    else if (a == "--idle") o.idle = std::stoul(next());
-    else if (a == "--fanout") o.fanout = std::stoul(next());
-    else if (a == "--only") o.only = next();
-    else if (a == "--label") kSystem = next();
-    else Die("unknown argument " + a);
-  }
-  Check(!o.relay_bin.empty(), "--relay PATH is required");
+  o.only = "ABCDE";
+  ParseWorkloadOptions(argc, argv, "--relay", o, [&](const std::string& flag, const NextValue& next) {
+    if (flag == "--fanout") o.fanout = std::stoul(next());
+    else if (flag == "--label") kSystem = next();
+    else return false;
+    return true;
+  });
+  Check(!o.server.empty(), "--relay PATH is required");
   Check(o.messages >= 10 && o.window >= 1 && o.fanout >= 1 && o.fanout <= wire::kMaxBroadcastCopies, "bad sizes");
   RaiseFileLimit();
   TempDir tmp("liaison");
   zmq::context_t context(1);
   if (o.Runs('A') || o.Runs('B')) {
-    Relay relay(o.relay_bin, tmp.Sub("relay-ab"));
+    Relay relay(o.server, tmp.Sub("relay-ab"));
     Device a_sender("a-sender/1"), a_recipient("a-recipient/1"), b_sender("b-sender/1"), b_recipient("b-recipient/1");
     for (const Device* d : {&a_sender, &a_recipient, &b_sender, &b_recipient}) {
       relay.Register(d->address, d->transport.public_z85);

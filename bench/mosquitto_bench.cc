@@ -34,13 +34,7 @@ namespace {
 
 constexpr const char* kSystem = "mosquitto";
 
-struct Options {
-  std::string broker = "/usr/sbin/mosquitto";
-  size_t messages = 100000, window = 100, latency_messages = 10000, durability = 10000, idle = 1000;
-  double rate = 1000;
-  std::string only = "ABDE";
-  bool Runs(char w) const { return only.find(w) != std::string::npos; }
-};
+using Options = WorkloadOptions;  // `server`: the mosquitto binary (--broker)
 
 class Broker {
  public:
@@ -276,7 +270,7 @@ void WorkloadA(const Options& o, Broker& broker) {
 
 // E on a fresh broker (after A its heap holds the freed backlog, which idle clients would reuse).
 void WorkloadE(const Options& o, const std::string& dir) {
-  Broker broker(o.broker, dir, o.window);
+  Broker broker(o.server, dir, o.window);
   broker.Start();
   const pid_t pid = broker.pid();
   std::this_thread::sleep_for(milliseconds(500));
@@ -373,7 +367,7 @@ void WorkloadB(const Options& o, Broker& broker) {
 }
 
 void WorkloadD(const Options& o, const std::string& dir) {
-  Broker broker(o.broker, dir, o.window);
+  Broker broker(o.server, dir, o.window);
   broker.Start();
   const std::string topic = "inbox/d-recipient";
   {
@@ -411,27 +405,14 @@ void WorkloadD(const Options& o, const std::string& dir) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      Check(i + 1 < argc, "missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--broker") o.broker = next();
-    else if (a == "--messages") o.messages = std::stoul(next());
-    else if (a == "--window") o.window = std::stoul(next());
-    else if (a == "--latency-messages") o.latency_messages = std::stoul(next());
-    else if (a == "--rate") o.rate = std::stod(next());
-    else if (a == "--durability") o.durability = std::stoul(next());
-    else if (a == "--idle") o.idle = std::stoul(next());
-    else if (a == "--only") o.only = next();
-    else Die("unknown argument " + a);
-  }
+  o.server = "/usr/sbin/mosquitto";
+  o.only = "ABDE";
+  ParseWorkloadOptions(argc, argv, "--broker", o);
   RaiseFileLimit();
   mosquitto_lib_init();
   TempDir tmp("mosquitto");
   if (o.Runs('A') || o.Runs('B')) {
-    Broker broker(o.broker, tmp.path(), o.window);
+    Broker broker(o.server, tmp.path(), o.window);
     broker.Start();
     if (o.Runs('A')) WorkloadA(o, broker);
     if (o.Runs('B')) WorkloadB(o, broker);

@@ -28,13 +28,7 @@ namespace {
 
 constexpr const char* kSystem = "redis";
 
-struct Options {
-  std::string server = "/usr/bin/redis-server";
-  size_t messages = 100000, window = 100, latency_messages = 10000, durability = 10000, idle = 1000;
-  double rate = 1000;
-  std::string only = "ABDE";
-  bool Runs(char w) const { return only.find(w) != std::string::npos; }
-};
+using Options = WorkloadOptions;  // `server`: the redis-server binary (--server)
 
 class Server {
  public:
@@ -349,22 +343,9 @@ void WorkloadD(const Options& o, const std::string& dir) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      Check(i + 1 < argc, "missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--server") o.server = next();
-    else if (a == "--messages") o.messages = std::stoul(next());
-    else if (a == "--window") o.window = std::stoul(next());
-    else if (a == "--latency-messages") o.latency_messages = std::stoul(next());
-    else if (a == "--rate") o.rate = std::stod(next());
-    else if (a == "--durability") o.durability = std::stoul(next());
-    else if (a == "--idle") o.idle = std::stoul(next());
-    else if (a == "--only") o.only = next();
-    else Die("unknown argument " + a);
-  }
+  o.server = "/usr/bin/redis-server";
+  o.only = "ABDE";
+  ParseWorkloadOptions(argc, argv, "--server", o);
   RaiseFileLimit();
   {
     TempDir tmp("redis");
