@@ -70,8 +70,9 @@ class RelayServer {
   // Decodes one request: answers it, defers it behind its device's writes, or adds it to the
   // next job.
   void HandleRequest(Request&& request);
-  // Answers a request that writes nothing (its type is not a write).
-  void AnswerRead(const Request& request);
+  // Answers a request that writes nothing (its type is not a write). True if it subscribed the
+  // device (a HELLO): the caller pushes to it.
+  bool AnswerRead(const Request& request);
   // Hands the next job to the commit thread if it is idle and the job holds writes.
   void StartCommitIfIdle();
   // After a job's commit: replies to its writes, answers the reads deferred behind them, pushes.

@@ -158,8 +158,6 @@ class WriteBatch {
   Result<uint64_t> WriteEntry(ByteView mailbox, ByteView dedup_key, const MessageId& message_id, ByteView envelope,
                               uint32_t charged_bytes, int64_t expires_at, int64_t now, uint64_t body_id);
   Result<uint64_t> NextSeq();
-  // The expiry a put with `requested` (0: the default TTL) gets, clamped to the maximum TTL.
-  int64_t ExpiresAt(int64_t requested, int64_t now) const;
   // kStoreFull if storing `envelope_bytes` more would leave fewer than the reserved pages free.
   Status CheckRoom(size_t envelope_bytes);
   // CheckRoom for several puts at once: all of them are claimed, or none.
@@ -195,6 +193,10 @@ class MailboxStore {
   // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit.
   // Returns how many pending messages were removed unacknowledged.
   Result<size_t> SweepExpired(size_t max_entries);
+
+  // The expiry a put at `now` with `requested` (0: the default TTL) gets, clamped to the
+  // maximum TTL. A put is refused (kExpired) if that is not after `now`.
+  int64_t ExpiresAt(int64_t requested, int64_t now) const;
 
   // How many broadcast bodies the store holds, and their bytes (for tests and `status`).
   Result<MailboxUsage> SharedBodies();

@@ -403,8 +403,7 @@ void RelayServer::HandleRequest(Request&& request) {
       deferred_bytes_ += request.frame.size();
       behind->reads_after.push_back(std::move(request));
     } else {
-      AnswerRead(request);
-      if (type == FrameType::kHello) PushPending(request.user);
+      if (AnswerRead(request)) PushPending(request.user);
     }
     return;
   }
@@ -430,11 +429,8 @@ void RelayServer::PushProvisional(const wire::SendRequest& send) {
     return;  // stored copies wait for room first: provisional pushes must not crowd them out
   }
   const int64_t now = clock_.NowMicros();
-  const int64_t max_ttl = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
-  int64_t expires_at = send.expires_at == 0
-                           ? now + static_cast<int64_t>(config_.default_ttl_days) * 86400 * kMicrosPerSecond
-                           : static_cast<int64_t>(std::min<uint64_t>(send.expires_at, INT64_MAX));
-  expires_at = std::min(expires_at, now + max_ttl);
+  // The expiry the store will give it (ApplyWrites clamps the wire's u64 the same way).
+  const int64_t expires_at = store_->ExpiresAt(static_cast<int64_t>(std::min<uint64_t>(send.expires_at, INT64_MAX)), now);
   if (expires_at <= now) return;  // the store refuses it (410)
   wire::Deliveries push;
   push.items.push_back(wire::Delivery{wire::kProvisionalSeq, send.message_id, static_cast<uint64_t>(now),
@@ -538,16 +534,14 @@ void RelayServer::FinishJob(Job& job) {
   }
   for (const Request& request : job.reads_after) {
     deferred_bytes_ -= request.frame.size();
-    AnswerRead(request);
-    auto frame = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
-    if (frame.ok() && frame->header.type == static_cast<uint8_t>(FrameType::kHello)) touched.push_back(request.user);
+    if (AnswerRead(request)) touched.push_back(request.user);
   }
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   for (const std::string& address : touched) PushPending(address);
 }
 
-void RelayServer::AnswerRead(const Request& request) {
+bool RelayServer::AnswerRead(const Request& request) {
   auto frame = wire::DecodeFrame(ByteView(request.frame.data<uint8_t>(), request.frame.size()));
   const auto type = static_cast<FrameType>(frame->header.type);
   const uint8_t reply_type = ReplyType(type);
@@ -561,7 +555,7 @@ void RelayServer::AnswerRead(const Request& request) {
       sessions_[request.user] = Session{request.routing_id, true, 0, 0, false};
       spdlog::debug("{} subscribed", Short(request.user));
       Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
-      break;
+      return true;
     }
     case FrameType::kFetch: {
       auto body = wire::Decode<wire::FetchRequest>(frame->body);
@@ -657,6 +651,7 @@ void RelayServer::AnswerRead(const Request& request) {
     default:
       ReplyError(request, reply_type, Status::Error(Code::kMalformed, "not a request type"));
   }
+  return false;
 }
 
 namespace {

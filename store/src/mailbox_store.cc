@@ -178,8 +178,8 @@ Status WriteBatch::ClaimRoom(std::span<const size_t> envelope_sizes) {
   return Status::Ok();
 }
 
-int64_t WriteBatch::ExpiresAt(int64_t requested, int64_t now) const {
-  const MailboxStoreOptions& o = store_->options_;
+int64_t MailboxStore::ExpiresAt(int64_t requested, int64_t now) const {
+  const MailboxStoreOptions& o = options_;
   const int64_t expires_at = requested == 0 ? now + o.default_ttl_micros : requested;
   return std::min(expires_at, now + o.max_ttl_micros);
 }
@@ -202,7 +202,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
   // for the body is claimed before anything is written, so that kStoreFull leaves no copy behind
   // without its body; a broadcast with no copy to store needs no room and stores no body.
   const int64_t now = s.clock_.NowMicros();
-  const int64_t expires_at = ExpiresAt(broadcast.expires_at, now);
+  const int64_t expires_at = s.ExpiresAt(broadcast.expires_at, now);
   struct Plan {
     Bytes mailbox;
     Bytes dedup_key;
@@ -294,7 +294,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
 Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, int64_t now) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(request.recipient));
   MailboxStore& s = *store_;
-  const int64_t expires_at = ExpiresAt(request.expires_at, now);
+  const int64_t expires_at = s.ExpiresAt(request.expires_at, now);
   if (expires_at <= now) return Status::Error(Code::kExpired, "the message expired before it was stored");
 
   const Bytes mailbox = MailboxKey(request.recipient);
