@@ -2,6 +2,8 @@
 #ifndef LIAISON_BASE_BYTES_H_
 #define LIAISON_BASE_BYTES_H_
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -26,6 +28,18 @@ inline std::string_view AsChars(ByteView b) {
 std::string ToHex(ByteView bytes);
 // Parses hex (either case). kInvalidArgument on odd length or a non-hex character.
 Result<Bytes> FromHex(std::string_view hex);
+// Exactly N bytes from 2N hex characters; kInvalidArgument "<what> must be 2N hex characters"
+// otherwise.
+template <size_t N>
+Result<std::array<uint8_t, N>> FromHexArray(std::string_view hex, std::string_view what) {
+  auto bytes = FromHex(hex);
+  if (!bytes.ok() || bytes->size() != N) {
+    return Status::Error(Code::kInvalidArgument, std::string(what) + " must be " + std::to_string(2 * N) + " hex characters");
+  }
+  std::array<uint8_t, N> out{};
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+  return out;
+}
 
 // Big-endian fixed-width integers, for LMDB keys that must sort numerically.
 void PutBigEndian64(uint64_t v, uint8_t* out);

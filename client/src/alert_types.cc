@@ -53,24 +53,11 @@ EscalationRules DefaultEscalation(Severity severity) {
   return {};
 }
 
-namespace {
-template <size_t N>
-Result<std::array<uint8_t, N>> HexArray(std::string_view hex, const char* what) {
-  auto bytes = FromHex(hex);
-  if (!bytes.ok() || bytes->size() != N) {
-    return Status::Error(Code::kInvalidArgument, std::string(what) + " must be " + std::to_string(2 * N) + " hex characters");
-  }
-  std::array<uint8_t, N> out{};
-  std::copy(bytes->begin(), bytes->end(), out.begin());
-  return out;
-}
-}  // namespace
-
 Status VerifySubmissionReceipt(std::string_view id, const SubmissionReceipt& receipt, std::string_view relay_signing_key) {
-  LIAISON_ASSIGN_OR_RETURN(auto broadcast_id, HexArray<16>(id, "the id"));
-  LIAISON_ASSIGN_OR_RETURN(auto key, HexArray<32>(relay_signing_key, "the relay's signing key"));
-  LIAISON_ASSIGN_OR_RETURN(auto body_hash, HexArray<32>(receipt.body_hash, "the body hash"));
-  LIAISON_ASSIGN_OR_RETURN(auto signature, HexArray<64>(receipt.signature, "the signature"));
+  LIAISON_ASSIGN_OR_RETURN(auto broadcast_id, FromHexArray<16>(id, "the id"));
+  LIAISON_ASSIGN_OR_RETURN(auto key, FromHexArray<32>(relay_signing_key, "the relay's signing key"));
+  LIAISON_ASSIGN_OR_RETURN(auto body_hash, FromHexArray<32>(receipt.body_hash, "the body hash"));
+  LIAISON_ASSIGN_OR_RETURN(auto signature, FromHexArray<64>(receipt.signature, "the signature"));
   const Bytes message =
       wire::SubmissionReceiptMessage(broadcast_id, body_hash, static_cast<uint64_t>(receipt.stored_at), receipt.copies);
   return crypto::VerifyDetached(key, message, signature)

@@ -340,7 +340,7 @@ class ClientImpl final : public Client {
   }
 
   Result<AlertStatus> GetAlertStatus(std::string_view id) override {
-    LIAISON_ASSIGN_OR_RETURN(BroadcastId broadcast_id, ParseBroadcastId(id));
+    LIAISON_ASSIGN_OR_RETURN(BroadcastId broadcast_id, FromHexArray<16>(id, "an id"));
     LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());
     LIAISON_ASSIGN_OR_RETURN(auto stored, state_->Get(txn, Table::kSentAlerts, broadcast_id));
     if (!stored) return Status::Error(Code::kNotFound, "this device sent no alert or report " + std::string(id));
@@ -538,14 +538,6 @@ class ClientImpl final : public Client {
 
   const roster::Epoch* NewestEpoch() const {
     return roster_ && roster_->newest() ? &roster_->newest()->epoch : nullptr;
-  }
-
-  static Result<BroadcastId> ParseBroadcastId(std::string_view hex) {
-    auto bytes = FromHex(hex);
-    if (!bytes.ok() || bytes->size() != 16) return Status::Error(Code::kInvalidArgument, "an id is 32 hex characters");
-    BroadcastId id{};
-    std::copy(bytes->begin(), bytes->end(), id.begin());
-    return id;
   }
 
   Result<std::vector<RecipientRecord>> LoadRecipients(store::Txn& txn, const BroadcastId& id) {
@@ -755,7 +747,7 @@ class ClientImpl final : public Client {
   // MarkRead and Acknowledge: records the step on the received alert and queues the signed
   // receipt to its sender in the same commit, then tries to send it.
   Status AnswerReceived(std::string_view id_hex, uint8_t step, std::string_view answer) {
-    LIAISON_ASSIGN_OR_RETURN(BroadcastId id, ParseBroadcastId(id_hex));
+    LIAISON_ASSIGN_OR_RETURN(BroadcastId id, FromHexArray<16>(id_hex, "an id"));
     ReceivedAlertRecord record;
     {
       LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginRead());

@@ -26,6 +26,17 @@ TEST_CASE("hex round-trips and refuses bad input", "[base][bytes]") {
   CHECK(FromHex("zz").status().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("FromHexArray takes exactly 2N hex characters and names what was wrong", "[base][bytes]") {
+  auto id = FromHexArray<3>("00ABff", "the id");
+  REQUIRE(id.ok());
+  CHECK(*id == std::array<uint8_t, 3>{0x00, 0xab, 0xff});
+  for (const char* bad : {"00ab", "00abff00", "00abfz", ""}) {
+    auto refused = FromHexArray<3>(bad, "the id");
+    CHECK(refused.status().code() == Code::kInvalidArgument);
+    CHECK(refused.status().message() == "the id must be 6 hex characters");
+  }
+}
+
 TEST_CASE("big-endian integers sort like numbers", "[base][bytes]") {
   uint8_t a[8], b[8];
   PutBigEndian64(255, a);
