@@ -16,6 +16,7 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/array.hpp>
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 #include <streambuf>
@@ -23,6 +24,8 @@
 
 #include "base/bytes.h"
 #include "liaison/status.h"
+#include "wire/frame.h"
+#include "wire/limits.h"
 
 namespace liaison::wire {
 
@@ -160,6 +163,30 @@ Result<Bytes> Encode(const T& value) {
   } catch (const std::exception& e) {
     return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
   }
+  return out;
+}
+
+// Encodes a whole frame, `header` then `body`, into one buffer with room for `size_hint` bytes
+// reserved up front (a close estimate of the frame's size spares reallocations for large bodies
+// such as a FETCH page; 0: grow as needed). Errors as Encode(), and kInvalidArgument if the body
+// would exceed kMaxBodyBytes (a caller bug).
+template <class T>
+Result<Bytes> EncodeFrameOf(const FrameHeader& header, const T& body, size_t size_hint = 0) {
+  Bytes out;
+  out.reserve(std::max(size_hint, kFrameHeaderBytes));
+  out.resize(kFrameHeaderBytes);
+  try {
+    BytesStreamBuf buffer(out);
+    std::ostream stream(&buffer);
+    OutputArchive ar(stream, OutputArchive::Options::LittleEndian());
+    ar(const_cast<T&>(body));
+  } catch (const std::exception& e) {
+    return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
+  }
+  if (out.size() - kFrameHeaderBytes > kMaxBodyBytes) {
+    return Status::Error(Code::kInvalidArgument, "cannot encode: the body exceeds kMaxBodyBytes");
+  }
+  WriteFrameHeader(header, out);
   return out;
 }
 

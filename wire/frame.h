@@ -75,6 +75,12 @@ bool IsKnownType(uint8_t type);
 // Serializes header + body. REQUIRES: body.size() <= kMaxBodyBytes.
 Bytes EncodeFrame(const FrameHeader& header, ByteView body);
 
+// Writes the header of a frame whose body already follows it: `frame` holds kFrameHeaderBytes
+// (their values are overwritten), then the body. REQUIRES: frame.size() >= kFrameHeaderBytes and
+// the body no longer than kMaxBodyBytes. For encoders that build the body in place
+// (wire::EncodeFrameOf in wire/codec.h).
+void WriteFrameHeader(const FrameHeader& header, Bytes& frame);
+
 // Parses and bounds-checks the header. Errors: kMalformed (shorter than the header, bad magic,
 // unknown type, body_length differs from the bytes present), kUnsupportedVersion, kTooLarge.
 Result<FrameView> DecodeFrame(ByteView frame);

@@ -98,6 +98,19 @@ Bytes EncodeOrDie(const T& value) {
 
 std::string Short(std::string_view address) { return std::string(address.substr(0, 64)); }
 
+// A FETCH reply or push frame, encoded into one buffer of about its final size: a page of
+// deliveries is up to kMaxDeliveryBytesPerFrame, too large to grow by doubling or copy again.
+Bytes DeliveriesFrame(const wire::FrameHeader& header, const wire::Deliveries& deliveries) {
+  size_t size = wire::kFrameHeaderBytes + 16;
+  for (const auto& d : deliveries.items) size += wire::kMinDeliveryBytes + d.envelope.size();
+  auto frame = wire::EncodeFrameOf(header, deliveries, size);
+  if (!frame.ok()) {
+    spdlog::critical("encoding deliveries failed: {}", frame.status().ToString());
+    std::abort();
+  }
+  return std::move(frame).value();
+}
+
 // What a recipient receives for a stored message: a broadcast copy travels with its body.
 wire::Delivery ToDelivery(store::StoredMessage&& m) {
   Bytes envelope = m.shared_body ? wire::ComposeBroadcastDelivery(m.envelope, *m.shared_body) : std::move(m.envelope);
@@ -437,7 +450,7 @@ void RelayServer::PushProvisional(const wire::SendRequest& send) {
                                       static_cast<uint64_t>(expires_at), send.envelope});
   wire::FrameHeader header;
   header.type = static_cast<uint8_t>(FrameType::kDeliver);
-  Bytes frame = wire::EncodeFrame(header, EncodeOrDie(push));
+  Bytes frame = DeliveriesFrame(header, push);
   // A hint: if the recipient's queue is full it is skipped; the stored copy follows anyway.
   const SendOutcome sent = SendTo(it->second.routing_id, frame);
   if (sent == SendOutcome::kGone) sessions_.erase(it);
@@ -572,7 +585,11 @@ bool RelayServer::AnswerRead(const Request& request) {
       reply.more = more ? 1 : 0;
       counters_.delivered += items->size();
       for (auto& m : *items) reply.items.push_back(ToDelivery(std::move(m)));
-      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(reply));
+      wire::FrameHeader header;
+      header.type = reply_type;
+      header.status = static_cast<uint16_t>(WireStatus::kOk);
+      header.request_id = request.request_id;
+      SendReply(request.routing_id, DeliveriesFrame(header, reply));
       break;
     }
     case FrameType::kGetKeys: {
@@ -840,7 +857,7 @@ void RelayServer::PushPending(const std::string& address) {
     for (auto& m : *items) push.items.push_back(ToDelivery(std::move(m)));
     wire::FrameHeader header;
     header.type = static_cast<uint8_t>(FrameType::kDeliver);
-    Bytes frame = wire::EncodeFrame(header, EncodeOrDie(push));
+    Bytes frame = DeliveriesFrame(header, push);
     const SendOutcome sent = SendTo(session.routing_id, frame);
     if (sent == SendOutcome::kGone) {
       spdlog::debug("{} is gone; its messages stay stored for its next connection", Short(address));

@@ -123,3 +123,41 @@ TEST_CASE("flags and reserved bytes other than 0 or 1 are malformed, so each val
   encoded.back() = 2;  // `more` is the last byte
   CHECK(Decode<Deliveries>(encoded).status().code() == Code::kMalformed);
 }
+
+TEST_CASE("EncodeFrameOf builds the same frame as EncodeFrame of the encoded body, whatever its size hint",
+          "[wire][codec][frame]") {
+  Deliveries page;
+  for (uint64_t seq = 1; seq <= 40; ++seq) {
+    page.items.push_back(Delivery{seq, SampleSend().message_id, 7, 9, Bytes(1000 + seq, static_cast<uint8_t>(seq))});
+  }
+  page.more = 1;
+  FrameHeader header;
+  header.type = static_cast<uint8_t>(FrameType::kFetch) | kReplyBit;
+  header.request_id = 0x1122334455667788;
+  header.status = 200;
+  const Bytes expected = EncodeFrame(header, Encode(page).value());
+  for (size_t hint : {size_t{0}, size_t{1}, expected.size() - 1, expected.size(), expected.size() * 2}) {
+    INFO("size hint " << hint);
+    auto frame = EncodeFrameOf(header, page, hint);
+    REQUIRE(frame.ok());
+    CHECK(*frame == expected);
+  }
+  auto view = DecodeFrame(expected);
+  REQUIRE(view.ok());
+  auto decoded = Decode<Deliveries>(view->body);
+  REQUIRE(decoded.ok());
+  CHECK(decoded->items.size() == 40);
+  CHECK(decoded->items.back().envelope == page.items.back().envelope);
+}
+
+TEST_CASE("EncodeFrameOf refuses a body beyond kMaxBodyBytes instead of framing it", "[wire][codec][frame]") {
+  Deliveries page;
+  while (page.items.size() * kMaxEnvelopeBytes <= kMaxBodyBytes) {
+    page.items.push_back(Delivery{page.items.size() + 1, {}, 0, 0, Bytes(kMaxEnvelopeBytes, 0x5a)});
+  }
+  FrameHeader header;
+  header.type = static_cast<uint8_t>(FrameType::kDeliver);
+  auto frame = EncodeFrameOf(header, page);
+  REQUIRE_FALSE(frame.ok());
+  CHECK(frame.status().code() == Code::kInvalidArgument);
+}

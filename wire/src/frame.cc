@@ -30,21 +30,28 @@ bool IsKnownType(uint8_t type) {
   return false;
 }
 
-Bytes EncodeFrame(const FrameHeader& header, ByteView body) {
-  Bytes out(kFrameHeaderBytes + body.size());
+void WriteFrameHeader(const FrameHeader& header, Bytes& frame) {
+  uint8_t* out = frame.data();
   out[0] = kMagic0;
   out[1] = kMagic1;
   out[2] = header.version;
   out[3] = header.type;
-  PutBigEndian64(header.request_id, &out[4]);
+  PutBigEndian64(header.request_id, out + 4);
   out[12] = static_cast<uint8_t>(header.status >> 8);
   out[13] = static_cast<uint8_t>(header.status);
-  const auto length = static_cast<uint32_t>(body.size());
+  const auto length = static_cast<uint32_t>(frame.size() - kFrameHeaderBytes);
   out[14] = static_cast<uint8_t>(length >> 24);
   out[15] = static_cast<uint8_t>(length >> 16);
   out[16] = static_cast<uint8_t>(length >> 8);
   out[17] = static_cast<uint8_t>(length);
-  if (!body.empty()) std::copy(body.begin(), body.end(), out.begin() + kFrameHeaderBytes);
+}
+
+Bytes EncodeFrame(const FrameHeader& header, ByteView body) {
+  Bytes out;
+  out.reserve(kFrameHeaderBytes + body.size());
+  out.resize(kFrameHeaderBytes);
+  out.insert(out.end(), body.begin(), body.end());
+  WriteFrameHeader(header, out);
   return out;
 }
 
