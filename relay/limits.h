@@ -2,7 +2,6 @@
 #ifndef LIAISON_RELAY_LIMITS_H_
 #define LIAISON_RELAY_LIMITS_H_
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -14,13 +13,6 @@ namespace liaison::relay {
 // jobs exist at a time: one committing, one filling) and longer commits.
 inline constexpr size_t kMaxRequestsPerBatch = 1024;
 inline constexpr size_t kMaxBatchBytes = 32u << 20;
-
-// After a commit, the next one waits for the writers it answered to send again, for at most a
-// quarter of the last commit's duration and never longer than this. Pipelining writers then fill
-// one commit with their whole window instead of splitting it between two; a lone writer waits
-// nothing (its request is all that is expected). Higher: more latency for writers that do not
-// pipeline while others do.
-inline constexpr std::chrono::microseconds kMaxCommitWait{1000};
 
 // Replies held for one connection whose send queue is full (a pipelining client reading more
 // slowly than the relay answers). Beyond this the relay drops replies to that connection: a

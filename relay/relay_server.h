@@ -19,7 +19,6 @@
 #define LIAISON_RELAY_RELAY_SERVER_H_
 
 #include <atomic>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -123,12 +122,6 @@ class RelayServer {
   std::unique_ptr<Job> in_flight_;  // the job the commit thread has; null when idle
   std::unique_ptr<Job> next_;       // filling while in_flight_ commits
   uint64_t next_generation_ = 1;
-  // Group commit sizing (steady clock, not clock_: tests move clock_ by hand). After a job's
-  // replies went out, the next commit waits until the writers just answered have had a moment to
-  // send their next requests: until next_ holds commit_target_ writes, or commit_deadline_.
-  std::chrono::steady_clock::time_point commit_started_{};
-  std::chrono::steady_clock::time_point commit_deadline_{};
-  size_t commit_target_ = 0;
   // Devices with writes in in_flight_ or next_: the generation of the newest job holding one.
   std::map<std::string, uint64_t, std::less<>> pending_writes_;
   std::map<Bytes, Outbox> outboxes_;  // by routing id

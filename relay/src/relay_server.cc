@@ -231,10 +231,8 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
     const bool room = HasRoom();
     zmq::pollitem_t items[2] = {{router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
                                 {nullptr, committer_->ready_fd(), ZMQ_POLLIN, 0}};
-    // Queued replies are retried soon, and a commit waiting for more writes starts on time;
-    // otherwise wake at least every 200 ms for Periodic().
-    const bool commit_waiting = !committer_->busy() && !next_->writes.empty();
-    const auto timeout = std::chrono::milliseconds(outboxes_.empty() && !commit_waiting ? 200 : 1);
+    // Queued replies are retried soon; otherwise wake at least every 200 ms for Periodic().
+    const auto timeout = std::chrono::milliseconds(outboxes_.empty() ? 200 : 1);
     try {
       zmq::poll(items, 2, timeout);
     } catch (const zmq::error_t& e) {
@@ -459,10 +457,6 @@ void RelayServer::PushProvisional(const wire::SendRequest& send) {
 
 void RelayServer::StartCommitIfIdle() {
   if (committer_->busy() || next_->writes.empty()) return;
-  const auto now = std::chrono::steady_clock::now();
-  const bool full = next_->writes.size() >= kMaxRequestsPerBatch || next_->bytes >= kMaxBatchBytes;
-  if (!full && next_->writes.size() < commit_target_ && now < commit_deadline_) return;
-  commit_started_ = now;
   in_flight_ = std::move(next_);
   next_ = std::make_unique<Job>();
   next_->generation = next_generation_++;
@@ -476,9 +470,6 @@ void RelayServer::StartCommitIfIdle() {
 }
 
 void RelayServer::FinishJob(Job& job) {
-  const auto finished = std::chrono::steady_clock::now();
-  commit_target_ = next_->writes.size() + job.writes.size();
-  commit_deadline_ = finished + std::min<std::chrono::steady_clock::duration>(kMaxCommitWait, (finished - commit_started_) / 4);
   ++counters_.commits;
   counters_.committed_writes += job.writes.size();
   for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
