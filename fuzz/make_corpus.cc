@@ -174,6 +174,12 @@ std::vector<NamedBody> ValidBodies() {
   broadcast_reply.relay_signing_key.fill(0x2a);
   broadcast_reply.signature.fill(0x3b);
   out.push_back({"send-broadcast-reply", BodyKind::kSendBroadcastReply, Enc(broadcast_reply)});
+  wire::SendManyRequest many;
+  many.items = {send, send};
+  many.items[1].recipient = "carol/laptop";
+  many.items[1].message_id[15] ^= 1;
+  out.push_back({"send-many-request", BodyKind::kSendManyRequest, Enc(many)});
+  out.push_back({"send-many-reply", BodyKind::kSendManyReply, Enc(wire::SendManyReply{{200, 208, 404}})});
   return out;
 }
 
@@ -256,6 +262,10 @@ std::vector<NamedBody> HostileBodies() {
     AppendLe64(statuses, length);
     statuses.insert(statuses.end(), 8 + 32 + 64, 0);
     out.push_back({std::string("broadcast-reply-statuses-count-") + label, BodyKind::kSendBroadcastReply, statuses});
+    Bytes items{1};  // a SEND_MANY whose item list claims `length` items
+    AppendLe64(items, length);
+    items.insert(items.end(), 40, 0);
+    out.push_back({std::string("send-many-items-count-") + label, BodyKind::kSendManyRequest, items});
   }
   {
     // One copy whose envelope claims 2^40 bytes, and one whose envelope of 1025 bytes (over
@@ -334,6 +344,8 @@ void FrameCorpus() {
   Write("frame", "reply-send-broadcast", Frame(Reply(FrameType::kSendBroadcast), ok, body("send-broadcast-reply")));
   Write("frame", "reply-send-broadcast-store-full",
         Frame(Reply(FrameType::kSendBroadcast), static_cast<uint16_t>(WireStatus::kStoreFull), body("error-body")));
+  Write("frame", "send-many", Frame(Req(FrameType::kSendMany), 0, body("send-many-request")));
+  Write("frame", "reply-send-many", Frame(Reply(FrameType::kSendMany), ok, body("send-many-reply")));
   Write("frame", "reply-error-malformed",
         Frame(Reply(FrameType::kError), static_cast<uint16_t>(WireStatus::kMalformed), body("error-body")));
 
@@ -392,6 +404,7 @@ void FrameCorpus() {
       case BodyKind::kPublishKeysRequest: type = Req(FrameType::kPublishKeys); break;
       case BodyKind::kEmpty: type = Req(FrameType::kPing); break;
       case BodyKind::kSendBroadcastRequest: type = Req(FrameType::kSendBroadcast); break;
+      case BodyKind::kSendManyRequest: type = Req(FrameType::kSendMany); break;
       case BodyKind::kSendBroadcastReply:
         type = Reply(FrameType::kSendBroadcast);
         status = static_cast<uint16_t>(WireStatus::kOk);

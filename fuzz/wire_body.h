@@ -45,8 +45,10 @@ enum class BodyKind : uint8_t {
   kRosterEpoch = 21,        // the body inside a signed epoch
   kSendBroadcastRequest = 22,
   kSendBroadcastReply = 23,
+  kSendManyRequest = 24,
+  kSendManyReply = 25,
 };
-inline constexpr uint8_t kBodyKindCount = 24;
+inline constexpr uint8_t kBodyKindCount = 26;
 
 inline const char* BodyKindName(BodyKind kind) {
   switch (kind) {
@@ -74,6 +76,8 @@ inline const char* BodyKindName(BodyKind kind) {
     case BodyKind::kRosterEpoch: return "RosterEpoch";
     case BodyKind::kSendBroadcastRequest: return "SendBroadcastRequest";
     case BodyKind::kSendBroadcastReply: return "SendBroadcastReply";
+    case BodyKind::kSendManyRequest: return "SendManyRequest";
+    case BodyKind::kSendManyReply: return "SendManyReply";
   }
   return "?";
 }
@@ -101,6 +105,7 @@ inline BodyKind BodyKindForFrame(const wire::FrameHeader& header) {
     case FrameType::kPublishRoster: return reply ? BodyKind::kRosterNumber : BodyKind::kPublishRosterRequest;
     case FrameType::kGetRoster: return reply ? BodyKind::kGetRosterReply : BodyKind::kGetRosterRequest;
     case FrameType::kSendBroadcast: return reply ? BodyKind::kSendBroadcastReply : BodyKind::kSendBroadcastRequest;
+    case FrameType::kSendMany: return reply ? BodyKind::kSendManyReply : BodyKind::kSendManyRequest;
     case FrameType::kDeliver: return BodyKind::kDeliveries;
     case FrameType::kError: return BodyKind::kErrorBody;
   }
@@ -156,6 +161,8 @@ inline bool CheckBody(BodyKind kind, ByteView body) {
     case BodyKind::kRosterEpoch: return CheckBodyRoundTrip<roster::Epoch>(body, kind);
     case BodyKind::kSendBroadcastRequest: return CheckBodyRoundTrip<wire::SendBroadcastRequest>(body, kind);
     case BodyKind::kSendBroadcastReply: return CheckBodyRoundTrip<wire::SendBroadcastReply>(body, kind);
+    case BodyKind::kSendManyRequest: return CheckBodyRoundTrip<wire::SendManyRequest>(body, kind);
+    case BodyKind::kSendManyReply: return CheckBodyRoundTrip<wire::SendManyReply>(body, kind);
   }
   return false;
 }

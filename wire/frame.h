@@ -33,6 +33,7 @@ enum class FrameType : uint8_t {
   kPublishRoster = 0x0B,   // a coordinator-signed roster epoch, successor of the relay's newest
   kGetRoster = 0x0C,       // one roster epoch by number (0: the newest)
   kSendBroadcast = 0x0D,   // one body stored once, and a small copy for each recipient device
+  kSendMany = 0x0E,        // several SENDs in one request, each answered with its own status
   kDeliver = 0x40,      // relay -> client push, request_id 0, never answered
   kError = 0x00,        // only as kReplyBit|kError: the answer to a frame whose header was unreadable
 };

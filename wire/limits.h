@@ -35,6 +35,13 @@ inline constexpr uint32_t kMaxFetchBatch = 256;
 // batches at once; higher only lengthens one write transaction.
 inline constexpr size_t kMaxAckBatch = 1024;
 
+// SENDs per SEND_MANY request (a client flushing its outbox). The frame's kMaxBodyBytes bounds
+// their total size as well: 256 envelopes of 1 KiB fill a quarter of it. Higher only lengthens
+// one request's share of a commit.
+inline constexpr size_t kMaxSendManyItems = 256;
+// The smallest encoding of one SendRequest: address length 8, id 16, expiry 8, envelope length 8.
+inline constexpr size_t kMinSendRequestBytes = 8 + 16 + 8 + 8;
+
 // Reasons in error replies are for people; 256 bytes say what went wrong without echoing input.
 inline constexpr size_t kMaxReasonBytes = 256;
 

@@ -45,6 +45,25 @@ struct SendRequest {
   }
 };
 
+// SEND_MANY: several SENDs in one request, as a client flushing its outbox sends them. Each item
+// is checked, deduplicated and stored exactly as the same SEND alone would be, and fails alone;
+// the items stored commit in one durable commit, before the reply.
+struct SendManyRequest {
+  std::vector<SendRequest> items;  // 1..kMaxSendManyItems
+  template <class Archive>
+  void serialize(Archive& ar) { ar(BoundedList<kMaxSendManyItems, kMinSendRequestBytes>(items)); }
+};
+
+// SEND_MANY reply (status 200 even when some items were refused): one wire status per item, in
+// request order, as the same SEND alone would have been answered: 200 stored, 208 stored before,
+// 301 mailbox full (retry), 403 the role policy forbids it, 404 no such device, 410 expired,
+// 413 too large for the mailbox's quota.
+struct SendManyReply {
+  std::vector<uint16_t> statuses;
+  template <class Archive>
+  void serialize(Archive& ar) { ar(BoundedList<kMaxSendManyItems, sizeof(uint16_t)>(statuses)); }
+};
+
 // FETCH: up to `max` deliveries with a sequence number greater than `after_seq`.
 struct FetchRequest {
   uint64_t after_seq = 0;

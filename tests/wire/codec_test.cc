@@ -161,3 +161,30 @@ TEST_CASE("EncodeFrameOf refuses a body beyond kMaxBodyBytes instead of framing 
   REQUIRE_FALSE(frame.ok());
   CHECK(frame.status().code() == Code::kInvalidArgument);
 }
+
+TEST_CASE("SEND_MANY bodies round-trip, and a list over kMaxSendManyItems is refused", "[wire][codec][send-many]") {
+  CHECK(static_cast<uint8_t>(FrameType::kSendMany) == 0x0E);
+  CHECK(IsKnownType(static_cast<uint8_t>(FrameType::kSendMany)));
+  CHECK(IsKnownType(static_cast<uint8_t>(FrameType::kSendMany) | kReplyBit));
+
+  SendManyRequest many;
+  many.items = {SampleSend(), SampleSend()};
+  many.items[1].recipient = "officer/2";
+  auto decoded = Decode<SendManyRequest>(Encode(many).value());
+  REQUIRE(decoded.ok());
+  REQUIRE(decoded->items.size() == 2);
+  CHECK(decoded->items[1].recipient == "officer/2");
+  CHECK(decoded->items[0].envelope == many.items[0].envelope);
+  auto reply = Decode<SendManyReply>(Encode(SendManyReply{{200, 208, 404}}).value());
+  REQUIRE(reply.ok());
+  CHECK(reply->statuses == std::vector<uint16_t>{200, 208, 404});
+
+  SendManyRequest too_many;
+  too_many.items.assign(kMaxSendManyItems + 1, SendRequest{"a/1", {}, 0, {}});
+  CHECK(Encode(too_many).status().code() == Code::kInvalidArgument);
+  Bytes claimed{1};  // a list claiming 257 items, with the bytes for them present
+  const Bytes count = LittleEndian64(kMaxSendManyItems + 1);
+  claimed.insert(claimed.end(), count.begin(), count.end());
+  claimed.insert(claimed.end(), (kMaxSendManyItems + 1) * kMinSendRequestBytes, 0);
+  CHECK(Decode<SendManyRequest>(claimed).status().code() == Code::kTooLarge);
+}

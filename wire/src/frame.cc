@@ -21,6 +21,7 @@ bool IsKnownType(uint8_t type) {
     case FrameType::kPublishRoster:
     case FrameType::kGetRoster:
     case FrameType::kSendBroadcast:
+    case FrameType::kSendMany:
       return true;
     case FrameType::kDeliver:
       return (type & kReplyBit) == 0;
