@@ -1172,37 +1172,95 @@ class ClientImpl final : public Client {
     Status refusal = Status::Ok();
   };
 
-  // Sends the outbox, oldest first. Temporary refusals (3xx, 5xx, 426) stay queued. A permanent
-  // refusal (other 4xx) moves the message to the failed table, reported by the next
-  // ReportFailures(), except for copies of `own` (the message the caller reports itself), which
-  // are only removed, their outcome going to `*own`.
+  // Sends the outbox, oldest first: several queued messages go in SEND_MANY requests (one round
+  // trip for up to kMaxSendManyItems), one alone as a SEND. Temporary refusals (3xx, 5xx, 426)
+  // stay queued. A permanent refusal (other 4xx) moves the message to the failed table, reported
+  // by the next ReportFailures(), except for copies of `own` (the message the caller reports
+  // itself), which are only removed, their outcome going to `*own`.
   Status FlushOutbox(SyncReport& report, OwnOutcome* own = nullptr) {
     LIAISON_RETURN_IF_ERROR(FlushBroadcasts(report));
     LIAISON_ASSIGN_OR_RETURN(auto outbox, state_->Outbox());
-    for (size_t i = 0; i < outbox.size(); ++i) {
-      const OutboxEntry& entry = outbox[i];
-      wire::SendRequest send{entry.recipient, entry.message_id, static_cast<uint64_t>(entry.expires_at), entry.envelope};
-      auto reply = connection_->Call(wire::FrameType::kSend, send);
-      if (!reply.ok()) {
-        report.still_queued += outbox.size() - i;
-        return reply.status();
+    size_t next = 0;
+    while (next < outbox.size()) {
+      size_t end = next + 1, bytes = outbox[next].envelope.size();
+      while (relay_has_send_many_ && end < outbox.size() && end - next < wire::kMaxSendManyItems &&
+             bytes + outbox[end].envelope.size() <= kMaxSendManyEnvelopeBytes) {
+        bytes += outbox[end].envelope.size();
+        ++end;
       }
-      Status status = ReplyStatus(*reply);
-      const bool permanent = reply->status >= 400 && reply->status < 500 &&
-                             reply->status != static_cast<uint16_t>(wire::WireStatus::kUnsupportedVersion);
-      const bool is_own = own != nullptr && own->id == entry.message_id;
-      if (status.ok()) {
-        LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
-        ++report.sent;
-        if (is_own) ++own->stored;
-      } else if (!permanent) {
-        ++report.still_queued;
-      } else if (is_own) {
-        LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
-        if (own->refusal.ok()) own->refusal = status.WithContext("to " + entry.recipient);
-      } else {
-        LIAISON_RETURN_IF_ERROR(state_->MoveToFailed(entry, status.ToString()));
+      auto outcomes = SendGroup(outbox, next, end);
+      if (!outcomes.ok()) {
+        report.still_queued += outbox.size() - next;
+        return outcomes.status();
       }
+      if (outcomes->empty()) continue;  // the relay knows no SEND_MANY: the same messages one by one
+      for (size_t i = next; i < end; ++i) {
+        LIAISON_RETURN_IF_ERROR(Settle(outbox[i], (*outcomes)[i - next], report, own));
+      }
+      next = end;
+    }
+    return Status::Ok();
+  }
+
+  // What the relay answered for one queued message: its wire status, and as a Status.
+  struct SendOutcome {
+    uint16_t wire_status = 0;
+    Status status = Status::Ok();
+  };
+
+  // Sends outbox[first, last): as one SEND, or as one SEND_MANY. Returns one outcome per message,
+  // or none if the relay does not know SEND_MANY (then relay_has_send_many_ is false and nothing
+  // was sent). Errors: the relay did not answer (kUnavailable), or its reply was unreadable.
+  Result<std::vector<SendOutcome>> SendGroup(const std::vector<OutboxEntry>& outbox, size_t first, size_t last) {
+    auto request = [](const OutboxEntry& e) {
+      return wire::SendRequest{e.recipient, e.message_id, static_cast<uint64_t>(e.expires_at), e.envelope};
+    };
+    if (last - first == 1) {
+      LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kSend, request(outbox[first])));
+      return std::vector<SendOutcome>{{reply.status, ReplyStatus(reply)}};
+    }
+    wire::SendManyRequest many;
+    for (size_t i = first; i < last; ++i) many.items.push_back(request(outbox[i]));
+    LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kSendMany, many));
+    if (reply.type == wire::kReplyBit) {  // the relay could not read the frame type
+      relay_has_send_many_ = false;
+      return std::vector<SendOutcome>();
+    }
+    if (!wire::IsSuccess(reply.status)) {  // the whole request was refused: each message was
+      return std::vector<SendOutcome>(last - first, SendOutcome{reply.status, ReplyStatus(reply)});
+    }
+    LIAISON_ASSIGN_OR_RETURN(auto answered, wire::Decode<wire::SendManyReply>(reply.body));
+    if (answered.statuses.size() != last - first) {
+      return Status::Error(Code::kMalformed, "the relay answered SEND_MANY with " +
+                                                 std::to_string(answered.statuses.size()) + " statuses for " +
+                                                 std::to_string(last - first) + " messages");
+    }
+    std::vector<SendOutcome> out;
+    for (uint16_t status : answered.statuses) {
+      out.push_back({status, wire::IsSuccess(status)
+                                 ? Status::Ok()
+                                 : Status::Error(wire::CodeFromWireStatus(status),
+                                                 "relay answered " + std::to_string(status))});
+    }
+    return out;
+  }
+
+  // Records what the relay answered for one queued message (see FlushOutbox).
+  Status Settle(const OutboxEntry& entry, const SendOutcome& outcome, SyncReport& report, OwnOutcome* own) {
+    const bool permanent = outcome.wire_status >= 400 && outcome.wire_status < 500 &&
+                           outcome.wire_status != static_cast<uint16_t>(wire::WireStatus::kUnsupportedVersion);
+    const bool is_own = own != nullptr && own->id == entry.message_id;
+    if (outcome.status.ok()) {
+      LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
+      ++report.sent;
+      if (is_own) ++own->stored;
+    } else if (!permanent) {
+      ++report.still_queued;
+    } else if (is_own) {
+      LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
+      if (own->refusal.ok()) own->refusal = outcome.status.WithContext("to " + entry.recipient);
+    } else {
+      LIAISON_RETURN_IF_ERROR(state_->MoveToFailed(entry, outcome.status.ToString()));
     }
     return Status::Ok();
   }
@@ -1532,6 +1590,10 @@ class ClientImpl final : public Client {
   std::chrono::milliseconds timeout_;
   zmq::context_t context_;
   std::unique_ptr<RelayConnection> connection_;
+  // Envelope bytes per SEND_MANY: with the items' addresses and ids, well under kMaxBodyBytes.
+  static constexpr size_t kMaxSendManyEnvelopeBytes = 768 * 1024;
+  // False once the relay answered SEND_MANY as an unknown frame type (a relay older than it).
+  bool relay_has_send_many_ = true;
   // Messages taken from provisional pushes whose stored copy has not arrived yet (sender, id).
   static constexpr size_t kMaxProvisionalTaken = 4096;
   std::set<std::pair<std::string, wire::MessageId>> provisional_taken_;

@@ -53,10 +53,10 @@ struct RelayServer::Pending {
   Request request;
   wire::FrameHeader header;
   std::variant<wire::SendRequest, wire::AckRequest, wire::PublishKeysRequest, wire::PublishPrekeysRequest,
-               wire::ClaimPrekeysRequest, wire::SendBroadcastRequest>
+               wire::ClaimPrekeysRequest, wire::SendBroadcastRequest, wire::SendManyRequest>
       body;
-  // Broadcasts: per copy, the refusal found before the store was asked (0: none), and the
-  // outcome after the commit (a wire status).
+  // Broadcasts and SEND_MANY: per copy or item, the refusal found before the store was asked
+  // (0: none), and the outcome after the commit (a wire status).
   std::vector<uint16_t> refused_early;
   std::vector<uint16_t> copy_status;
   Status status;               // outcome after the commit
@@ -361,6 +361,22 @@ void RelayServer::HandleRequest(Request&& request) {
       pending.body = std::move(body).value();
       break;
     }
+    case FrameType::kSendMany: {
+      auto body = wire::Decode<wire::SendManyRequest>(frame->body);
+      if (!body.ok()) { body_status = body.status(); break; }
+      if (body->items.empty()) {
+        body_status = Status::Error(Code::kMalformed, "SEND_MANY needs at least one item");
+        break;
+      }
+      // Each item is checked as the same SEND alone would be; a refused item costs only itself.
+      pending.refused_early.assign(body->items.size(), 0);
+      for (size_t i = 0; i < body->items.size(); ++i) {
+        const Status allowed = MayDeliver(request.user, body->items[i].recipient);
+        if (!allowed.ok()) pending.refused_early[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
+      }
+      pending.body = std::move(body).value();
+      break;
+    }
     case FrameType::kAck: {
       auto body = wire::Decode<wire::AckRequest>(frame->body);
       if (!body.ok()) { body_status = body.status(); break; }
@@ -426,6 +442,12 @@ void RelayServer::HandleRequest(Request&& request) {
   }
   if (type == FrameType::kAck) PushPending(request.user);
   if (type == FrameType::kSend) PushProvisional(std::get<wire::SendRequest>(pending.body));
+  if (type == FrameType::kSendMany) {
+    const auto& many = std::get<wire::SendManyRequest>(pending.body);
+    for (size_t i = 0; i < many.items.size(); ++i) {
+      if (pending.refused_early[i] == 0) PushProvisional(many.items[i]);
+    }
+  }
   next_->bytes += request.frame.size();
   request.frame.rebuild();  // decoded: the frame's bytes are no longer needed
   pending_writes_[request.user] = next_->generation;
@@ -514,6 +536,20 @@ void RelayServer::FinishJob(Job& job) {
       reply.signature = crypto::SignDetached(
           signing_key_->secret_key, wire::SubmissionReceiptMessage(broadcast.broadcast_id, body_hash, reply.stored_at, copies));
       Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
+    } else if (type == FrameType::kSendMany) {
+      const auto& many = std::get<wire::SendManyRequest>(p.body);
+      for (size_t i = 0; i < p.copy_status.size(); ++i) {
+        if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kOk)) {
+          ++counters_.stored;
+          touched.push_back(many.items[i].recipient);
+        } else if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
+          ++counters_.stored_before;
+        } else {
+          ++counters_.refused;
+        }
+      }
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
+            EncodeOrDie(wire::SendManyReply{p.copy_status}));
     } else if (type == FrameType::kAck) {
       counters_.acknowledged += p.removed;
       touched.push_back(p.request.user);
@@ -738,14 +774,32 @@ void RelayServer::ApplyWrites(std::vector<Pending*>& writes) {
     return s.code() == Code::kInvalidArgument || s.code() == Code::kExpired || s.code() == Code::kMailboxFull ||
            s.code() == Code::kTooLarge;
   };
+  // An expiry beyond what int64 holds is as far away as any other: the store clamps it to the
+  // maximum TTL.
+  auto put_request = [](const wire::SendRequest& send) {
+    const auto expires_at = static_cast<int64_t>(std::min<uint64_t>(send.expires_at, INT64_MAX));
+    return store::PutRequest{send.recipient, send.message_id, expires_at, send.envelope};
+  };
   auto apply = [&](store::WriteBatch& batch, Pending& p) {
     if (auto* send = std::get_if<wire::SendRequest>(&p.body)) {
-      // An expiry beyond what int64 holds is as far away as any other: the store clamps it to the
-      // maximum TTL.
-      const auto expires_at = static_cast<int64_t>(std::min<uint64_t>(send->expires_at, INT64_MAX));
-      store::PutRequest put{send->recipient, send->message_id, expires_at, send->envelope};
-      auto result = batch.Put(put);
+      auto result = batch.Put(put_request(*send));
       if (result.ok()) p.put = *result; else p.status = result.status();
+    } else if (auto* many = std::get_if<wire::SendManyRequest>(&p.body)) {
+      // An item's harmless refusal (it wrote nothing) is its status; any other failure fails the
+      // request, and the batch is redone as for a SEND.
+      p.copy_status = p.refused_early;
+      for (size_t i = 0; i < many->items.size(); ++i) {
+        if (p.refused_early[i] != 0) continue;
+        auto result = batch.Put(put_request(many->items[i]));
+        if (result.ok()) {
+          p.copy_status[i] = static_cast<uint16_t>(result->duplicate ? WireStatus::kStoredBefore : WireStatus::kOk);
+        } else if (harmless(result.status())) {
+          p.copy_status[i] = static_cast<uint16_t>(wire::WireStatusFromCode(result.status().code()));
+        } else {
+          p.status = result.status();
+          return;
+        }
+      }
     } else if (auto* broadcast = std::get_if<wire::SendBroadcastRequest>(&p.body)) {
       p.copy_status = p.refused_early;
       std::vector<store::BroadcastCopy> copies;
