@@ -1209,8 +1209,8 @@ class ClientImpl final : public Client {
   };
 
   // Sends outbox[first, last): as one SEND, or as one SEND_MANY. Returns one outcome per message,
-  // or none if the relay does not know SEND_MANY (then relay_has_send_many_ is false and nothing
-  // was sent). Errors: the relay did not answer (kUnavailable), or its reply was unreadable.
+  // or none if the relay could not read the SEND_MANY (400: a relay older than it; 413); then
+  // relay_has_send_many_ is false and nothing was stored. Errors: the relay did not answer (kUnavailable), or its reply was unreadable.
   Result<std::vector<SendOutcome>> SendGroup(const std::vector<OutboxEntry>& outbox, size_t first, size_t last) {
     auto request = [](const OutboxEntry& e) {
       return wire::SendRequest{e.recipient, e.message_id, static_cast<uint64_t>(e.expires_at), e.envelope};
@@ -1222,11 +1222,18 @@ class ClientImpl final : public Client {
     wire::SendManyRequest many;
     for (size_t i = first; i < last; ++i) many.items.push_back(request(outbox[i]));
     LIAISON_ASSIGN_OR_RETURN(Reply reply, connection_->Call(wire::FrameType::kSendMany, many));
-    if (reply.type == wire::kReplyBit) {  // the relay could not read the frame type
+    const bool unreadable = reply.status == static_cast<uint16_t>(wire::WireStatus::kMalformed) ||
+                            reply.status == static_cast<uint16_t>(wire::WireStatus::kTooLarge);
+    if (unreadable) {
+      // The relay could not take the request as a whole (a type it does not know, or limits
+      // other than ours): that says nothing about each message, so each goes alone and is
+      // judged alone.
       relay_has_send_many_ = false;
       return std::vector<SendOutcome>();
     }
-    if (!wire::IsSuccess(reply.status)) {  // the whole request was refused: each message was
+    if (!wire::IsSuccess(reply.status)) {
+      // Refused as a whole for a reason that holds for each message as it would for a SEND
+      // (store full, relay failure: temporary; this device refused: permanent).
       return std::vector<SendOutcome>(last - first, SendOutcome{reply.status, ReplyStatus(reply)});
     }
     LIAISON_ASSIGN_OR_RETURN(auto answered, wire::Decode<wire::SendManyReply>(reply.body));
@@ -1592,7 +1599,8 @@ class ClientImpl final : public Client {
   std::unique_ptr<RelayConnection> connection_;
   // Envelope bytes per SEND_MANY: with the items' addresses and ids, well under kMaxBodyBytes.
   static constexpr size_t kMaxSendManyEnvelopeBytes = 768 * 1024;
-  // False once the relay answered SEND_MANY as an unknown frame type (a relay older than it).
+  // False, for the life of this object, once the relay answered a SEND_MANY with 400 or 413 (a
+  // relay older than SEND_MANY answers 400 to the unknown frame type).
   bool relay_has_send_many_ = true;
   // Messages taken from provisional pushes whose stored copy has not arrived yet (sender, id).
   static constexpr size_t kMaxProvisionalTaken = 4096;

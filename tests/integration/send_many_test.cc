@@ -47,12 +47,16 @@ std::vector<std::string> Texts(Client& client) {
   return out;
 }
 
-// Answers a client's Sync as a relay without SEND_MANY would (or, with `knows_send_many`, as one
-// that stores everything), with the real relay's CURVE secret key so that the client accepts it.
-// Counts the request types and the messages it was given.
+// How the stand-in answers SEND_MANY: it stores every item; as a relay older than SEND_MANY
+// (400 to the unknown frame type); or refuses the whole request as full (302) or too large (413).
+enum class SendManyAnswer { kStores, kUnknownType, kStoreFull, kTooLarge };
+
+// Answers a client's Sync as a relay would, SEND_MANY as `answer` says and every SEND with 200,
+// with the real relay's CURVE secret key so that the client accepts it. Counts the request types
+// and the messages it accepted.
 class StandInRelay {
  public:
-  StandInRelay(const std::string& relay_dir, bool knows_send_many) : knows_send_many_(knows_send_many) {
+  StandInRelay(const std::string& relay_dir, SendManyAnswer answer) : answer_(answer) {
     auto secret = ReadFile(relay_dir + "/relay.key", 128);
     REQUIRE(secret.ok());
     std::string z85 = *secret;
@@ -90,17 +94,26 @@ class StandInRelay {
       wire::FrameHeader header;
       header.request_id = frame.size() >= 12 ? GetBigEndian64(frame.data<uint8_t>() + 4) : 0;
       Bytes body;
-      if (!decoded.ok() || (!knows_send_many_ && decoded->header.type == static_cast<uint8_t>(wire::FrameType::kSendMany))) {
+      const bool send_many = decoded.ok() && decoded->header.type == static_cast<uint8_t>(wire::FrameType::kSendMany);
+      if (send_many) {
+        std::lock_guard lock(mutex_);
+        ++requests_[wire::FrameType::kSendMany];
+      }
+      if (!decoded.ok() || (send_many && answer_ == SendManyAnswer::kUnknownType)) {
         // What the relay answers to a frame it cannot read, such as a type newer than it.
         header.type = wire::kReplyBit;
         header.status = 400;
         body = wire::Encode(wire::ErrorBody{"unknown frame type"}).value();
+      } else if (send_many && answer_ != SendManyAnswer::kStores) {
+        header.type = decoded->header.type | wire::kReplyBit;
+        header.status = answer_ == SendManyAnswer::kStoreFull ? 302 : 413;
+        body = wire::Encode(wire::ErrorBody{"refused as a whole"}).value();
       } else {
         const auto type = static_cast<wire::FrameType>(decoded->header.type);
         header.type = decoded->header.type | wire::kReplyBit;
         header.status = 200;
         std::lock_guard lock(mutex_);
-        ++requests_[type];
+        if (!send_many) ++requests_[type];
         if (type == wire::FrameType::kSend) {
           ++messages_;
           body = wire::Encode(wire::Empty{}).value();
@@ -125,7 +138,7 @@ class StandInRelay {
     }
   }
 
-  bool knows_send_many_;
+  SendManyAnswer answer_;
   zmq::context_t context_;
   zmq::socket_t router_{context_, zmq::socket_type::router};
   std::string endpoint_;
@@ -220,11 +233,11 @@ TEST_CASE("a backlog of 300 messages written while the relay was down goes out o
   CHECK(Texts(*backlog.association) == expected);
 }
 
-TEST_CASE("the client sends its outbox in SEND_MANY requests, and one by one to a relay that does not know them",
-          "[integration][client][send-many]") {
+TEST_CASE("the client sends its outbox in SEND_MANY requests, one by one to a relay that cannot read them, and "
+          "keeps it when the relay refuses one as full", "[integration][client][send-many]") {
   QueuedBacklog backlog(5);
   SECTION("a relay with SEND_MANY gets the five in one request") {
-    StandInRelay stand_in(backlog.relay.data_dir(), /*knows_send_many=*/true);
+    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kStores);
     auto officer = backlog.OfficerAt(stand_in.endpoint());
     auto report = officer->Sync();
     REQUIRE(report.ok());
@@ -235,13 +248,43 @@ TEST_CASE("the client sends its outbox in SEND_MANY requests, and one by one to 
     CHECK(stand_in.messages() == 5);
   }
   SECTION("an older relay answers SEND_MANY as an unknown type; the five go as SENDs") {
-    StandInRelay stand_in(backlog.relay.data_dir(), /*knows_send_many=*/false);
+    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kUnknownType);
     auto officer = backlog.OfficerAt(stand_in.endpoint());
     auto report = officer->Sync();
     REQUIRE(report.ok());
     CHECK(report->sent == 5);
     CHECK(*officer->OutboxSize() == 0);
+    CHECK(stand_in.requests()[wire::FrameType::kSendMany] == 1);
     CHECK(stand_in.requests()[wire::FrameType::kSend] == 5);
+    CHECK(stand_in.messages() == 5);
+  }
+  SECTION("a SEND_MANY refused as too large as a whole fails no message: the five go as SENDs") {
+    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kTooLarge);
+    auto officer = backlog.OfficerAt(stand_in.endpoint());
+    auto report = officer->Sync();
+    REQUIRE(report.ok());
+    CHECK(report->sent == 5);
+    CHECK(report->failed == 0);
+    CHECK(*officer->OutboxSize() == 0);
+    CHECK(stand_in.requests()[wire::FrameType::kSend] == 5);
+  }
+  SECTION("a SEND_MANY refused as full keeps all five queued, and they go out once there is room") {
+    {
+      StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kStoreFull);
+      auto officer = backlog.OfficerAt(stand_in.endpoint());
+      auto report = officer->Sync();
+      REQUIRE(report.ok());
+      CHECK(report->sent == 0);
+      CHECK(report->failed == 0);
+      CHECK(report->still_queued == 5);
+      CHECK(*officer->OutboxSize() == 5);
+      CHECK(stand_in.requests()[wire::FrameType::kSend] == 0);
+    }
+    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kStores);
+    auto officer = backlog.OfficerAt(stand_in.endpoint());
+    auto report = officer->Sync();
+    REQUIRE(report.ok());
+    CHECK(report->sent == 5);
     CHECK(stand_in.messages() == 5);
   }
 }
