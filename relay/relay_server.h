@@ -61,8 +61,8 @@ class RelayServer {
   struct Outbox;
   RelayServer(const RelayConfig& config, Clock& clock);
   Status Setup();
-  // Whether the relay may read more requests: the next job's writes and the deferred reads of
-  // both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
+  // Whether the relay may read more requests: the next job's writes (a SEND_MANY counting its
+  // items) and the deferred reads of both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
   bool HasRoom() const;
   // Takes what has arrived, up to the room left in the next job.
   void Receive();

@@ -71,7 +71,8 @@ struct RelayServer::Pending {
 struct RelayServer::Job {
   uint64_t generation = 0;
   std::vector<Pending> writes;
-  size_t bytes = 0;  // request bytes held, against kMaxBatchBytes
+  size_t stores = 0;  // writes counted against kMaxRequestsPerBatch: a SEND_MANY counts its items
+  size_t bytes = 0;   // request bytes held, against kMaxBatchBytes
   std::vector<Request> reads_after;
 };
 
@@ -261,7 +262,7 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
 
 bool RelayServer::HasRoom() const {
   const size_t deferred = (in_flight_ ? in_flight_->reads_after.size() : 0) + next_->reads_after.size();
-  return next_->writes.size() + deferred < kMaxRequestsPerBatch && next_->bytes + deferred_bytes_ < kMaxBatchBytes;
+  return next_->stores + deferred < kMaxRequestsPerBatch && next_->bytes + deferred_bytes_ < kMaxBatchBytes;
 }
 
 void RelayServer::Receive() {
@@ -449,6 +450,7 @@ void RelayServer::HandleRequest(Request&& request) {
     }
   }
   next_->bytes += request.frame.size();
+  next_->stores += type == FrameType::kSendMany ? std::get<wire::SendManyRequest>(pending.body).items.size() : 1;
   request.frame.rebuild();  // decoded: the frame's bytes are no longer needed
   pending_writes_[request.user] = next_->generation;
   pending.request = std::move(request);
