@@ -3,6 +3,7 @@
 
 #include "crypto/random.h"
 #include "integration/relay_process_util.h"
+#include "wire/codec.h"
 #include "wire/frame.h"
 #include "wire/messages.h"
 
@@ -74,4 +75,46 @@ TEST_CASE("one message over the recipient's quota gets 301 mailbox full; the sen
   REQUIRE(resent.ok());
   CHECK(resent->sent == 1);
   CHECK(association->Sync()->received == 1);
+}
+
+TEST_CASE("a SEND_MANY that does not fit a full store is refused whole with 302, stores none of its items, and the "
+          "store recovers", "[integration][relay][full][send-many]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  relay.EditConfig("map_size_mib = 1024", "map_size_mib = 1");
+  relay.Start();
+  zmq::context_t context;
+  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
+  relay.Register(sender.address, sender.TransportZ85());
+  relay.Register(recipient.address, recipient.TransportZ85());
+  auto out = sender.Connect(context, relay);
+  auto in = recipient.Connect(context, relay);
+
+  auto four = [&] {
+    wire::SendManyRequest many;
+    for (int i = 0; i < 4; ++i) many.items.push_back(Opaque(recipient.address, 60 * 1024));
+    return many;
+  };
+  size_t stored = 0, refused = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto reply = out->Call(wire::FrameType::kSendMany, four());
+    REQUIRE(reply.ok());
+    if (reply->status == static_cast<uint16_t>(wire::WireStatus::kOk)) {
+      auto statuses = wire::Decode<wire::SendManyReply>(reply->body);
+      REQUIRE(statuses.ok());
+      CHECK(statuses->statuses == std::vector<uint16_t>(4, 200));
+      stored += 4;
+    } else {
+      CHECK(reply->status == static_cast<uint16_t>(wire::WireStatus::kStoreFull));
+      ++refused;
+    }
+  }
+  INFO("stored " << stored << " items, refused " << refused << " requests");
+  CHECK(stored > 0);
+  CHECK(refused > 0);
+  // Exactly the items acknowledged are in the mailbox: a refused request left none behind.
+  CHECK(DrainMailbox(*in) == stored);
+  auto after = out->Call(wire::FrameType::kSendMany, four());
+  REQUIRE(after.ok());
+  CHECK(after->status == static_cast<uint16_t>(wire::WireStatus::kOk));
 }
