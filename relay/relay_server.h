@@ -109,6 +109,10 @@ class RelayServer {
   // OK if `sender` may have a message stored for `recipient`: a registered device (not the admin
   // tool) that the role policy lets the sender write to; else kNotFound or kPermissionDenied.
   Status MayDeliver(std::string_view sender, std::string_view recipient) const;
+  // MayDeliver for each item of a SEND_BROADCAST or SEND_MANY (anything with a `recipient`): 0 for
+  // an item allowed, else the wire status of its refusal. A refused item costs only itself.
+  template <class Item>
+  std::vector<uint16_t> RefusedEarly(std::string_view sender, const std::vector<Item>& items) const;
 
   RelayConfig config_;
   Clock& clock_;

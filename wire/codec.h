@@ -150,11 +150,11 @@ BoundedListRef<Max, MinBytesEach, T> BoundedList(std::vector<T>& v) {
   return BoundedListRef<Max, MinBytesEach, T>(v);
 }
 
-// Encodes a wire struct. Never fails for values within their limits; a value over a limit is a
-// caller bug reported as kInvalidArgument.
+// Appends the encoding of a wire struct to `out`. Never fails for values within their limits; a
+// value over a limit is a caller bug reported as kInvalidArgument (`out` then holds a partial
+// encoding).
 template <class T>
-Result<Bytes> Encode(const T& value) {
-  Bytes out;
+Status AppendEncoded(const T& value, Bytes& out) {
   try {
     BytesStreamBuf buffer(out);
     std::ostream stream(&buffer);
@@ -163,6 +163,14 @@ Result<Bytes> Encode(const T& value) {
   } catch (const std::exception& e) {
     return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
   }
+  return Status::Ok();
+}
+
+// Encodes a wire struct (errors as AppendEncoded).
+template <class T>
+Result<Bytes> Encode(const T& value) {
+  Bytes out;
+  LIAISON_RETURN_IF_ERROR(AppendEncoded(value, out));
   return out;
 }
 
@@ -175,14 +183,7 @@ Result<Bytes> EncodeFrameOf(const FrameHeader& header, const T& body, size_t siz
   Bytes out;
   out.reserve(std::max(size_hint, kFrameHeaderBytes));
   out.resize(kFrameHeaderBytes);
-  try {
-    BytesStreamBuf buffer(out);
-    std::ostream stream(&buffer);
-    OutputArchive ar(stream, OutputArchive::Options::LittleEndian());
-    ar(const_cast<T&>(body));
-  } catch (const std::exception& e) {
-    return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
-  }
+  LIAISON_RETURN_IF_ERROR(AppendEncoded(body, out));
   if (out.size() - kFrameHeaderBytes > kMaxBodyBytes) {
     return Status::Error(Code::kInvalidArgument, "cannot encode: the body exceeds kMaxBodyBytes");
   }

@@ -353,12 +353,7 @@ void RelayServer::HandleRequest(Request&& request) {
         body_status = Status::Error(Code::kMalformed, "a broadcast needs a body and at least one copy");
         break;
       }
-      // Each copy is checked as a SEND to its recipient would be; a refused copy costs only itself.
-      pending.refused_early.assign(body->copies.size(), 0);
-      for (size_t i = 0; i < body->copies.size(); ++i) {
-        const Status allowed = MayDeliver(request.user, body->copies[i].recipient);
-        if (!allowed.ok()) pending.refused_early[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
-      }
+      pending.refused_early = RefusedEarly(request.user, body->copies);
       pending.body = std::move(body).value();
       break;
     }
@@ -369,12 +364,7 @@ void RelayServer::HandleRequest(Request&& request) {
         body_status = Status::Error(Code::kMalformed, "SEND_MANY needs at least one item");
         break;
       }
-      // Each item is checked as the same SEND alone would be; a refused item costs only itself.
-      pending.refused_early.assign(body->items.size(), 0);
-      for (size_t i = 0; i < body->items.size(); ++i) {
-        const Status allowed = MayDeliver(request.user, body->items[i].recipient);
-        if (!allowed.ok()) pending.refused_early[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
-      }
+      pending.refused_early = RefusedEarly(request.user, body->items);
       pending.body = std::move(body).value();
       break;
     }
@@ -918,6 +908,16 @@ void RelayServer::PushPending(const std::string& address) {
     counters_.delivered += count;
     if (!more) return;
   }
+}
+
+template <class Item>
+std::vector<uint16_t> RelayServer::RefusedEarly(std::string_view sender, const std::vector<Item>& items) const {
+  std::vector<uint16_t> refused(items.size(), 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Status allowed = MayDeliver(sender, items[i].recipient);
+    if (!allowed.ok()) refused[i] = static_cast<uint16_t>(wire::WireStatusFromCode(allowed.code()));
+  }
+  return refused;
 }
 
 Status RelayServer::MayDeliver(std::string_view sender, std::string_view recipient) const {

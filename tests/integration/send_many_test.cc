@@ -171,6 +171,22 @@ struct QueuedBacklog {
     }
     REQUIRE(*officer->OutboxSize() == static_cast<size_t>(count));
   }
+  // What one Sync of the officer's client did against a stand-in relay answering `answer`.
+  struct FlushSeen {
+    SyncReport report;
+    size_t outbox = 0;         // left in the outbox afterwards
+    int send_many = 0, sends = 0;  // requests the stand-in received
+    size_t messages = 0;           // messages it accepted
+  };
+  FlushSeen SyncAgainst(SendManyAnswer answer) {
+    StandInRelay stand_in(relay.data_dir(), answer);
+    auto officer = OfficerAt(stand_in.endpoint());
+    auto report = officer->Sync();
+    REQUIRE(report.ok());
+    auto requests = stand_in.requests();
+    return FlushSeen{*report, *officer->OutboxSize(), requests[wire::FrameType::kSendMany],
+                     requests[wire::FrameType::kSend], stand_in.messages()};
+  }
   // The officer's client, talking to `endpoint`.
   std::unique_ptr<Client> OfficerAt(const std::string& endpoint, std::chrono::milliseconds timeout = 3000ms) {
     ClientOptions options = OptionsFor(relay, dir.Sub("officer"));
@@ -237,54 +253,38 @@ TEST_CASE("the client sends its outbox in SEND_MANY requests, one by one to a re
           "keeps it when the relay refuses one as full", "[integration][client][send-many]") {
   QueuedBacklog backlog(5);
   SECTION("a relay with SEND_MANY gets the five in one request") {
-    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kStores);
-    auto officer = backlog.OfficerAt(stand_in.endpoint());
-    auto report = officer->Sync();
-    REQUIRE(report.ok());
-    CHECK(report->sent == 5);
-    CHECK(*officer->OutboxSize() == 0);
-    CHECK(stand_in.requests()[wire::FrameType::kSendMany] == 1);
-    CHECK(stand_in.requests()[wire::FrameType::kSend] == 0);
-    CHECK(stand_in.messages() == 5);
+    const auto seen = backlog.SyncAgainst(SendManyAnswer::kStores);
+    CHECK(seen.report.sent == 5);
+    CHECK(seen.outbox == 0);
+    CHECK(seen.send_many == 1);
+    CHECK(seen.sends == 0);
+    CHECK(seen.messages == 5);
   }
   SECTION("an older relay answers SEND_MANY as an unknown type; the five go as SENDs") {
-    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kUnknownType);
-    auto officer = backlog.OfficerAt(stand_in.endpoint());
-    auto report = officer->Sync();
-    REQUIRE(report.ok());
-    CHECK(report->sent == 5);
-    CHECK(*officer->OutboxSize() == 0);
-    CHECK(stand_in.requests()[wire::FrameType::kSendMany] == 1);
-    CHECK(stand_in.requests()[wire::FrameType::kSend] == 5);
-    CHECK(stand_in.messages() == 5);
+    const auto seen = backlog.SyncAgainst(SendManyAnswer::kUnknownType);
+    CHECK(seen.report.sent == 5);
+    CHECK(seen.outbox == 0);
+    CHECK(seen.send_many == 1);
+    CHECK(seen.sends == 5);
+    CHECK(seen.messages == 5);
   }
   SECTION("a SEND_MANY refused as too large as a whole fails no message: the five go as SENDs") {
-    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kTooLarge);
-    auto officer = backlog.OfficerAt(stand_in.endpoint());
-    auto report = officer->Sync();
-    REQUIRE(report.ok());
-    CHECK(report->sent == 5);
-    CHECK(report->failed == 0);
-    CHECK(*officer->OutboxSize() == 0);
-    CHECK(stand_in.requests()[wire::FrameType::kSend] == 5);
+    const auto seen = backlog.SyncAgainst(SendManyAnswer::kTooLarge);
+    CHECK(seen.report.sent == 5);
+    CHECK(seen.report.failed == 0);
+    CHECK(seen.outbox == 0);
+    CHECK(seen.sends == 5);
   }
   SECTION("a SEND_MANY refused as full keeps all five queued, and they go out once there is room") {
-    {
-      StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kStoreFull);
-      auto officer = backlog.OfficerAt(stand_in.endpoint());
-      auto report = officer->Sync();
-      REQUIRE(report.ok());
-      CHECK(report->sent == 0);
-      CHECK(report->failed == 0);
-      CHECK(report->still_queued == 5);
-      CHECK(*officer->OutboxSize() == 5);
-      CHECK(stand_in.requests()[wire::FrameType::kSend] == 0);
-    }
-    StandInRelay stand_in(backlog.relay.data_dir(), SendManyAnswer::kStores);
-    auto officer = backlog.OfficerAt(stand_in.endpoint());
-    auto report = officer->Sync();
-    REQUIRE(report.ok());
-    CHECK(report->sent == 5);
-    CHECK(stand_in.messages() == 5);
+    const auto full = backlog.SyncAgainst(SendManyAnswer::kStoreFull);
+    CHECK(full.report.sent == 0);
+    CHECK(full.report.failed == 0);
+    CHECK(full.report.still_queued == 5);
+    CHECK(full.outbox == 5);
+    CHECK(full.sends == 0);
+    const auto later = backlog.SyncAgainst(SendManyAnswer::kStores);
+    CHECK(later.report.sent == 5);
+    CHECK(later.outbox == 0);
+    CHECK(later.messages == 5);
   }
 }

@@ -20,20 +20,31 @@ wire::SendRequest Opaque(const std::string& to, size_t size) {
   return send;
 }
 
+// A relay with a 1 MiB store and two raw devices connected.
+struct SmallStore {
+  TempDir dir;
+  RelayProcess relay{dir.Sub("relay")};
+  zmq::context_t context;
+  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
+  std::unique_ptr<client::RelayConnection> out, in;
+  SmallStore() {
+    relay.EditConfig("map_size_mib = 1024", "map_size_mib = 1");
+    relay.Start();
+    relay.Register(sender.address, sender.TransportZ85());
+    relay.Register(recipient.address, recipient.TransportZ85());
+    out = sender.Connect(context, relay);
+    in = recipient.Connect(context, relay);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a full store refuses each further send with 302 store full, acknowledges none, and recovers",
           "[integration][relay][full]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.EditConfig("map_size_mib = 1024", "map_size_mib = 1");
-  relay.Start();
-  zmq::context_t context;
-  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
-  relay.Register(sender.address, sender.TransportZ85());
-  relay.Register(recipient.address, recipient.TransportZ85());
-  auto out = sender.Connect(context, relay);
-  auto in = recipient.Connect(context, relay);
+  SmallStore store;
+  auto& out = store.out;
+  auto& in = store.in;
+  auto& recipient = store.recipient;
 
   size_t stored = 0, refused = 0;
   for (int i = 0; i < 60; ++i) {
@@ -79,16 +90,10 @@ TEST_CASE("one message over the recipient's quota gets 301 mailbox full; the sen
 
 TEST_CASE("a SEND_MANY that does not fit a full store is refused whole with 302, stores none of its items, and the "
           "store recovers", "[integration][relay][full][send-many]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  relay.EditConfig("map_size_mib = 1024", "map_size_mib = 1");
-  relay.Start();
-  zmq::context_t context;
-  RawDevice sender{"sender/1"}, recipient{"recipient/1"};
-  relay.Register(sender.address, sender.TransportZ85());
-  relay.Register(recipient.address, recipient.TransportZ85());
-  auto out = sender.Connect(context, relay);
-  auto in = recipient.Connect(context, relay);
+  SmallStore store;
+  auto& out = store.out;
+  auto& in = store.in;
+  auto& recipient = store.recipient;
 
   auto four = [&] {
     wire::SendManyRequest many;
