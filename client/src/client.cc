@@ -1193,7 +1193,7 @@ class ClientImpl final : public Client {
         report.still_queued += outbox.size() - next;
         return outcomes.status();
       }
-      if (outcomes->empty()) continue;  // the relay knows no SEND_MANY: the same messages one by one
+      if (outcomes->empty()) continue;  // the relay could not read the SEND_MANY: the same messages one by one
       for (size_t i = next; i < end; ++i) {
         LIAISON_RETURN_IF_ERROR(Settle(outbox[i], (*outcomes)[i - next], report, own));
       }
