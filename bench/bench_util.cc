@@ -105,6 +105,17 @@ void Report(const std::string& system, const std::string& key, double value, con
   std::fflush(stdout);
 }
 
+void ReportLatencies(const std::string& system, const std::string& prefix, const std::vector<int64_t>& sent_ns,
+                     const std::vector<int64_t>& arrived_ns) {
+  std::vector<double> ms;
+  for (size_t i = 0; i < sent_ns.size() && i < arrived_ns.size(); ++i) {
+    if (arrived_ns[i] != 0) ms.push_back(static_cast<double>(arrived_ns[i] - sent_ns[i]) / 1e6);
+  }
+  for (const auto& [name, p] : {std::pair{"p50", 50.0}, {"p99", 99.0}, {"p999", 99.9}, {"max", 100.0}}) {
+    Report(system, prefix + name + "_ms", Percentile(ms, p), "ms");
+  }
+}
+
 void Note(const char* format, ...) {
   va_list args;
   va_start(args, format);

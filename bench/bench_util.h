@@ -52,6 +52,10 @@ double Percentile(std::vector<double> values, double p);
 
 // One machine-readable figure for bench/run.sh: "RESULT <system> <key> <value> <unit>".
 void Report(const std::string& system, const std::string& key, double value, const std::string& unit);
+// Reports the latencies arrived_ns[i] - sent_ns[i] in ms (steady-clock nanoseconds; messages with
+// arrived_ns[i] == 0 never arrived and are left out) as <prefix>p50_ms, p99, p999 and max.
+void ReportLatencies(const std::string& system, const std::string& prefix, const std::vector<int64_t>& sent_ns,
+                     const std::vector<int64_t>& arrived_ns);
 // A human-readable line on stderr (progress, details); run.sh keeps these in its log.
 void Note(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

@@ -301,16 +301,9 @@ void WorkloadB(const Options& o, Server& server) {
   for (int i = 0; i < 100 && received.load() < m; ++i) std::this_thread::sleep_for(milliseconds(50));
   stop.store(true);
   listener.join();
-  std::vector<double> to_recipient, to_ack;
-  for (size_t i = 0; i < m; ++i) {
-    to_ack.push_back(static_cast<double>(ack_ns[i] - send_ns[i]) / 1e6);
-    if (recv_ns[i] != 0) to_recipient.push_back(static_cast<double>(recv_ns[i] - send_ns[i]) / 1e6);
-  }
   Report(kSystem, "B.rate_msgs_per_s", static_cast<double>(m) / seconds, "msg/s");
-  for (const auto& [name, p] : {std::pair{"p50", 50.0}, {"p99", 99.0}, {"p999", 99.9}, {"max", 100.0}}) {
-    Report(kSystem, std::string("B.recipient_") + name + "_ms", Percentile(to_recipient, p), "ms");
-    Report(kSystem, std::string("B.ack_") + name + "_ms", Percentile(to_ack, p), "ms");
-  }
+  ReportLatencies(kSystem, "B.recipient_", send_ns, recv_ns);
+  ReportLatencies(kSystem, "B.ack_", send_ns, ack_ns);
   Report(kSystem, "B.received", static_cast<double>(received.load()), "msgs");
 }
 
