@@ -1194,9 +1194,13 @@ class ClientImpl final : public Client {
         return outcomes.status();
       }
       if (outcomes->empty()) continue;  // the relay could not read the SEND_MANY: the same messages one by one
+      // One client commit for the whole group: a crash before it only makes the next flush send
+      // the group again, which the relay recognises (208).
+      LIAISON_ASSIGN_OR_RETURN(store::Txn txn, state_->BeginWrite());
       for (size_t i = next; i < end; ++i) {
-        LIAISON_RETURN_IF_ERROR(Settle(outbox[i], (*outcomes)[i - next], report, own));
+        LIAISON_RETURN_IF_ERROR(Settle(txn, outbox[i], (*outcomes)[i - next], report, own));
       }
+      LIAISON_RETURN_IF_ERROR(txn.Commit());
       next = end;
     }
     return Status::Ok();
@@ -1210,7 +1214,8 @@ class ClientImpl final : public Client {
 
   // Sends outbox[first, last): as one SEND, or as one SEND_MANY. Returns one outcome per message,
   // or none if the relay could not read the SEND_MANY (400: a relay older than it; 413); then
-  // relay_has_send_many_ is false and nothing was stored. Errors: the relay did not answer (kUnavailable), or its reply was unreadable.
+  // relay_has_send_many_ is false and nothing was stored. Errors: the relay did not answer
+  // (kUnavailable), or its reply was unreadable (kMalformed).
   Result<std::vector<SendOutcome>> SendGroup(const std::vector<OutboxEntry>& outbox, size_t first, size_t last) {
     auto request = [](const OutboxEntry& e) {
       return wire::SendRequest{e.recipient, e.message_id, static_cast<uint64_t>(e.expires_at), e.envelope};
@@ -1252,22 +1257,23 @@ class ClientImpl final : public Client {
     return out;
   }
 
-  // Records what the relay answered for one queued message (see FlushOutbox).
-  Status Settle(const OutboxEntry& entry, const SendOutcome& outcome, SyncReport& report, OwnOutcome* own) {
+  // Records in `txn` what the relay answered for one queued message (see FlushOutbox).
+  Status Settle(store::Txn& txn, const OutboxEntry& entry, const SendOutcome& outcome, SyncReport& report,
+                OwnOutcome* own) {
     const bool permanent = outcome.wire_status >= 400 && outcome.wire_status < 500 &&
                            outcome.wire_status != static_cast<uint16_t>(wire::WireStatus::kUnsupportedVersion);
     const bool is_own = own != nullptr && own->id == entry.message_id;
     if (outcome.status.ok()) {
-      LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
+      LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(txn, entry.position));
       ++report.sent;
       if (is_own) ++own->stored;
     } else if (!permanent) {
       ++report.still_queued;
     } else if (is_own) {
-      LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(entry.position));
+      LIAISON_RETURN_IF_ERROR(state_->RemoveFromOutbox(txn, entry.position));
       if (own->refusal.ok()) own->refusal = outcome.status.WithContext("to " + entry.recipient);
     } else {
-      LIAISON_RETURN_IF_ERROR(state_->MoveToFailed(entry, outcome.status.ToString()));
+      LIAISON_RETURN_IF_ERROR(state_->MoveToFailed(txn, entry, outcome.status.ToString()));
     }
     return Status::Ok();
   }

@@ -161,29 +161,23 @@ Result<std::vector<OutboxEntry>> ClientState::Outbox() {
   return out;
 }
 
-Status ClientState::RemoveFromOutbox(uint64_t position) {
-  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+Status ClientState::RemoveFromOutbox(Txn& txn, uint64_t position) {
   Bytes key;
   AppendBe64(key, position);
   LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(outbox_, key));
   (void)removed;
-  return txn.Commit();
+  return Status::Ok();
 }
 
-Status ClientState::MoveToFailed(const OutboxEntry& entry, std::string_view reason) {
-  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-  Bytes key;
-  AppendBe64(key, entry.position);
-  LIAISON_ASSIGN_OR_RETURN(bool removed, txn.Del(outbox_, key));
-  (void)removed;
+Status ClientState::MoveToFailed(Txn& txn, const OutboxEntry& entry, std::string_view reason) {
+  LIAISON_RETURN_IF_ERROR(RemoveFromOutbox(txn, entry.position));
   LIAISON_ASSIGN_OR_RETURN(uint64_t position, NextPosition(txn, failed_));
   Bytes failed_key;
   AppendBe64(failed_key, position);
   Bytes value(entry.message_id.begin(), entry.message_id.end());
   AppendLengthPrefixed(value, entry.recipient);
   value.insert(value.end(), reason.begin(), reason.end());
-  LIAISON_RETURN_IF_ERROR(txn.Put(failed_, failed_key, value));
-  return txn.Commit();
+  return txn.Put(failed_, failed_key, value);
 }
 
 Result<std::vector<std::string>> ClientState::TakeFailures() {

@@ -71,10 +71,6 @@ class ClientState {
   Status AddToOutbox(const OutboxEntry& entry);
   // The outbox, oldest first.
   Result<std::vector<OutboxEntry>> Outbox();
-  Status RemoveFromOutbox(uint64_t position);
-  // Removes a message the relay refused for good and records why, in one commit, so that the
-  // refusal is reported by the next TakeFailures() even if the call that met it could not say.
-  Status MoveToFailed(const OutboxEntry& entry, std::string_view reason);
   // The recorded refusals (one line each), removed from the state.
   Result<std::vector<std::string>> TakeFailures();
 
@@ -89,6 +85,10 @@ class ClientState {
   Result<std::optional<Bytes>> GetSelf(store::Txn& txn, std::string_view name);
   Status PutSelf(store::Txn& txn, std::string_view name, ByteView value);
   Status AddToOutbox(store::Txn& txn, const OutboxEntry& entry);
+  Status RemoveFromOutbox(store::Txn& txn, uint64_t position);
+  // Removes a message the relay refused for good and records why, so that the refusal is
+  // reported by the next TakeFailures() even if the call that met it could not say.
+  Status MoveToFailed(store::Txn& txn, const OutboxEntry& entry, std::string_view reason);
   // Whether a message (sender, id) is in the inbox already.
   Result<bool> Seen(store::Txn& txn, std::string_view sender, const MessageId& id);
   // Stores one message; false (and nothing written) if it was seen before.

@@ -101,7 +101,7 @@ Result<Reply> RelayConnection::Call(wire::FrameType type, ByteView body) {
       continue;
     }
     if (decoded->header.request_id != header.request_id) continue;  // a late reply to a timed-out call
-    return Reply{decoded->header.status, Bytes(decoded->body.begin(), decoded->body.end()), decoded->header.type};
+    return Reply{decoded->header.status, Bytes(decoded->body.begin(), decoded->body.end())};
   }
   return NoAnswer("relay at " + endpoint_ + " did not answer within " + std::to_string(timeout_.count()) + " ms");
 }

@@ -32,9 +32,6 @@ struct TransportKeys {
 struct Reply {
   uint16_t status = 0;
   Bytes body;
-  // The reply's frame type: the request's type | kReplyBit, or kReplyBit alone (kError) when the
-  // relay could not read the request's header, e.g. a type it does not know.
-  uint8_t type = 0;
 };
 
 class RelayConnection {
