@@ -8,9 +8,10 @@
 namespace liaison::relay {
 
 // Writes in one group commit: what arrived while the previous commit ran, up to this many
-// requests (a SEND_MANY counts as many as it has items) or bytes (whichever comes first; then the
-// relay stops reading until the commit returns). Lower: more fsyncs per message under load. Higher: more memory held per commit (two
-// jobs exist at a time: one committing, one filling) and longer commits.
+// requests (a SEND_MANY or SEND_BROADCAST counts as many as it has items) or bytes (whichever
+// comes first; then the relay stops reading until the commit returns). Lower: more fsyncs per
+// message under load. Higher: more memory held per commit (two jobs exist at a time: one
+// committing, one filling) and longer commits.
 inline constexpr size_t kMaxRequestsPerBatch = 1024;
 inline constexpr size_t kMaxBatchBytes = 32u << 20;
 

@@ -61,8 +61,8 @@ class RelayServer {
   struct Outbox;
   RelayServer(const RelayConfig& config, Clock& clock);
   Status Setup();
-  // Whether the relay may read more requests: the next job's writes (a SEND_MANY counting its
-  // items) and the deferred reads of both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
+  // Whether the relay may read more requests: the next job's writes (a SEND_MANY or
+  // SEND_BROADCAST counting its items) and the deferred reads of both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
   bool HasRoom() const;
   // Takes what has arrived, up to the room left in the next job.
   void Receive();
@@ -113,6 +113,12 @@ class RelayServer {
   // an item allowed, else the wire status of its refusal. A refused item costs only itself.
   template <class Item>
   std::vector<uint16_t> RefusedEarly(std::string_view sender, const std::vector<Item>& items) const;
+  // Counts a committed SEND_BROADCAST's or SEND_MANY's per-item statuses into the counters and
+  // adds the recipients given a new message to `touched`; returns how many items are stored
+  // (200 or 208).
+  template <class Item>
+  uint32_t TallyItems(const std::vector<uint16_t>& statuses, const std::vector<Item>& items,
+                      std::vector<std::string>& touched);
 
   RelayConfig config_;
   Clock& clock_;

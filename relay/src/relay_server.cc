@@ -71,7 +71,7 @@ struct RelayServer::Pending {
 struct RelayServer::Job {
   uint64_t generation = 0;
   std::vector<Pending> writes;
-  size_t stores = 0;  // writes counted against kMaxRequestsPerBatch: a SEND_MANY counts its items
+  size_t stores = 0;  // against kMaxRequestsPerBatch: a SEND_MANY or SEND_BROADCAST counts its items
   size_t bytes = 0;   // request bytes held, against kMaxBatchBytes
   std::vector<Request> reads_after;
 };
@@ -440,7 +440,14 @@ void RelayServer::HandleRequest(Request&& request) {
     }
   }
   next_->bytes += request.frame.size();
-  next_->stores += type == FrameType::kSendMany ? std::get<wire::SendManyRequest>(pending.body).items.size() : 1;
+  // Counted against kMaxRequestsPerBatch by the messages it stores.
+  if (const auto* many = std::get_if<wire::SendManyRequest>(&pending.body)) {
+    next_->stores += many->items.size();
+  } else if (const auto* broadcast = std::get_if<wire::SendBroadcastRequest>(&pending.body)) {
+    next_->stores += broadcast->copies.size();
+  } else {
+    next_->stores += 1;
+  }
   request.frame.rebuild();  // decoded: the frame's bytes are no longer needed
   pending_writes_[request.user] = next_->generation;
   pending.request = std::move(request);
@@ -509,19 +516,7 @@ void RelayServer::FinishJob(Job& job) {
       const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
       wire::SendBroadcastReply reply;
       reply.statuses = p.copy_status;
-      uint32_t copies = 0;
-      for (size_t i = 0; i < p.copy_status.size(); ++i) {
-        if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kOk)) {
-          ++copies;
-          ++counters_.stored;
-          touched.push_back(broadcast.copies[i].recipient);
-        } else if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
-          ++copies;
-          ++counters_.stored_before;
-        } else {
-          ++counters_.refused;
-        }
-      }
+      const uint32_t copies = TallyItems(p.copy_status, broadcast.copies, touched);
       reply.stored_at = static_cast<uint64_t>(clock_.NowMicros());
       reply.relay_signing_key = signing_key_->public_key;
       const auto body_hash = crypto::GenericHash<32>(broadcast.body);
@@ -529,17 +524,7 @@ void RelayServer::FinishJob(Job& job) {
           signing_key_->secret_key, wire::SubmissionReceiptMessage(broadcast.broadcast_id, body_hash, reply.stored_at, copies));
       Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
     } else if (type == FrameType::kSendMany) {
-      const auto& many = std::get<wire::SendManyRequest>(p.body);
-      for (size_t i = 0; i < p.copy_status.size(); ++i) {
-        if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kOk)) {
-          ++counters_.stored;
-          touched.push_back(many.items[i].recipient);
-        } else if (p.copy_status[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
-          ++counters_.stored_before;
-        } else {
-          ++counters_.refused;
-        }
-      }
+      (void)TallyItems(p.copy_status, std::get<wire::SendManyRequest>(p.body).items, touched);
       Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type),
             EncodeOrDie(wire::SendManyReply{p.copy_status}));
     } else if (type == FrameType::kAck) {
@@ -908,6 +893,25 @@ void RelayServer::PushPending(const std::string& address) {
     counters_.delivered += count;
     if (!more) return;
   }
+}
+
+template <class Item>
+uint32_t RelayServer::TallyItems(const std::vector<uint16_t>& statuses, const std::vector<Item>& items,
+                                 std::vector<std::string>& touched) {
+  uint32_t stored = 0;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i] == static_cast<uint16_t>(WireStatus::kOk)) {
+      ++stored;
+      ++counters_.stored;
+      touched.push_back(items[i].recipient);
+    } else if (statuses[i] == static_cast<uint16_t>(WireStatus::kStoredBefore)) {
+      ++stored;
+      ++counters_.stored_before;
+    } else {
+      ++counters_.refused;
+    }
+  }
+  return stored;
 }
 
 template <class Item>
