@@ -142,8 +142,14 @@ TEST_CASE("EncodeFrameOf builds the same frame as EncodeFrame of the encoded bod
     REQUIRE(frame.ok());
     CHECK(*frame == expected);
   }
-  auto view = DecodeFrame(expected);
+  auto frame = EncodeFrameOf(header, page, expected.size());
+  REQUIRE(frame.ok());
+  auto view = DecodeFrame(*frame);
   REQUIRE(view.ok());
+  CHECK(view->header.type == header.type);
+  CHECK(view->header.request_id == header.request_id);
+  CHECK(view->header.status == 200);
+  CHECK(view->body.size() == frame->size() - kFrameHeaderBytes);
   auto decoded = Decode<Deliveries>(view->body);
   REQUIRE(decoded.ok());
   CHECK(decoded->items.size() == 40);
