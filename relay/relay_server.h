@@ -64,6 +64,9 @@ class RelayServer {
   // Whether the relay may read more requests: the next job's writes (a SEND_MANY or
   // SEND_BROADCAST counting its items) and the deferred reads of both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
   bool HasRoom() const;
+  // If the commit thread has finished its job: starts the next job and answers the finished one
+  // (FinishJob), and returns true.
+  bool OnCommitFinished();
   // Takes what has arrived, up to the room left in the next job.
   void Receive();
   // Decodes one request: answers it, defers it behind its device's writes, or adds it to the

@@ -74,6 +74,7 @@ struct RelayServer::Job {
   size_t stores = 0;  // against kMaxRequestsPerBatch: a SEND_MANY or SEND_BROADCAST counts its items
   size_t bytes = 0;   // request bytes held, against kMaxBatchBytes
   std::vector<Request> reads_after;
+  bool writes_after = false;  // reads_after holds a PUBLISH_ROSTER, which writes on the network thread
 };
 
 // Replies waiting for room in one connection's send queue, oldest first.
@@ -240,11 +241,7 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
       if (e.num() == EINTR) continue;
       return Status::Error(Code::kInternal, std::string("poll: ") + e.what());
     }
-    if (committer_->TakeFinished()) {
-      std::unique_ptr<Job> done = std::move(in_flight_);
-      FinishJob(*done);
-    }
-    if (!committer_->busy()) Periodic();  // its sweep writes: only between commits
+    if (!OnCommitFinished() && !committer_->busy()) Periodic();
     if (room) Receive();
     StartCommitIfIdle();
     FlushOutboxes();
@@ -258,6 +255,23 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
   LogCounters();
   spdlog::info("stopping");
   return Status::Ok();
+}
+
+bool RelayServer::OnCommitFinished() {
+  if (!committer_->TakeFinished()) return false;
+  std::unique_ptr<Job> done = std::move(in_flight_);
+  Periodic();  // its sweep writes: only between commits
+  // The next commit (what arrived during this one) starts before this one's replies and pushes
+  // are sent, so that the commit thread does not wait for them; unless a roster publication
+  // waits here, whose write must come between the two commits.
+  if (done->writes_after) {
+    FinishJob(*done);
+    StartCommitIfIdle();
+  } else {
+    StartCommitIfIdle();
+    FinishJob(*done);
+  }
+  return true;
 }
 
 bool RelayServer::HasRoom() const {
@@ -411,7 +425,10 @@ void RelayServer::HandleRequest(Request&& request) {
     // device's pending writes when they depend on them.
     Job* behind = nullptr;
     if (type == FrameType::kPublishRoster) {
-      if (coordinator_key_) behind = in_flight_.get();  // in list mode it is refused at once
+      if (coordinator_key_ && in_flight_) {  // in list mode it is refused at once
+        behind = in_flight_.get();
+        behind->writes_after = true;
+      }
     } else if (WaitsForOwnWrites(type)) {
       auto it = pending_writes_.find(request.user);
       if (it != pending_writes_.end()) behind = it->second == next_->generation ? next_.get() : in_flight_.get();
