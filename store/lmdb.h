@@ -80,6 +80,10 @@ class Txn {
   // Returns the value, std::nullopt when absent, or an error.
   Result<std::optional<ByteView>> Get(MDB_dbi dbi, ByteView key);
   Status Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags = 0);
+  // Puts a value of `size` bytes under `key` (MDB_RESERVE, with `flags` added) and returns where
+  // it lies in the map, for the caller to fill before the next update in this transaction: the
+  // value is written once, in place, instead of being assembled and copied in.
+  Result<uint8_t*> Reserve(MDB_dbi dbi, ByteView key, size_t size, unsigned flags = 0);
   // Deletes the key; returns false if it was absent.
   Result<bool> Del(MDB_dbi dbi, ByteView key);
 

@@ -27,7 +27,9 @@
 #ifndef LIAISON_STORE_MAILBOX_STORE_H_
 #define LIAISON_STORE_MAILBOX_STORE_H_
 
+#include <algorithm>
 #include <array>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -158,6 +160,11 @@ class WriteBatch {
   Result<uint64_t> WriteEntry(ByteView mailbox, ByteView dedup_key, const MessageId& message_id, ByteView envelope,
                               uint32_t charged_bytes, int64_t expires_at, int64_t now, uint64_t body_id);
   Result<uint64_t> NextSeq();
+  // The mailbox's quota record as this batch has it: read once from the store, then kept here;
+  // the pointer is valid until the batch ends. SetUsage changes it; Commit() writes each changed
+  // record once.
+  Result<const MailboxUsage*> UsageOf(ByteView mailbox);
+  Status SetUsage(ByteView mailbox, MailboxUsage usage);
   // kStoreFull if storing `envelope_bytes` more would leave fewer than the reserved pages free.
   Status CheckRoom(size_t envelope_bytes);
   // CheckRoom for several puts at once: all of them are claimed, or none.
@@ -165,6 +172,17 @@ class WriteBatch {
   MailboxStore* store_;
   Txn txn_;
   std::optional<uint64_t> next_seq_;
+  struct CachedUsage {
+    MailboxUsage usage;
+    bool changed = false;
+  };
+  struct ByteLess {
+    using is_transparent = void;
+    bool operator()(ByteView a, ByteView b) const {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+    }
+  };
+  std::map<Bytes, CachedUsage, ByteLess> usage_;
   std::optional<uint64_t> room_pages_;  // free pages when the batch began (estimate)
   uint64_t pages_claimed_ = 0;          // estimated pages the batch's puts use
   uint64_t page_size_ = 4096;

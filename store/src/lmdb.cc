@@ -136,6 +136,14 @@ Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
   return FromMdb(mdb_put(txn_, dbi, &k, &v, flags), "put");
 }
 
+Result<uint8_t*> Txn::Reserve(MDB_dbi dbi, ByteView key, size_t size, unsigned flags) {
+  MDB_val k = ToVal(key);
+  MDB_val v{size, nullptr};
+  const int rc = mdb_put(txn_, dbi, &k, &v, flags | MDB_RESERVE);
+  if (rc != 0) return FromMdb(rc, "put");
+  return static_cast<uint8_t*>(v.mv_data);
+}
+
 Result<bool> Txn::Del(MDB_dbi dbi, ByteView key) {
   MDB_val k = ToVal(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);

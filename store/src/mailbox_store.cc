@@ -29,6 +29,28 @@ Bytes MailboxKey(std::string_view address) {
   return key;
 }
 
+// A key assembled on the stack, for the writes of every put. The longest is a dedup key: a
+// mailbox (1 + up to 64 bytes) and a message id (16). Appending beyond that is a programming
+// error and aborts.
+class KeyBuffer {
+ public:
+  KeyBuffer& Add(ByteView part) {
+    if (part.size() > bytes_.size() - size_) std::abort();
+    std::memcpy(bytes_.data() + size_, part.data(), part.size());
+    size_ += part.size();
+    return *this;
+  }
+  KeyBuffer& AddMailbox(std::string_view address) {
+    const uint8_t length = static_cast<uint8_t>(address.size());
+    return Add(ByteView(&length, 1)).Add(AsBytes(address));
+  }
+  ByteView view() const { return {bytes_.data(), size_}; }
+
+ private:
+  std::array<uint8_t, 1 + kMaxAddressBytes + 16> bytes_{};
+  size_t size_ = 0;
+};
+
 Bytes Concat(ByteView a, ByteView b) {
   Bytes out(a.begin(), a.end());
   out.insert(out.end(), b.begin(), b.end());
@@ -47,25 +69,20 @@ bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
 }
 
-struct Usage16 {
-  uint64_t count = 0;
-  uint64_t bytes = 0;
-};
-
-Result<Usage16> ReadUsage(Txn& txn, MDB_dbi quota, ByteView mailbox) {
+Result<MailboxUsage> ReadUsage(Txn& txn, MDB_dbi quota, ByteView mailbox) {
   LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(quota, mailbox));
-  Usage16 usage;
+  MailboxUsage usage;
   if (!value) return usage;
   if (value->size() != 16) return Status::Error(Code::kCorruption, "quota record of wrong size");
-  usage.count = GetBigEndian64(value->data());
+  usage.messages = GetBigEndian64(value->data());
   usage.bytes = GetBigEndian64(value->data() + 8);
   return usage;
 }
 
 // kMailboxFull unless a mailbox holding `usage` may take one more message charged `charged_bytes`.
-Status CheckQuota(const MailboxStoreOptions& options, const Usage16& usage, size_t charged_bytes) {
-  if (usage.count + 1 > options.max_mailbox_messages) {
-    return Status::Error(Code::kMailboxFull, "the recipient's mailbox holds " + std::to_string(usage.count) +
+Status CheckQuota(const MailboxStoreOptions& options, const MailboxUsage& usage, size_t charged_bytes) {
+  if (usage.messages + 1 > options.max_mailbox_messages) {
+    return Status::Error(Code::kMailboxFull, "the recipient's mailbox holds " + std::to_string(usage.messages) +
                                                  " messages, its limit");
   }
   if (usage.bytes + charged_bytes > options.max_mailbox_bytes) {
@@ -75,14 +92,14 @@ Status CheckQuota(const MailboxStoreOptions& options, const Usage16& usage, size
   return Status::Ok();
 }
 
-Status WriteUsage(Txn& txn, MDB_dbi quota, ByteView mailbox, Usage16 usage) {
-  if (usage.count == 0) {
+Status WriteUsage(Txn& txn, MDB_dbi quota, ByteView mailbox, MailboxUsage usage) {
+  if (usage.messages == 0) {
     LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(quota, mailbox));
     (void)deleted;
     return Status::Ok();
   }
   std::array<uint8_t, 16> value{};
-  PutBigEndian64(usage.count, value.data());
+  PutBigEndian64(usage.messages, value.data());
   PutBigEndian64(usage.bytes, value.data() + 8);
   return txn.Put(quota, mailbox, value);
 }
@@ -192,6 +209,21 @@ Result<uint64_t> WriteBatch::NextSeq() {
   return (*next_seq_)++;
 }
 
+Result<const MailboxUsage*> WriteBatch::UsageOf(ByteView mailbox) {
+  auto it = usage_.find(mailbox);
+  if (it == usage_.end()) {
+    LIAISON_ASSIGN_OR_RETURN(MailboxUsage held, ReadUsage(txn_, store_->quota_, mailbox));
+    it = usage_.emplace(Bytes(mailbox.begin(), mailbox.end()), CachedUsage{held, false}).first;
+  }
+  return &it->second.usage;
+}
+
+Status WriteBatch::SetUsage(ByteView mailbox, MailboxUsage usage) {
+  LIAISON_RETURN_IF_ERROR(UsageOf(mailbox).status());
+  usage_.find(mailbox)->second = CachedUsage{usage, true};
+  return Status::Ok();
+}
+
 Result<PutResult> WriteBatch::Put(const PutRequest& request) { return PutEntry(request, store_->clock_.NowMicros()); }
 
 Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast) {
@@ -211,7 +243,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
   };
   std::vector<Plan> plans(broadcast.copies.size());
   BroadcastOutcome outcome(broadcast.copies.size(), Status::Error(Code::kInternal, "copy not planned"));
-  std::map<Bytes, Usage16> usage_after;  // the mailboxes given a copy, with their usage after it
+  std::map<Bytes, MailboxUsage> usage_after;  // the mailboxes given a copy, with their usage after it
   std::map<Bytes, size_t> taken;         // dedup key -> the copy of this broadcast that stores it
   std::vector<size_t> sizes;
   for (size_t i = 0; i < broadcast.copies.size(); ++i) {
@@ -239,15 +271,15 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
     }
     auto usage = usage_after.find(plan.mailbox);
     if (usage == usage_after.end()) {
-      LIAISON_ASSIGN_OR_RETURN(Usage16 held, ReadUsage(txn_, s.quota_, plan.mailbox));
-      usage = usage_after.emplace(plan.mailbox, held).first;
+      LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* held, UsageOf(plan.mailbox));
+      usage = usage_after.emplace(plan.mailbox, *held).first;
     }
     const size_t charged = copy.envelope.size() + broadcast.body.size();
     if (Status quota = CheckQuota(s.options_, usage->second, charged); !quota.ok()) {
       outcome[i] = quota;
       continue;
     }
-    usage->second.count += 1;
+    usage->second.messages += 1;
     usage->second.bytes += charged;
     taken.emplace(plan.dedup_key, i);
     plan.store = true;
@@ -281,7 +313,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
                                                            charged, expires_at, now, body_id));
     outcome[i] = PutResult{seq, false, expires_at};
   }
-  for (const auto& [mailbox, usage] : usage_after) LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  for (const auto& [mailbox, usage] : usage_after) LIAISON_RETURN_IF_ERROR(SetUsage(mailbox, usage));
   Bytes value;
   value.reserve(4 + broadcast.body.size());
   value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
@@ -297,23 +329,23 @@ Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, int64_t now) {
   const int64_t expires_at = s.ExpiresAt(request.expires_at, now);
   if (expires_at <= now) return Status::Error(Code::kExpired, "the message expired before it was stored");
 
-  const Bytes mailbox = MailboxKey(request.recipient);
-  const Bytes dedup_key = Concat(mailbox, request.message_id);
-  LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, dedup_key));
+  KeyBuffer dedup_key;
+  dedup_key.AddMailbox(request.recipient);
+  const ByteView mailbox = dedup_key.view();
+  dedup_key.Add(request.message_id);
+  LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, dedup_key.view()));
   if (existing) {
     if (existing->size() != 16) return Status::Error(Code::kCorruption, "dedup record of wrong size");
     return PutResult{GetBigEndian64(existing->data()), true, static_cast<int64_t>(GetBigEndian64(existing->data() + 8))};
   }
 
-  LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
-  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, usage, request.envelope.size()));
+  LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* usage, UsageOf(mailbox));
+  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, *usage, request.envelope.size()));
   LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
   const auto charged = static_cast<uint32_t>(request.envelope.size());
-  LIAISON_ASSIGN_OR_RETURN(const uint64_t seq,
-                           WriteEntry(mailbox, dedup_key, request.message_id, request.envelope, charged, expires_at, now, 0));
-  usage.count += 1;
-  usage.bytes += charged;
-  LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, WriteEntry(mailbox, dedup_key.view(), request.message_id, request.envelope,
+                                                         charged, expires_at, now, 0));
+  LIAISON_RETURN_IF_ERROR(SetUsage(mailbox, MailboxUsage{usage->messages + 1, usage->bytes + charged}));
   return PutResult{seq, false, expires_at};
 }
 
@@ -323,22 +355,22 @@ Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, co
   MailboxStore& s = *store_;
   LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, NextSeq());
   const auto seq_be = Be64(seq);
-  Bytes body;
-  body.reserve(mailbox.size() + kBodyFixedBytes + envelope.size());
-  body.insert(body.end(), mailbox.begin(), mailbox.end());
-  body.insert(body.end(), message_id.begin(), message_id.end());
   const auto stored_at_be = Be64(static_cast<uint64_t>(now));
   const auto expires_be = Be64(static_cast<uint64_t>(expires_at));
-  body.insert(body.end(), stored_at_be.begin(), stored_at_be.end());
-  body.insert(body.end(), expires_be.begin(), expires_be.end());
-  body.insert(body.end(), envelope.begin(), envelope.end());
-  LIAISON_RETURN_IF_ERROR(txn_.Put(s.bodies_, seq_be, body, MDB_APPEND).WithContext("storing the envelope"));
+  // The body is written in place in the map: no copy of the envelope is assembled first.
+  auto body = txn_.Reserve(s.bodies_, seq_be, mailbox.size() + kBodyFixedBytes + envelope.size(), MDB_APPEND);
+  if (!body.ok()) return body.status().WithContext("storing the envelope");
+  uint8_t* out = *body;
+  for (ByteView part : {mailbox, ByteView(message_id), ByteView(stored_at_be), ByteView(expires_be), envelope}) {
+    if (!part.empty()) std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
   if (body_id != 0) LIAISON_RETURN_IF_ERROR(txn_.Put(s.refs_, seq_be, Be64(body_id), MDB_APPEND));
   const std::array<uint8_t, 4> size_be{static_cast<uint8_t>(charged_bytes >> 24), static_cast<uint8_t>(charged_bytes >> 16),
                                        static_cast<uint8_t>(charged_bytes >> 8), static_cast<uint8_t>(charged_bytes)};
-  LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq), size_be));
-  LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, Concat(seq_be, expires_be)));
-  LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, Concat(expires_be, seq_be), dedup_key));
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, KeyBuffer().Add(mailbox).Add(seq_be).view(), size_be));
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, KeyBuffer().Add(seq_be).Add(expires_be).view()));
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, KeyBuffer().Add(expires_be).Add(seq_be).view(), dedup_key));
   return seq;
 }
 
@@ -381,10 +413,9 @@ Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
       LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, body_key, value));
     }
   }
-  LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn_, s.quota_, mailbox));
-  usage.count = usage.count > 0 ? usage.count - 1 : 0;
-  usage.bytes = usage.bytes >= size ? usage.bytes - size : 0;
-  LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, s.quota_, mailbox, usage));
+  LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* held, UsageOf(mailbox));
+  LIAISON_RETURN_IF_ERROR(SetUsage(mailbox, MailboxUsage{held->messages > 0 ? held->messages - 1 : 0,
+                                                         held->bytes >= size ? held->bytes - size : 0}));
   *deleted = true;
   return Status::Ok();
 }
@@ -491,6 +522,9 @@ Status WriteBatch::AppendRosterEpoch(uint64_t number, ByteView signed_epoch) {
 }
 
 Status WriteBatch::Commit() {
+  for (const auto& [mailbox, cached] : usage_) {
+    if (cached.changed) LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, store_->quota_, mailbox, cached.usage));
+  }
   if (next_seq_) {
     LIAISON_RETURN_IF_ERROR(txn_.Put(store_->meta_, AsBytes(kNextSeqKey), Be64(*next_seq_)));
   }
@@ -551,8 +585,8 @@ Status MailboxStore::ReleaseFreedPages() {
 Result<MailboxUsage> MailboxStore::Usage(std::string_view recipient) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
-  LIAISON_ASSIGN_OR_RETURN(Usage16 usage, ReadUsage(txn, quota_, MailboxKey(recipient)));
-  return MailboxUsage{usage.count, usage.bytes};
+  LIAISON_ASSIGN_OR_RETURN(MailboxUsage usage, ReadUsage(txn, quota_, MailboxKey(recipient)));
+  return usage;
 }
 
 Result<std::optional<Bytes>> MailboxStore::GetKeyBundle(std::string_view address) {

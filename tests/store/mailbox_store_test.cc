@@ -135,6 +135,58 @@ TEST_CASE("a full mailbox refuses with MailboxFull by count and by bytes, and ac
   CHECK(PutOne(*store, "a/1", 9, Bytes(10, 9)).ok());
 }
 
+TEST_CASE("within one batch, puts, acknowledgements and broadcast copies see each other's quota; an aborted batch changes none",
+          "[store][mailbox][quota]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.max_mailbox_messages = 3;
+  auto store = OpenStore(dir, clock, options);
+  std::vector<uint64_t> seqs;
+  {
+    auto batch = store->BeginWrite();
+    REQUIRE(batch.ok());
+    for (uint8_t i = 1; i <= 3; ++i) {
+      auto put = batch->Put({"a/1", Id(i), 0, Bytes(10, i)});
+      REQUIRE(put.ok());
+      seqs.push_back(put->seq);
+    }
+    CHECK(batch->Put({"a/1", Id(4), 0, Bytes(10, 4)}).status().code() == Code::kMailboxFull);
+    CHECK(store->Usage("a/1")->messages == 0);  // nothing is visible before the commit
+    REQUIRE(batch->Commit().ok());
+  }
+  CHECK(store->Usage("a/1")->messages == 3);
+  CHECK(store->Usage("a/1")->bytes == 30);
+  {
+    auto batch = store->BeginWrite();
+    REQUIRE(batch.ok());
+    REQUIRE(batch->Ack("a/1", std::vector<uint64_t>{seqs[0]}).value() == 1);
+    REQUIRE(batch->Put({"a/1", Id(5), 0, Bytes(20, 5)}).ok());  // the room the ack just made
+    CHECK(batch->Put({"a/1", Id(6), 0, Bytes(10, 6)}).status().code() == Code::kMailboxFull);
+    const Bytes body(100, 0xbb);
+    std::vector<BroadcastCopy> copies = {{"a/1", Id(7), Bytes(10, 7)}, {"b/1", Id(7), Bytes(10, 7)}};
+    auto outcome = batch->PutBroadcast({0, body, copies});
+    REQUIRE(outcome.ok());
+    CHECK((*outcome)[0].status().code() == Code::kMailboxFull);
+    REQUIRE((*outcome)[1].ok());
+    REQUIRE(batch->Put({"b/1", Id(8), 0, Bytes(10, 8)}).ok());  // after its broadcast copy, in the same batch
+    REQUIRE(batch->Commit().ok());
+  }
+  CHECK(store->Usage("a/1")->messages == 3);
+  CHECK(store->Usage("a/1")->bytes == 10 + 10 + 20);
+  CHECK(store->Usage("b/1")->messages == 2);
+  CHECK(store->Usage("b/1")->bytes == 10 + 100 + 10);
+  {
+    auto batch = store->BeginWrite();
+    REQUIRE(batch.ok());
+    REQUIRE(batch->Ack("a/1", std::vector<uint64_t>{seqs[1], seqs[2]}).value() == 2);
+    REQUIRE(batch->Put({"b/1", Id(9), 0, Bytes(10, 9)}).ok());
+  }  // destroyed uncommitted: aborted
+  CHECK(store->Usage("a/1")->messages == 3);
+  CHECK(store->Usage("b/1")->messages == 2);
+  CHECK(FetchAll(*store, "a/1").size() == 3);
+}
+
 TEST_CASE("expired messages are not fetched and are swept with their dedup records", "[store][mailbox][expiry]") {
   StoreDir dir;
   FakeClock clock(kStart);
