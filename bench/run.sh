@@ -53,7 +53,7 @@ step() {  # step NAME COMMAND...: RESULT lines to results.txt, everything to NAM
   mosquitto -h 2>/dev/null | head -1 || true
   redis-server --version || true
 } >"$out/machine.txt" 2>&1
-step probe-lmdb "$b/liaison-bench-lmdb-probe" 2 1 22 48 64 100 512
+step probe-lmdb "$b/liaison-bench-lmdb-probe" 2 1 22 32 48 64 100 512
 step probe-curve "$b/liaison-bench-curve-probe" 200000
 step sessions "$b/liaison-bench-sessions" 20000
 step liaison "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --fanout 1000

@@ -94,8 +94,9 @@ for key, label in [
     ("commits_per_s.batch1", "LMDB durable commits/s, 1 value per commit"),
     ("commits_per_s.batch22", "LMDB durable commits/s, 22 values per commit"),
     ("values_per_s.batch22", "LMDB durable values/s, 22 per commit"),
+    ("values_per_s.batch32", "LMDB durable values/s, 32 per commit"),
     ("commits_per_s.batch48", "LMDB durable commits/s, 48 values per commit"),
-    ("values_per_s.batch48", "LMDB durable values/s, 48 per commit (relay's batch in A, 2026-12-02)"),
+    ("values_per_s.batch48", "LMDB durable values/s, 48 per commit"),
     ("disk_bytes_per_value.batch22", "LMDB storage writes per value, 22 per commit (bytes)"),
     ("commits_per_s.batch64", "LMDB durable commits/s, 64 values per commit"),
     ("values_per_s.batch64", "LMDB durable values/s, 64 per commit"),
@@ -113,11 +114,13 @@ print("targets (issue 7):")
 a, red = g("liaison", "A.send_msgs_per_s"), g("redis", "A.send_msgs_per_s")
 lm = g("lmdb", "values_per_s.batch100")
 lm48 = g("lmdb", "values_per_s.batch48")
+lm32 = g("lmdb", "values_per_s.batch32")
 checks = [
     ("A send >= 1.2x Redis appendfsync always", a is not None and red and a / red >= 1.2, ratio(a, red)),
     ("A send >= 60% of LMDB probe (100/commit, the whole window)", a is not None and lm and a / lm >= 0.6, ratio(a, lm)),
-    ("A send >= 60% of LMDB probe (48/commit, the relay's batch)", a is not None and lm48 and a / lm48 >= 0.6,
-     ratio(a, lm48)),
+    ("A send >= 60% of LMDB probe (48/commit)", a is not None and lm48 and a / lm48 >= 0.6, ratio(a, lm48)),
+    ("A send >= 60% of LMDB probe (32/commit, near the relay's batch)", a is not None and lm32 and a / lm32 >= 0.6,
+     ratio(a, lm32)),
     ("A drain >= Redis", (g("liaison", "A.drain_msgs_per_s") or 0) >= (g("redis", "A.drain_msgs_per_s") or 1e18),
      ratio(g("liaison", "A.drain_msgs_per_s"), g("redis", "A.drain_msgs_per_s"))),
     ("B p99 send->recipient < 2 ms", (g("liaison", "B.recipient_p99_ms") or 1e9) < 2, fmt(g("liaison", "B.recipient_p99_ms"))),
