@@ -50,8 +50,10 @@ class RelayServer {
   // The endpoint actually bound (with the real port if the configuration said "*").
   const std::string& endpoint() const { return endpoint_; }
 
-  // Serves until `stop` becomes true (checked at least every 200 ms).
-  Status Run(const std::atomic<bool>& stop);
+  // Serves until `stop` becomes true (checked at least every 200 ms). Whenever `log_counters`
+  // (if given) is found true, it is cleared and the activity counters are logged at once (the
+  // daemon sets it on SIGUSR1).
+  Status Run(const std::atomic<bool>& stop, std::atomic<bool>* log_counters = nullptr);
 
  private:
   struct Session;

@@ -19,9 +19,12 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};  // the one process-wide flag a signal handler may touch
+// The process-wide flags the signal handlers set (lock-free atomics: async-signal-safe).
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_log_counters{false};
 
 void OnSignal(int) { g_stop.store(true); }
+void OnLogCountersSignal(int) { g_log_counters.store(true); }
 
 int Fail(const liaison::Status& status) {
   std::fprintf(stderr, "liaison-relay: %s\n", status.ToString().c_str());
@@ -42,10 +45,13 @@ int Run(const std::string& dir, const std::string& listen) {
   action.sa_handler = OnSignal;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  struct sigaction log_action {};
+  log_action.sa_handler = OnLogCountersSignal;
+  sigaction(SIGUSR1, &log_action, nullptr);
   signal(SIGPIPE, SIG_IGN);
   auto server = liaison::relay::RelayServer::Open(*config, liaison::SystemClock());
   if (!server.ok()) return Fail(server.status());
-  liaison::Status status = (*server)->Run(g_stop);
+  liaison::Status status = (*server)->Run(g_stop, &g_log_counters);
   if (!status.ok()) return Fail(status);
   spdlog::info("stopped cleanly");
   return 0;
@@ -122,7 +128,7 @@ int main(int argc, char** argv) {
   auto* init = app.add_subcommand("init", "create a data directory with a default configuration and fresh keys");
   init->add_option("dir", dir, "data directory")->required();
   init->add_option("--listen", listen, "endpoint to write into relay.toml (default tcp://127.0.0.1:7400)");
-  auto* run = app.add_subcommand("run", "serve until SIGTERM or SIGINT");
+  auto* run = app.add_subcommand("run", "serve until SIGTERM or SIGINT (SIGUSR1 logs the activity counters)");
   run->add_option("dir", dir, "data directory")->required();
   run->add_option("--listen", listen, "override the configured endpoint, e.g. tcp://127.0.0.1:*");
   auto* reg = app.add_subcommand("register", "admit a device from the card `liaison card` printed");

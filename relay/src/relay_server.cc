@@ -226,7 +226,7 @@ Status RelayServer::Setup() {
   return Status::Ok();
 }
 
-Status RelayServer::Run(const std::atomic<bool>& stop) {
+Status RelayServer::Run(const std::atomic<bool>& stop, std::atomic<bool>* log_counters) {
   while (!stop.load()) {
     // Take requests only while the next job has room: beyond that, ZeroMQ's receive queue and
     // TCP hold them back.
@@ -238,9 +238,9 @@ Status RelayServer::Run(const std::atomic<bool>& stop) {
     try {
       zmq::poll(items, 2, timeout);
     } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return Status::Error(Code::kInternal, std::string("poll: ") + e.what());
+      if (e.num() != EINTR) return Status::Error(Code::kInternal, std::string("poll: ") + e.what());
     }
+    if (log_counters != nullptr && log_counters->exchange(false)) LogCounters();
     if (!OnCommitFinished() && !committer_->busy()) Periodic();
     if (room) Receive();
     StartCommitIfIdle();

@@ -1,5 +1,6 @@
 #include "integration/relay_process_util.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -28,12 +29,19 @@ namespace liaison::testing {
 
 namespace {
 
-pid_t Spawn(const std::vector<std::string>& argv) {
+// Starts `argv`; with a `stderr_path`, its standard error is appended to that file.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& stderr_path = {}) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  REQUIRE(posix_spawn_file_actions_init(&actions) == 0);
+  if (!stderr_path.empty()) {
+    REQUIRE(posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644) == 0);
+  }
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
   REQUIRE(rc == 0);
   return pid;
 }
@@ -101,7 +109,7 @@ void RelayProcess::StartWrapped(const std::vector<std::string>& wrapper) {
     argv.push_back("--listen");
     argv.push_back(endpoint_);
   }
-  pid_ = Spawn(argv);
+  pid_ = Spawn(argv, log_path_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     auto text = ReadFile(endpoint_file);
@@ -125,6 +133,11 @@ void RelayProcess::Kill(int signal) {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+void RelayProcess::Signal(int signal) {
+  REQUIRE(pid_ > 0);
+  REQUIRE(::kill(pid_, signal) == 0);
 }
 
 long RelayProcess::StatusKiB(const std::string& field) const {

@@ -56,6 +56,11 @@ class RelayProcess {
   void Stop();
   // Sends `signal` and waits for the process to end.
   void Kill(int signal);
+  // Sends `signal` and returns at once.
+  void Signal(int signal);
+  // Before Start(): the relay's standard error (its log) goes to `path` (appended) instead of
+  // the test's output.
+  void set_log_path(const std::string& path) { log_path_ = path; }
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   // A field of /proc/PID/status in KiB, e.g. "VmHWM" (peak resident set) or "VmRSS".
@@ -78,6 +83,7 @@ class RelayProcess {
   std::string public_key_;
   pid_t pid_ = -1;
   bool wrapped_ = false;
+  std::string log_path_;
 };
 
 // A device made directly from keys, for tests that must send what liaison::Client never would.

@@ -2,6 +2,8 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <regex>
 #include <thread>
 
 #include "base/clock.h"
@@ -92,6 +94,49 @@ TEST_CASE("a message to an offline recipient is delivered when it comes online, 
   REQUIRE(officer->Sync().ok());
   CHECK(Texts(*officer) == std::vector<std::string>{"association/1: Wir rufen an."});
   CHECK(association->Sync()->received == 0);  // acknowledged messages are gone from the relay
+}
+
+TEST_CASE("SIGUSR1 makes the running relay log its counters, commits and writes included, and it keeps serving",
+          "[integration][relay][operations]") {
+  TempDir dir;
+  RelayProcess relay(dir.Sub("relay"));
+  const std::string log_path = dir.Sub("relay.log");
+  relay.set_log_path(log_path);
+  relay.Start();
+  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  REQUIRE(association->Sync().ok());  // publishes its keys: one write
+  for (const char* text : {"eins", "zwei", "drei"}) REQUIRE(officer->Send("association/1", text).ok());
+
+  // Each line of the log that reports the counters.
+  auto counter_lines = [&] {
+    std::vector<std::string> lines;
+    std::ifstream in(log_path);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("since start:") != std::string::npos) lines.push_back(line);
+    }
+    return lines;
+  };
+  REQUIRE(counter_lines().empty());
+  relay.Signal(SIGUSR1);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 250 && lines.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    lines = counter_lines();
+  }
+  REQUIRE(lines.size() == 1);
+  INFO(lines[0]);
+  CHECK(lines[0].find("since start: 3 messages stored") != std::string::npos);
+  std::smatch commits;
+  REQUIRE(std::regex_search(lines[0], commits, std::regex(R"((\d+) commits of (\d+) writes)")));
+  const int commit_count = std::stoi(commits[1].str());
+  const int write_count = std::stoi(commits[2].str());
+  CHECK(write_count >= 4);  // the three sends and at least one key publication
+  CHECK(commit_count >= 1);
+  CHECK(commit_count <= write_count);
+
+  REQUIRE(association->Sync()->received == 3);  // still serving
+  relay.Stop();
 }
 
 TEST_CASE("nothing acknowledged is lost when the relay is stopped or killed and restarted",
