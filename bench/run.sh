@@ -57,6 +57,11 @@ step probe-lmdb "$b/liaison-bench-lmdb-probe" 2 1 22 32 48 64 100 512
 step probe-curve "$b/liaison-bench-curve-probe" 200000
 step sessions "$b/liaison-bench-sessions" 20000
 step liaison "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --fanout 1000
+# The probe again at the batch the relay formed in A (its writes per commit, from its counters).
+relay_batch=$(awk '$1 == "RESULT" && $2 == "liaison" && $3 == "A.writes_per_commit" {printf "%d", $4 + 0.5}' "$results")
+if [ -n "$relay_batch" ] && [ "$relay_batch" -gt 0 ]; then
+  step probe-lmdb-relay-batch "$b/liaison-bench-lmdb-probe" 2 "$relay_batch"
+fi
 step liaison-w64 "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 64 --only A \
   --label liaison-w64
 step mosquitto "$b/liaison-bench-mosquitto" "${sizes[@]}" --window 100
