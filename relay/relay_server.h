@@ -67,7 +67,7 @@ class RelayServer {
   // SEND_BROADCAST counting its items) and the deferred reads of both jobs are below kMaxRequestsPerBatch and kMaxBatchBytes.
   bool HasRoom() const;
   // If the commit thread has finished its job: starts the next job and answers the finished one
-  // (FinishJob), and returns true.
+  // (FinishJob; first, when reads wait on it), and returns true.
   bool OnCommitFinished();
   // Takes what has arrived, up to the room left in the next job.
   void Receive();

@@ -74,7 +74,6 @@ struct RelayServer::Job {
   size_t stores = 0;  // against kMaxRequestsPerBatch: a SEND_MANY or SEND_BROADCAST counts its items
   size_t bytes = 0;   // request bytes held, against kMaxBatchBytes
   std::vector<Request> reads_after;
-  bool writes_after = false;  // reads_after holds a PUBLISH_ROSTER, which writes on the network thread
 };
 
 // Replies waiting for room in one connection's send queue, oldest first.
@@ -262,14 +261,15 @@ bool RelayServer::OnCommitFinished() {
   std::unique_ptr<Job> done = std::move(in_flight_);
   Periodic();  // its sweep writes: only between commits
   // The next commit (what arrived during this one) starts before this one's replies and pushes
-  // are sent, so that the commit thread does not wait for them; unless a roster publication
-  // waits here, whose write must come between the two commits.
-  if (done->writes_after) {
-    FinishJob(*done);
+  // are sent, so that the commit thread does not wait for them. Not while reads wait on this
+  // job: each must see this commit and none that came after its request (and a PUBLISH_ROSTER
+  // among them writes, between the two commits).
+  if (done->reads_after.empty()) {
     StartCommitIfIdle();
+    FinishJob(*done);
   } else {
-    StartCommitIfIdle();
     FinishJob(*done);
+    StartCommitIfIdle();
   }
   return true;
 }
@@ -425,10 +425,7 @@ void RelayServer::HandleRequest(Request&& request) {
     // device's pending writes when they depend on them.
     Job* behind = nullptr;
     if (type == FrameType::kPublishRoster) {
-      if (coordinator_key_ && in_flight_) {  // in list mode it is refused at once
-        behind = in_flight_.get();
-        behind->writes_after = true;
-      }
+      if (coordinator_key_) behind = in_flight_.get();  // in list mode it is refused at once
     } else if (WaitsForOwnWrites(type)) {
       auto it = pending_writes_.find(request.user);
       if (it != pending_writes_.end()) behind = it->second == next_->generation ? next_.get() : in_flight_.get();
