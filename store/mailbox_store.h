@@ -152,6 +152,7 @@ class WriteBatch {
  private:
   friend class MailboxStore;
   WriteBatch(MailboxStore* store, Txn txn) : store_(store), txn_(std::move(txn)) {}
+  // `mailbox` is the key of a checked address (at most 1 + 64 bytes).
   Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
   // Put() at time `now`: checks (address, expiry, dedup, quota, room), then WriteEntry and the quota.
   Result<PutResult> PutEntry(const PutRequest& request, int64_t now);

@@ -21,17 +21,9 @@ Status CheckAddress(std::string_view address) {
   return Status::Ok();
 }
 
-Bytes MailboxKey(std::string_view address) {
-  Bytes key;
-  key.reserve(1 + address.size() + 16);
-  key.push_back(static_cast<uint8_t>(address.size()));
-  key.insert(key.end(), address.begin(), address.end());
-  return key;
-}
-
 // A key assembled on the stack, for the writes of every put. The longest is a dedup key: a
-// mailbox (1 + up to 64 bytes) and a message id (16). Appending beyond that is a programming
-// error and aborts.
+// mailbox (1 + up to 64 bytes, the address checked by CheckAddress) and a message id (16).
+// Appending beyond that is a programming error and aborts.
 class KeyBuffer {
  public:
   KeyBuffer& Add(ByteView part) {
@@ -51,6 +43,13 @@ class KeyBuffer {
   size_t size_ = 0;
 };
 
+// mailbox = u8 length | address (of a checked address), as an owned key.
+Bytes MailboxKey(std::string_view address) {
+  KeyBuffer key;
+  const ByteView view = key.AddMailbox(address).view();
+  return Bytes(view.begin(), view.end());
+}
+
 Bytes Concat(ByteView a, ByteView b) {
   Bytes out(a.begin(), a.end());
   out.insert(out.end(), b.begin(), b.end());
@@ -63,7 +62,8 @@ std::array<uint8_t, 8> Be64(uint64_t v) {
   return out;
 }
 
-Bytes IndexKey(ByteView mailbox, uint64_t seq) { return Concat(mailbox, Be64(seq)); }
+// index key = mailbox | seq:u64be.
+KeyBuffer IndexKey(ByteView mailbox, uint64_t seq) { return KeyBuffer().Add(mailbox).Add(Be64(seq)); }
 
 bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
@@ -368,7 +368,7 @@ Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, co
   if (body_id != 0) LIAISON_RETURN_IF_ERROR(txn_.Put(s.refs_, seq_be, Be64(body_id), MDB_APPEND));
   const std::array<uint8_t, 4> size_be{static_cast<uint8_t>(charged_bytes >> 24), static_cast<uint8_t>(charged_bytes >> 16),
                                        static_cast<uint8_t>(charged_bytes >> 8), static_cast<uint8_t>(charged_bytes)};
-  LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, KeyBuffer().Add(mailbox).Add(seq_be).view(), size_be));
+  LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq).view(), size_be));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, KeyBuffer().Add(seq_be).Add(expires_be).view()));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, KeyBuffer().Add(expires_be).Add(seq_be).view(), dedup_key));
   return seq;
@@ -377,13 +377,13 @@ Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, co
 Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
   MailboxStore& s = *store_;
   *deleted = false;
-  const Bytes index_key = IndexKey(mailbox, seq);
-  LIAISON_ASSIGN_OR_RETURN(auto entry, txn_.Get(s.index_, index_key));
+  const KeyBuffer index_key = IndexKey(mailbox, seq);
+  LIAISON_ASSIGN_OR_RETURN(auto entry, txn_.Get(s.index_, index_key.view()));
   if (!entry) return Status::Ok();
   if (entry->size() != 4) return Status::Error(Code::kCorruption, "index record of wrong size");
   const uint32_t size = static_cast<uint32_t>((*entry)[0]) << 24 | static_cast<uint32_t>((*entry)[1]) << 16 |
                         static_cast<uint32_t>((*entry)[2]) << 8 | (*entry)[3];
-  LIAISON_ASSIGN_OR_RETURN(bool removed_index, txn_.Del(s.index_, index_key));
+  LIAISON_ASSIGN_OR_RETURN(bool removed_index, txn_.Del(s.index_, index_key.view()));
   LIAISON_ASSIGN_OR_RETURN(bool removed_body, txn_.Del(s.bodies_, Be64(seq)));
   if (!removed_index || !removed_body) {
     return Status::Error(Code::kCorruption, "index and body of message " + std::to_string(seq) + " disagree");
@@ -542,7 +542,7 @@ Result<std::vector<StoredMessage>> MailboxStore::Fetch(std::string_view recipien
   LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, index_));
   std::vector<StoredMessage> out;
   size_t bytes = 0;
-  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.Seek(IndexKey(mailbox, after_seq + 1)));
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.Seek(IndexKey(mailbox, after_seq + 1).view()));
   while (entry && HasPrefix(entry->key, mailbox) && entry->key.size() == mailbox.size() + 8) {
     if (out.size() >= max_items) {
       *more = true;
@@ -640,7 +640,8 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
   size_t removed_pending = 0;
   for (const auto& [key, dedup_key] : expired) {
     const uint64_t seq = GetBigEndian64(key.data() + 8);
-    if (dedup_key.empty() || dedup_key.size() < 1u + dedup_key[0] + 16) {
+    if (dedup_key.empty() || dedup_key[0] == 0 || dedup_key[0] > kMaxAddressBytes ||
+        dedup_key.size() < 1u + dedup_key[0] + 16) {
       return Status::Error(Code::kCorruption, "expiry record of wrong size");
     }
     const ByteView mailbox(dedup_key.data(), 1u + dedup_key[0]);

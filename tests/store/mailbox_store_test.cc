@@ -208,6 +208,37 @@ TEST_CASE("expired messages are not fetched and are swept with their dedup recor
   CHECK(*store->SweepExpired(100) == 0);  // nothing else is due yet
 }
 
+TEST_CASE("an expiry record naming a mailbox longer than any address is reported as corruption, and nothing is swept",
+          "[store][mailbox][expiry][corruption]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  auto store = OpenStore(dir, clock);
+  REQUIRE(PutOne(*store, "a/1", 1, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
+  {
+    // Overwrite the one expiry record's value as a damaged disk might: a mailbox length of 200,
+    // with that many bytes and an id present.
+    auto txn = Txn::BeginWrite(store->env());
+    REQUIRE(txn.ok());
+    auto expiry = txn->OpenDb("expiry");
+    REQUIRE(expiry.ok());
+    auto cursor = Cursor::Open(*txn, *expiry);
+    REQUIRE(cursor.ok());
+    auto first = cursor->First();
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    const Bytes key((*first)->key.begin(), (*first)->key.end());
+    Bytes damaged{200};
+    damaged.resize(1 + 200 + 16, 'x');
+    REQUIRE(txn->Put(*expiry, key, damaged).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  clock.Advance(11 * kMicrosPerSecond);
+  auto swept = store->SweepExpired(100);
+  REQUIRE_FALSE(swept.ok());
+  CHECK(swept.status().code() == Code::kCorruption);
+  CHECK(store->Usage("a/1")->messages == 1);  // the sweep's batch wrote nothing
+}
+
 TEST_CASE("the expiry a sender asks for is clamped to the maximum TTL", "[store][mailbox][expiry]") {
   StoreDir dir;
   FakeClock clock(kStart);
