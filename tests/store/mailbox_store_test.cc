@@ -164,7 +164,8 @@ TEST_CASE("within one batch, puts, acknowledgements and broadcast copies see eac
     REQUIRE(batch->Put({"a/1", Id(5), 0, Bytes(20, 5)}).ok());  // the room the ack just made
     CHECK(batch->Put({"a/1", Id(6), 0, Bytes(10, 6)}).status().code() == Code::kMailboxFull);
     const Bytes body(100, 0xbb);
-    std::vector<BroadcastCopy> copies = {{"a/1", Id(7), Bytes(10, 7)}, {"b/1", Id(7), Bytes(10, 7)}};
+    const Bytes envelope(10, 7);  // outlives the copies, which only view it
+    std::vector<BroadcastCopy> copies = {{"a/1", Id(7), envelope}, {"b/1", Id(7), envelope}};
     auto outcome = batch->PutBroadcast({0, body, copies});
     REQUIRE(outcome.ok());
     CHECK((*outcome)[0].status().code() == Code::kMailboxFull);
@@ -221,12 +222,15 @@ TEST_CASE("an expiry record naming a mailbox longer than any address is reported
     REQUIRE(txn.ok());
     auto expiry = txn->OpenDb("expiry");
     REQUIRE(expiry.ok());
-    auto cursor = Cursor::Open(*txn, *expiry);
-    REQUIRE(cursor.ok());
-    auto first = cursor->First();
-    REQUIRE(first.ok());
-    REQUIRE(first->has_value());
-    const Bytes key((*first)->key.begin(), (*first)->key.end());
+    Bytes key;
+    {  // a write transaction's cursor must be closed before its commit
+      auto cursor = Cursor::Open(*txn, *expiry);
+      REQUIRE(cursor.ok());
+      auto first = cursor->First();
+      REQUIRE(first.ok());
+      REQUIRE(first->has_value());
+      key.assign((*first)->key.begin(), (*first)->key.end());
+    }
     Bytes damaged{200};
     damaged.resize(1 + 200 + 16, 'x');
     REQUIRE(txn->Put(*expiry, key, damaged).ok());
