@@ -97,6 +97,12 @@ Bytes EncodeOrDie(const T& value) {
   return std::move(encoded).value();
 }
 
+// The body of every reply that carries nothing (SEND, PUBLISH_KEYS, ...), encoded once.
+const Bytes& EmptyBody() {
+  static const Bytes body = EncodeOrDie(wire::Empty{});
+  return body;
+}
+
 std::string Short(std::string_view address) { return std::string(address.substr(0, 64)); }
 
 // A FETCH reply or push frame, encoded into one buffer of about its final size: a page of
@@ -495,6 +501,9 @@ void RelayServer::StartCommitIfIdle() {
   in_flight_ = std::move(next_);
   next_ = std::make_unique<Job>();
   next_->generation = next_generation_++;
+  // Sized by load: the next job likely holds about as many writes as this one, so that adding
+  // them does not move the Pending objects again and again.
+  next_->writes.reserve(in_flight_->writes.size());
   Job* job = in_flight_.get();
   committer_->Start([this, job] {
     std::vector<Pending*> writes;
@@ -525,7 +534,7 @@ void RelayServer::FinishJob(Job& job) {
       if (!p.put.duplicate) touched.push_back(send.recipient);
       ++(p.put.duplicate ? counters_.stored_before : counters_.stored);
       Reply(p.request, static_cast<uint16_t>(p.put.duplicate ? WireStatus::kStoredBefore : WireStatus::kOk),
-            ReplyType(type), EncodeOrDie(wire::Empty{}));
+            ReplyType(type), EmptyBody());
     } else if (type == FrameType::kSendBroadcast) {
       const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
       wire::SendBroadcastReply reply;
@@ -560,7 +569,7 @@ void RelayServer::FinishJob(Job& job) {
                                     p.claimed.one_time_prekey ? std::move(*p.claimed.one_time_prekey) : Bytes()};
       Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(reply));
     } else {
-      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EncodeOrDie(wire::Empty{}));
+      Reply(p.request, static_cast<uint16_t>(WireStatus::kOk), ReplyType(type), EmptyBody());
     }
   }
   for (const Request& request : job.reads_after) {
@@ -585,7 +594,7 @@ bool RelayServer::AnswerRead(const Request& request) {
       // again on a new subscription.
       sessions_[request.user] = Session{request.routing_id, true, 0, 0, false};
       spdlog::debug("{} subscribed", Short(request.user));
-      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EmptyBody());
       return true;
     }
     case FrameType::kFetch: {
@@ -680,7 +689,7 @@ bool RelayServer::AnswerRead(const Request& request) {
     case FrameType::kPing: {
       auto body = wire::Decode<wire::Empty>(frame->body);
       if (!body.ok()) { ReplyError(request, reply_type, body.status()); break; }
-      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EncodeOrDie(wire::Empty{}));
+      Reply(request, static_cast<uint16_t>(WireStatus::kOk), reply_type, EmptyBody());
       break;
     }
     default:
