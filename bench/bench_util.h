@@ -95,6 +95,9 @@ long StatusKiB(pid_t pid, const std::string& field);
 // A field of /proc/PID/io ("write_bytes": bytes this process caused to be written to storage);
 // -1 if absent or not readable.
 long long IoField(pid_t pid, const std::string& field);
+// CPU time `pid` has used so far, user and system, all threads (/proc/PID/stat utime + stime,
+// in clock ticks: 10 ms on a 100 Hz kernel); -1 if unreadable.
+double CpuSeconds(pid_t pid);
 // Resets the peak RSS (VmHWM) of `pid` to its current RSS (writes "5" to /proc/PID/clear_refs);
 // false if the kernel refused.
 bool ResetPeakRss(pid_t pid);

@@ -16,7 +16,9 @@
 // Usage: liaison-bench --relay PATH [--messages N] [--window W] [--latency-messages M]
 //                      [--rate R] [--durability K] [--idle C] [--fanout F] [--only ABCDE] [--label NAME]
 // Environment: LIAISON_BENCH_PERF_DIR=DIR records `perf record -g` of the relay per phase into
-// DIR; LIAISON_BENCH_SYSCALLS=1 counts the relay's syscalls during A's send phase (perf stat).
+// DIR; LIAISON_BENCH_SYSCALLS=1 counts the relay's syscalls during A's send phase (perf stat);
+// LIAISON_BENCH_RELAY_PRELOAD=LIB starts the relay with LD_PRELOAD=LIB (bench/run.sh: the
+// fsync no-op diagnostic, with --only A).
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -91,6 +93,10 @@ class Relay {
     const std::string endpoint_file = dir_ + "/endpoint";
     std::filesystem::remove(endpoint_file);
     std::vector<std::string> argv{bin_, "run", dir_};
+    const char* preload = std::getenv("LIAISON_BENCH_RELAY_PRELOAD");
+    if (preload != nullptr && *preload != '\0') {
+      argv.insert(argv.begin(), {"env", std::string("LD_PRELOAD=") + preload});  // env execs: same pid
+    }
     if (!endpoint_.empty()) argv.insert(argv.end(), {"--listen", endpoint_});
     pid_ = Spawn(argv, log_);
     const int64_t deadline = NowNs() + 20'000'000'000;
@@ -463,6 +469,7 @@ void WorkloadA(const Options& o, Relay& relay, zmq::context_t& context, const De
   Note("A: sending %zu messages, window %zu ...", o.messages, o.window);
   const long long written_before = IoField(pid, "write_bytes");
   const auto counters_before = relay.Counters();
+  const double relay_cpu_before = CpuSeconds(pid), own_cpu_before = CpuSeconds(getpid());
   SendOutcome sent;
   {
     PerfPhase perf(pid, "A-send");
@@ -475,6 +482,10 @@ void WorkloadA(const Options& o, Relay& relay, zmq::context_t& context, const De
     }
   }
   const double send_seconds = SecondsBetween(sent.start_ns, sent.end_ns);
+  // CPU per message, relay and this sender, over the whole send phase (ticks of 10 ms).
+  const double relay_cpu = CpuSeconds(pid) - relay_cpu_before, own_cpu = CpuSeconds(getpid()) - own_cpu_before;
+  Report(kSystem, "A.relay_cpu_us_per_msg", relay_cpu * 1e6 / static_cast<double>(o.messages), "us");
+  Report(kSystem, "A.sender_cpu_us_per_msg", own_cpu * 1e6 / static_cast<double>(o.messages), "us");
   const auto counters_after = counters_before ? relay.Counters() : std::nullopt;
   if (counters_before && counters_after) {
     const uint64_t commits = counters_after->commits - counters_before->commits;

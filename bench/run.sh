@@ -8,7 +8,8 @@
 #     --profile   afterwards, liaison's A and B again under `perf record -g` and `perf stat`
 #                 (syscalls); reports into the output directory
 #     --no-setup  skip scripts/setup_bench.sh (packages already installed)
-# Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new directory under /tmp).
+# Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new directory under /tmp),
+# A_ROUNDS (default 3: how many runs of workload A each system gets in all).
 #
 # Every server (liaison-relay, mosquitto, redis-server) is started by the bench programs on
 # 127.0.0.1 (ports checked free), with its data in a temporary directory, and stopped by its pid.
@@ -29,7 +30,7 @@ out=${OUT_DIR:-$(mktemp -d /tmp/liaison-bench-run-XXXXXX)}
 mkdir -p "$out"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 --target liaison-relay liaison-bench liaison-bench-mosquitto liaison-bench-redis \
-  liaison-bench-lmdb-probe liaison-bench-curve-probe liaison-bench-sessions >"$out/build.log"
+  liaison-bench-lmdb-probe liaison-bench-curve-probe liaison-bench-sessions liaison-bench-fsync-noop >"$out/build.log"
 b="$build/bench"
 if [ "$quick" = 1 ]; then
   sizes=(--messages 10000 --latency-messages 2000 --durability 2000 --idle 200)
@@ -54,7 +55,7 @@ step() {  # step NAME COMMAND...: RESULT lines to results.txt, everything to NAM
   redis-server --version || true
 } >"$out/machine.txt" 2>&1
 step probe-lmdb "$b/liaison-bench-lmdb-probe" 2 1 22 32 48 64 100 512
-step probe-curve "$b/liaison-bench-curve-probe" 200000
+step probe-curve "$b/liaison-bench-curve-probe" 200000 100
 step sessions "$b/liaison-bench-sessions" 20000
 step liaison "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --fanout 1000
 # The probe again at the batch the relay formed in A (its writes per commit, from its counters).
@@ -64,8 +65,31 @@ if [ -n "$relay_batch" ] && [ "$relay_batch" -gt 0 ]; then
 fi
 step liaison-w64 "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 64 --only A \
   --label liaison-w64
+# Diagnostic, not a durable figure: A with the relay's fsync/fdatasync made no-ops, to show how
+# much of A's send rate the durable commits cost.
+noop="$b/libliaison-bench-fsync-noop.so"
+[[ "$noop" = /* ]] || noop="$PWD/$noop"
+LIAISON_BENCH_RELAY_PRELOAD="$noop" \
+  step liaison-nofsync "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A \
+  --label liaison-nofsync
 step mosquitto "$b/liaison-bench-mosquitto" "${sizes[@]}" --window 100
 step redis "$b/liaison-bench-redis" "${sizes[@]}" --window 100
+# Workload A again in interleaved rounds (liaison, Mosquitto, Redis, liaison, ...): on this
+# machine one system's rate moves by a quarter within minutes, so table.py also reports each
+# system's median over all its A runs (the runs above and these) and the ratios of the medians.
+# Their RESULT lines name the system as SYSTEM@ROUND.
+round_step() {  # round_step SYSTEM ROUND COMMAND...
+  local system=$1 round=$2; shift 2
+  echo "bench: $system A, round $round ..." >&2
+  "$@" 2>"$out/$system-A-$round.log" | tee -a "$out/$system-A-$round.log" |
+    { grep "^RESULT $system " || true; } | sed "s/^RESULT $system /RESULT $system@$round /" >>"$results"
+}
+a_rounds=${A_ROUNDS:-3}
+for round in $(seq 2 "$a_rounds"); do
+  round_step liaison "$round" "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A
+  round_step mosquitto "$round" "$b/liaison-bench-mosquitto" "${sizes[@]}" --window 100 --only A
+  round_step redis "$round" "$b/liaison-bench-redis" "${sizes[@]}" --window 100 --only A
+done
 echo "loadavg at end: $(cat /proc/loadavg)" >>"$out/machine.txt"
 python3 bench/table.py "$results" "$out/machine.txt" | tee "$out/table.txt"
 if [ "$profile" = 1 ]; then
