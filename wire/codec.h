@@ -9,7 +9,7 @@
 //
 // Decode() additionally requires the endianness byte cereal writes first to be exactly 1
 // (little endian), and the body to be consumed exactly, so each value has one encoding.
-// Thread-safety: all functions are pure.
+// Thread-safety: all functions are pure (each thread reuses a stream of its own, StreamLease).
 #ifndef LIAISON_WIRE_CODEC_H_
 #define LIAISON_WIRE_CODEC_H_
 
@@ -17,7 +17,10 @@
 #include <cereal/types/array.hpp>
 
 #include <algorithm>
+#include <istream>
 #include <new>
+#include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
@@ -56,6 +59,43 @@ class BytesStreamBuf final : public std::streambuf {
 
  private:
   Bytes& out_;
+};
+
+// A std::istream or std::ostream over `buffer` for the lease's lifetime. Constructing one (its
+// locale and ios_base state) costs more than coding a small body, so each thread keeps one of
+// each kind and lends it out; a nested lease on the same thread (no wire type needs one) gets a
+// stream of its own.
+template <class Stream>
+class StreamLease {
+ public:
+  explicit StreamLease(std::streambuf* buffer) {
+    if (!slot_.in_use) {
+      slot_.in_use = true;
+      slot_.stream.rdbuf(buffer);  // also clears the state a previous use left
+      stream_ = &slot_.stream;
+    } else {
+      own_.emplace(buffer);
+      stream_ = &*own_;
+    }
+  }
+  ~StreamLease() {
+    if (stream_ == &slot_.stream) {
+      slot_.stream.rdbuf(nullptr);
+      slot_.in_use = false;
+    }
+  }
+  StreamLease(const StreamLease&) = delete;
+  StreamLease& operator=(const StreamLease&) = delete;
+  Stream& stream() { return *stream_; }
+
+ private:
+  struct Slot {
+    Stream stream{nullptr};
+    bool in_use = false;
+  };
+  static inline thread_local Slot slot_;
+  std::optional<Stream> own_;
+  Stream* stream_ = nullptr;
 };
 
 // A PortableBinary input archive that knows how many bytes of the body remain, so that the
@@ -157,8 +197,8 @@ template <class T>
 Status AppendEncoded(const T& value, Bytes& out) {
   try {
     BytesStreamBuf buffer(out);
-    std::ostream stream(&buffer);
-    OutputArchive ar(stream, OutputArchive::Options::LittleEndian());
+    StreamLease<std::ostream> stream(&buffer);
+    OutputArchive ar(stream.stream(), OutputArchive::Options::LittleEndian());
     ar(const_cast<T&>(value));
   } catch (const std::exception& e) {
     return Status::Error(Code::kInvalidArgument, std::string("cannot encode: ") + e.what());
@@ -202,8 +242,8 @@ Result<T> Decode(ByteView body) {
   T value{};
   try {
     SpanStreamBuf buffer(body);
-    std::istream stream(&buffer);
-    InputArchive ar(stream, buffer);
+    StreamLease<std::istream> stream(&buffer);
+    InputArchive ar(stream.stream(), buffer);
     ar(value);
     if constexpr (requires { value.Valid(); }) {
       if (!value.Valid()) return Status::Error(Code::kMalformed, "a reserved byte is not 0 or a flag is not 0 or 1");

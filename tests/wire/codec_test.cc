@@ -194,3 +194,42 @@ TEST_CASE("SEND_MANY bodies round-trip, and a list over kMaxSendManyItems is ref
   claimed.insert(claimed.end(), (kMaxSendManyItems + 1) * kMinSendRequestBytes, 0);
   CHECK(Decode<SendManyRequest>(claimed).status().code() == Code::kTooLarge);
 }
+
+TEST_CASE("a refused body leaves the thread's reused stream fit for the next Decode and Encode", "[wire][codec]") {
+  const Bytes good = Encode(SampleSend()).value();
+  size_t failed_inside_cereal = 0;
+  for (size_t n = 1; n < good.size(); ++n) {
+    const Bytes truncated(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    const auto refused = Decode<SendRequest>(truncated);
+    REQUIRE_FALSE(refused.ok());
+    // A short read of a fixed-size field fails inside cereal and leaves the stream failed.
+    if (refused.status().message().rfind("truncated body", 0) == 0) ++failed_inside_cereal;
+    // The next decode and encode on this thread still read and write all of theirs.
+    auto decoded = Decode<SendRequest>(good);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->recipient == "association-dresden/1");
+    CHECK(decoded->envelope == Bytes(300, 0xab));
+    auto again = Encode(*decoded);
+    REQUIRE(again.ok());
+    CHECK(*again == good);
+  }
+  CHECK(failed_inside_cereal > 0);
+}
+
+TEST_CASE("a stream lease taken while the thread's stream is lent out gets a stream of its own", "[wire][codec]") {
+  const Bytes first{1, 2, 3}, second{4, 5};
+  SpanStreamBuf outer_buffer(first), inner_buffer(second);
+  StreamLease<std::istream> outer(&outer_buffer);
+  char byte = 0;
+  REQUIRE(outer.stream().get(byte));
+  CHECK(byte == 1);
+  {
+    StreamLease<std::istream> inner(&inner_buffer);
+    CHECK(&inner.stream() != &outer.stream());
+    REQUIRE(inner.stream().get(byte));
+    CHECK(byte == 4);
+  }
+  // The outer lease still reads its own buffer where it left off.
+  REQUIRE(outer.stream().get(byte));
+  CHECK(byte == 2);
+}
