@@ -90,10 +90,14 @@ class RelayServer {
   // copy is pushed (and acknowledged) as usual after the commit.
   void PushProvisional(const wire::SendRequest& send);
   enum class SendOutcome { kSent, kQueueFull, kGone };
-  // Sends one frame; on kSent it has taken `frame`'s bytes (without copying them).
-  SendOutcome SendTo(const Bytes& routing_id, Bytes& frame);
+  // ZeroMQ's routing id of a connection: opaque bytes, 5 of them when the ROUTER assigns it
+  // (held inline by std::string, no allocation per request).
+  using RoutingId = std::string;
+  // Sends one frame; on kSent it has sent `frame`'s bytes (taking the buffer of a large one,
+  // copying a small one).
+  SendOutcome SendTo(const RoutingId& routing_id, Bytes& frame);
   // Sends a reply, or queues it behind the connection's earlier queued replies.
-  void SendReply(const Bytes& routing_id, Bytes&& frame);
+  void SendReply(const RoutingId& routing_id, Bytes&& frame);
   // Sends queued replies while the connections' send queues have room.
   void FlushOutboxes();
   void Reply(const Request& request, uint16_t status, uint8_t type, const Bytes& body);
@@ -139,7 +143,7 @@ class RelayServer {
   uint64_t next_generation_ = 1;
   // Devices with writes in in_flight_ or next_: the generation of the newest job holding one.
   std::map<std::string, uint64_t, std::less<>> pending_writes_;
-  std::map<Bytes, Outbox> outboxes_;  // by routing id
+  std::map<RoutingId, Outbox> outboxes_;
   size_t deferred_bytes_ = 0;         // frame bytes of the reads waiting in in_flight_ and next_
   zmq::socket_t router_;
   std::string endpoint_;

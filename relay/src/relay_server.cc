@@ -31,7 +31,7 @@ using wire::FrameType;
 using wire::WireStatus;
 
 struct RelayServer::Session {
-  Bytes routing_id;
+  RoutingId routing_id;
   bool subscribed = false;
   uint64_t pushed_up_to = 0;  // highest seq pushed on this connection
   uint32_t in_flight = 0;     // pushed, not yet acknowledged
@@ -39,7 +39,7 @@ struct RelayServer::Session {
 };
 
 struct RelayServer::Request {
-  Bytes routing_id;
+  RoutingId routing_id;
   std::string user;  // ZAP User-Id: the authenticated device address
   zmq::message_t frame;  // emptied once a write's body is decoded
   uint64_t request_id = 0;  // from the header, even if the rest of it is unreadable
@@ -291,7 +291,7 @@ void RelayServer::Receive() {
     zmq::message_t routing;
     if (!router_.recv(routing, zmq::recv_flags::dontwait)) return;
     Request request;
-    request.routing_id.assign(routing.data<uint8_t>(), routing.data<uint8_t>() + routing.size());
+    request.routing_id.assign(routing.data<char>(), routing.size());
     if (routing.more()) {
       (void)router_.recv(request.frame, zmq::recv_flags::none);
       try {
@@ -700,16 +700,26 @@ bool RelayServer::AnswerRead(const Request& request) {
 
 namespace {
 void FreeBytes(void* /*data*/, void* hint) { delete static_cast<Bytes*>(hint); }
+
+// Frames up to this size are copied into the ZeroMQ message rather than handed over (SendTo).
+constexpr size_t kCopiedFrameBytes = 1024;
 }  // namespace
 
-RelayServer::SendOutcome RelayServer::SendTo(const Bytes& routing_id, Bytes& frame) {
+RelayServer::SendOutcome RelayServer::SendTo(const RoutingId& routing_id, Bytes& frame) {
   try {
     // With ROUTER_MANDATORY, an empty result means the peer's queue is at its high-water mark.
     if (!router_.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return SendOutcome::kQueueFull;
     }
     // The routing frame was accepted, so the peer exists; the body frame joins the same message.
-    // ZeroMQ takes the bytes as they are and frees them when sent.
+    // A small frame (every reply but FETCH pages and pushes) is copied: ZeroMQ keeps up to 33
+    // bytes inside the message and a little more in one allocation, cheaper than handing over the
+    // vector (two allocations, freed by ZeroMQ's I/O thread). A large one is handed over as it
+    // is and freed when sent.
+    if (frame.size() <= kCopiedFrameBytes) {
+      (void)router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      return SendOutcome::kSent;
+    }
     auto* owned = new Bytes(std::move(frame));
     zmq::message_t body(owned->data(), owned->size(), FreeBytes, owned);
     (void)router_.send(body, zmq::send_flags::dontwait);
@@ -720,7 +730,7 @@ RelayServer::SendOutcome RelayServer::SendTo(const Bytes& routing_id, Bytes& fra
   }
 }
 
-void RelayServer::SendReply(const Bytes& routing_id, Bytes&& frame) {
+void RelayServer::SendReply(const RoutingId& routing_id, Bytes&& frame) {
   auto it = outboxes_.find(routing_id);
   if (it == outboxes_.end()) {
     if (SendTo(routing_id, frame) != SendOutcome::kQueueFull) return;  // sent, or the peer is gone
