@@ -9,7 +9,8 @@
 //
 // Decode() additionally requires the endianness byte cereal writes first to be exactly 1
 // (little endian), and the body to be consumed exactly, so each value has one encoding.
-// Thread-safety: all functions are pure (each thread reuses a stream of its own, StreamLease).
+// Thread-safety: all functions are thread-safe (each thread reuses streams of its own,
+// StreamLease) and have no effect beyond their result.
 #ifndef LIAISON_WIRE_CODEC_H_
 #define LIAISON_WIRE_CODEC_H_
 
@@ -65,11 +66,13 @@ class BytesStreamBuf final : public std::streambuf {
 // locale and ios_base state) costs more than coding a small body, so each thread keeps one of
 // each kind and lends it out; a nested lease on the same thread (no wire type needs one) gets a
 // stream of its own.
+// During thread exit, once the thread's stream is destroyed, a lease (from some other
+// thread_local's destructor) also gets a stream of its own.
 template <class Stream>
 class StreamLease {
  public:
   explicit StreamLease(std::streambuf* buffer) {
-    if (!slot_.in_use) {
+    if (slot_alive_ && !slot_.in_use) {
       slot_.in_use = true;
       slot_.stream.rdbuf(buffer);  // also clears the state a previous use left
       stream_ = &slot_.stream;
@@ -79,7 +82,7 @@ class StreamLease {
     }
   }
   ~StreamLease() {
-    if (stream_ == &slot_.stream) {
+    if (!own_.has_value()) {
       slot_.stream.rdbuf(nullptr);
       slot_.in_use = false;
     }
@@ -92,7 +95,10 @@ class StreamLease {
   struct Slot {
     Stream stream{nullptr};
     bool in_use = false;
+    ~Slot() { slot_alive_ = false; }
   };
+  // Trivially destructible, so still readable after slot_ was destroyed at thread exit.
+  static inline thread_local bool slot_alive_ = true;
   static inline thread_local Slot slot_;
   std::optional<Stream> own_;
   Stream* stream_ = nullptr;

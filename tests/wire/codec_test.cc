@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 #include "wire/codec.h"
 #include "wire/messages.h"
 
@@ -202,7 +204,7 @@ TEST_CASE("a refused body leaves the thread's reused stream fit for the next Dec
     const Bytes truncated(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
     const auto refused = Decode<SendRequest>(truncated);
     REQUIRE_FALSE(refused.ok());
-    // A short read of a fixed-size field fails inside cereal and leaves the stream failed.
+    // A short read of a fixed-size field fails inside cereal (an exception through the lease).
     if (refused.status().message().rfind("truncated body", 0) == 0) ++failed_inside_cereal;
     // The next decode and encode on this thread still read and write all of theirs.
     auto decoded = Decode<SendRequest>(good);
@@ -232,4 +234,40 @@ TEST_CASE("a stream lease taken while the thread's stream is lent out gets a str
   // The outer lease still reads its own buffer where it left off.
   REQUIRE(outer.stream().get(byte));
   CHECK(byte == 2);
+}
+
+TEST_CASE("a lease ended by an exception gives the thread's stream back, and the next lease finds it good",
+          "[wire][codec]") {
+  const Bytes bytes{7, 8};
+  const std::istream* lent = nullptr;
+  try {
+    SpanStreamBuf buffer(bytes);
+    StreamLease<std::istream> lease(&buffer);
+    lent = &lease.stream();
+    lease.stream().setstate(std::ios::failbit);
+    throw std::runtime_error("decoding failed");
+  } catch (const std::runtime_error&) {
+  }
+  SpanStreamBuf buffer(bytes);
+  StreamLease<std::istream> lease(&buffer);
+  CHECK(&lease.stream() == lent);  // the thread's stream again, not one of its own
+  CHECK(lease.stream().good());
+  char byte = 0;
+  REQUIRE(lease.stream().get(byte));
+  CHECK(byte == 7);
+
+  Bytes out;
+  const std::ostream* lent_out = nullptr;
+  {
+    BytesStreamBuf sink(out);
+    StreamLease<std::ostream> first(&sink);
+    lent_out = &first.stream();
+    first.stream().setstate(std::ios::badbit);
+  }
+  BytesStreamBuf sink(out);
+  StreamLease<std::ostream> second(&sink);
+  CHECK(&second.stream() == lent_out);
+  REQUIRE(second.stream().good());
+  second.stream().put('z');
+  CHECK(out == Bytes{'z'});
 }
