@@ -96,7 +96,7 @@ long StatusKiB(pid_t pid, const std::string& field);
 // -1 if absent or not readable.
 long long IoField(pid_t pid, const std::string& field);
 // CPU time `pid` has used so far, user and system, all threads (/proc/PID/stat utime + stime,
-// in clock ticks: 10 ms on a 100 Hz kernel); -1 if unreadable.
+// counted in clock ticks of 1/sysconf(_SC_CLK_TCK) s, USER_HZ: 10 ms on x86); -1 if unreadable.
 double CpuSeconds(pid_t pid);
 // Resets the peak RSS (VmHWM) of `pid` to its current RSS (writes "5" to /proc/PID/clear_refs);
 // false if the kernel refused.

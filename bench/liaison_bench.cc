@@ -482,10 +482,17 @@ void WorkloadA(const Options& o, Relay& relay, zmq::context_t& context, const De
     }
   }
   const double send_seconds = SecondsBetween(sent.start_ns, sent.end_ns);
-  // CPU per message, relay and this sender, over the whole send phase (ticks of 10 ms).
-  const double relay_cpu = CpuSeconds(pid) - relay_cpu_before, own_cpu = CpuSeconds(getpid()) - own_cpu_before;
-  Report(kSystem, "A.relay_cpu_us_per_msg", relay_cpu * 1e6 / static_cast<double>(o.messages), "us");
-  Report(kSystem, "A.sender_cpu_us_per_msg", own_cpu * 1e6 / static_cast<double>(o.messages), "us");
+  // CPU per message, relay and this sender, over the whole send phase (in clock ticks: USER_HZ,
+  // 10 ms on x86).
+  const double relay_cpu_after = CpuSeconds(pid), own_cpu_after = CpuSeconds(getpid());
+  if (relay_cpu_before >= 0 && relay_cpu_after >= 0) {
+    Report(kSystem, "A.relay_cpu_us_per_msg", (relay_cpu_after - relay_cpu_before) * 1e6 / static_cast<double>(o.messages),
+           "us");
+  }
+  if (own_cpu_before >= 0 && own_cpu_after >= 0) {
+    Report(kSystem, "A.sender_cpu_us_per_msg", (own_cpu_after - own_cpu_before) * 1e6 / static_cast<double>(o.messages),
+           "us");
+  }
   const auto counters_after = counters_before ? relay.Counters() : std::nullopt;
   if (counters_before && counters_after) {
     const uint64_t commits = counters_after->commits - counters_before->commits;

@@ -42,7 +42,8 @@ results="$out/results.txt"
 step() {  # step NAME COMMAND...: RESULT lines to results.txt, everything to NAME.log
   local name=$1; shift
   echo "bench: $name ..." >&2
-  "$@" 2>"$out/$name.log" | tee -a "$out/$name.log" | { grep '^RESULT' || true; } >>"$results"
+  : >"$out/$name.log"
+  "$@" 2>>"$out/$name.log" | tee -a "$out/$name.log" | { grep '^RESULT' || true; } >>"$results"
 }
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -65,8 +66,8 @@ if [ -n "$relay_batch" ] && [ "$relay_batch" -gt 0 ]; then
 fi
 step liaison-w64 "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 64 --only A \
   --label liaison-w64
-# Diagnostic, not a durable figure: A with the relay's fsync/fdatasync made no-ops, to show how
-# much of A's send rate the durable commits cost.
+# Diagnostic, not a durable figure: A with the relay's syncs taken out (fsync/fdatasync no-ops,
+# no O_DSYNC), to show how much of A's send rate the durable commits cost.
 noop="$b/libliaison-bench-fsync-noop.so"
 [[ "$noop" = /* ]] || noop="$PWD/$noop"
 LIAISON_BENCH_RELAY_PRELOAD="$noop" \
@@ -81,7 +82,8 @@ step redis "$b/liaison-bench-redis" "${sizes[@]}" --window 100
 round_step() {  # round_step SYSTEM ROUND COMMAND...
   local system=$1 round=$2; shift 2
   echo "bench: $system A, round $round ..." >&2
-  "$@" 2>"$out/$system-A-$round.log" | tee -a "$out/$system-A-$round.log" |
+  : >"$out/$system-A-$round.log"
+  "$@" 2>>"$out/$system-A-$round.log" | tee -a "$out/$system-A-$round.log" |
     { grep "^RESULT $system " || true; } | sed "s/^RESULT $system /RESULT $system@$round /" >>"$results"
 }
 a_rounds=${A_ROUNDS:-3}
