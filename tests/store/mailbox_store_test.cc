@@ -331,7 +331,7 @@ TEST_CASE("everything committed survives closing and reopening the store", "[sto
 }
 
 TEST_CASE("the store refuses to open with a durability-weakening LMDB flag", "[store][durability]") {
-  for (unsigned flag : {unsigned{MDB_NOSYNC}, unsigned{MDB_NOMETASYNC}, unsigned{MDB_WRITEMAP}}) {
+  for (unsigned flag : {unsigned{MDB_NOSYNC}, unsigned{MDB_NOMETASYNC}, unsigned{MDB_MAPASYNC}, unsigned{MDB_WRITEMAP}}) {
     StoreDir dir;
     FakeClock clock(kStart);
     MailboxStoreOptions options;
