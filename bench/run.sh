@@ -39,11 +39,14 @@ else
 fi
 results="$out/results.txt"
 : >"$results"
-step() {  # step NAME COMMAND...: RESULT lines to results.txt, everything to NAME.log
+logged() {  # logged NAME COMMAND...: runs it, everything to NAME.log; its RESULT lines to stdout
   local name=$1; shift
   echo "bench: $name ..." >&2
   : >"$out/$name.log"
-  "$@" 2>>"$out/$name.log" | tee -a "$out/$name.log" | { grep '^RESULT' || true; } >>"$results"
+  "$@" 2>>"$out/$name.log" | tee -a "$out/$name.log" | { grep '^RESULT' || true; }
+}
+step() {  # step NAME COMMAND...: RESULT lines to results.txt
+  logged "$@" >>"$results"
 }
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -71,8 +74,8 @@ step liaison-w64 "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${size
 noop="$b/libliaison-bench-fsync-noop.so"
 [[ "$noop" = /* ]] || noop="$PWD/$noop"
 LIAISON_BENCH_RELAY_PRELOAD="$noop" \
-  step liaison-nofsync "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A \
-  --label liaison-nofsync
+  step liaison-nosync "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A \
+  --label liaison-nosync
 step mosquitto "$b/liaison-bench-mosquitto" "${sizes[@]}" --window 100
 step redis "$b/liaison-bench-redis" "${sizes[@]}" --window 100
 # Workload A again in interleaved rounds (liaison, Mosquitto, Redis, liaison, ...): on this
@@ -81,10 +84,7 @@ step redis "$b/liaison-bench-redis" "${sizes[@]}" --window 100
 # Their RESULT lines name the system as SYSTEM@ROUND.
 round_step() {  # round_step SYSTEM ROUND COMMAND...
   local system=$1 round=$2; shift 2
-  echo "bench: $system A, round $round ..." >&2
-  : >"$out/$system-A-$round.log"
-  "$@" 2>>"$out/$system-A-$round.log" | tee -a "$out/$system-A-$round.log" |
-    { grep "^RESULT $system " || true; } | sed "s/^RESULT $system /RESULT $system@$round /" >>"$results"
+  logged "$system-A-$round" "$@" | sed -n "s/^RESULT $system /RESULT $system@$round /p" >>"$results"
 }
 a_rounds=${A_ROUNDS:-3}
 for round in $(seq 2 "$a_rounds"); do

@@ -99,7 +99,7 @@ extra = [
     ("A send with window 64 (= relay SNDHWM) (msg/s)", g("liaison-w64", "A.send_msgs_per_s")),
     ("A send as SEND_MANY of 25, 100 messages in flight (msg/s)", g("liaison", "A.send_many_msgs_per_s")),
     ("A SEND_MANY backlog drained exactly once (1 = yes)", g("liaison", "A.send_many_exactly_once")),
-    ("A send, relay's syncs taken out (diagnostic) (msg/s)", g("liaison-nofsync", "A.send_msgs_per_s")),
+    ("A send, relay's syncs taken out (diagnostic) (msg/s)", g("liaison-nosync", "A.send_msgs_per_s")),
     ("A relay's writes per commit while sending (its counters)", g("liaison", "A.writes_per_commit")),
     ("A relay CPU per message sent, all threads (us)", g("liaison", "A.relay_cpu_us_per_msg")),
     ("A sender (liaison-bench) CPU per message sent (us)", g("liaison", "A.sender_cpu_us_per_msg")),
