@@ -162,8 +162,12 @@ class RelayServer {
     uint64_t commits = 0, committed_writes = 0, replies_queued = 0, replies_dropped = 0, provisional = 0;
     bool operator==(const Counters&) const = default;
   };
+  // Logs the counters since start, and the slowest SEND_BROADCAST since the last report (the
+  // time from taking its request off the socket to the moment its commit returned), then starts
+  // that window again.
   void LogCounters();
   Counters counters_;
+  uint64_t slowest_broadcast_us_ = 0;  // since the last LogCounters()
   Counters last_logged_;
   int64_t next_counters_log_micros_ = 0;
   int64_t next_sweep_micros_ = 0;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <variant>
 
@@ -45,6 +46,7 @@ struct RelayServer::Request {
   uint64_t request_id = 0;  // from the header, even if the rest of it is unreadable
   bool extra_parts = false;
   int fd = -1;  // the TCP connection it came in on (ZMQ_SRCFD), to close it on revocation
+  std::chrono::steady_clock::time_point received;  // when the network thread took it off the socket
 };
 
 // A decoded write waiting for the group commit. The commit thread touches only `body` (reading)
@@ -291,6 +293,7 @@ void RelayServer::Receive() {
     zmq::message_t routing;
     if (!router_.recv(routing, zmq::recv_flags::dontwait)) return;
     Request request;
+    request.received = std::chrono::steady_clock::now();
     request.routing_id.assign(routing.data<char>(), routing.size());
     if (routing.more()) {
       (void)router_.recv(request.frame, zmq::recv_flags::none);
@@ -514,6 +517,7 @@ void RelayServer::StartCommitIfIdle() {
 }
 
 void RelayServer::FinishJob(Job& job) {
+  const auto committed = std::chrono::steady_clock::now();
   ++counters_.commits;
   counters_.committed_writes += job.writes.size();
   for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
@@ -537,6 +541,8 @@ void RelayServer::FinishJob(Job& job) {
             ReplyType(type), EmptyBody());
     } else if (type == FrameType::kSendBroadcast) {
       const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
+      const auto queued_us = std::chrono::duration_cast<std::chrono::microseconds>(committed - p.request.received);
+      slowest_broadcast_us_ = std::max<uint64_t>(slowest_broadcast_us_, static_cast<uint64_t>(queued_us.count()));
       wire::SendBroadcastReply reply;
       reply.statuses = p.copy_status;
       const uint32_t copies = TallyItems(p.copy_status, broadcast.copies, touched);
@@ -1040,10 +1046,12 @@ void RelayServer::ForgetUnadmitted() {
 void RelayServer::LogCounters() {
   last_logged_ = counters_;
   spdlog::info("since start: {} messages stored, {} retries recognised, {} refused, {} deliveries, {} acknowledged, "
-               "{} expired unacknowledged; {} commits of {} writes, {} replies queued, {} dropped, {} provisional pushes",
+               "{} expired unacknowledged; {} commits of {} writes, {} replies queued, {} dropped, {} provisional pushes; "
+               "slowest SEND_BROADCAST since the last report: {} us from receipt to durable",
                counters_.stored, counters_.stored_before, counters_.refused, counters_.delivered,
                counters_.acknowledged, counters_.expired, counters_.commits, counters_.committed_writes,
-               counters_.replies_queued, counters_.replies_dropped, counters_.provisional);
+               counters_.replies_queued, counters_.replies_dropped, counters_.provisional, slowest_broadcast_us_);
+  slowest_broadcast_us_ = 0;
 }
 
 void RelayServer::Periodic() {
