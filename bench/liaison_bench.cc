@@ -127,6 +127,9 @@ class Relay {
   // SIGUSR1, as one older than the signal does when run under `trap '' USR1`).
   struct CommitCounters {
     uint64_t commits = 0, writes = 0;
+    // The slowest SEND_BROADCAST since the previous report, from the relay taking its request off
+    // the socket to its commit returning (0: none; nullopt: the relay does not report it).
+    std::optional<uint64_t> slowest_broadcast_us;
   };
   std::optional<CommitCounters> Counters() {
     const size_t before = CounterLines().size();
@@ -138,7 +141,11 @@ class Relay {
         std::smatch m;
         Check(std::regex_search(lines.back(), m, std::regex(R"((\d+) commits of (\d+) writes)")),
               "the relay's counters line");
-        return CommitCounters{std::stoull(m[1].str()), std::stoull(m[2].str())};
+        CommitCounters counters{std::stoull(m[1].str()), std::stoull(m[2].str()), std::nullopt};
+        if (std::regex_search(lines.back(), m, std::regex(R"(slowest SEND_BROADCAST since the last report: (\d+) us)"))) {
+          counters.slowest_broadcast_us = std::stoull(m[1].str());
+        }
+        return counters;
       }
       std::this_thread::sleep_for(milliseconds(10));
     }
@@ -754,34 +761,93 @@ void WorkloadsCE(const Options& o, const std::string& tmp) {
 
   if (o.Runs('C')) {
     const size_t runs = 11;
+    // The recipients online: each of the first `fanout` devices connected (E's idle clients, or
+    // new ones) and subscribed with HELLO, so that the relay pushes each its copy after the commit.
+    for (size_t i = clients.size(); i < o.fanout; ++i) {
+      clients.push_back(std::make_unique<WireClient>(context, relay.endpoint(), relay.public_key(), idle[i]->transport));
+    }
+    for (size_t i = 0; i < o.fanout; ++i) clients[i]->Send(FrameType::kHello, 1, EmptyBody());
+    for (size_t i = 0; i < o.fanout; ++i) {
+      auto hello = clients[i]->Receive(milliseconds(30000));
+      Check(hello && IsReply(*hello, FrameType::kHello) && hello->header.status == 200, "C: HELLO");
+    }
+    std::vector<std::vector<wire::MessageId>> copy_ids(runs);
     std::vector<Bytes> frames;
     for (size_t r = 0; r < runs; ++r) {
       wire::SendBroadcastRequest request;
       request.broadcast_id = crypto::RandomArray<16>();
       request.body = RandomBlob(2048);  // the sealed alert body, once
       for (size_t i = 0; i < o.fanout; ++i) {
-        // Per device: a 512-byte copy (the smallest v2 bucket) carrying the body's key.
-        request.copies.push_back(wire::BroadcastCopy{idle[i]->address, crypto::RandomArray<16>(), RandomBlob(512)});
+        // Per device: a 512-byte copy (the smallest v2 bucket) carrying the body's key, under an
+        // id made as the client makes it (creation time first).
+        request.copies.push_back(
+            wire::BroadcastCopy{idle[i]->address, crypto::NewMessageId(SystemClock().NowMicros()), RandomBlob(512)});
+        copy_ids[r].push_back(request.copies.back().message_id);
       }
       frames.push_back(RequestFrame(FrameType::kSendBroadcast, 1000 + r, wire::Encode(request).value()));
     }
     WireClient client(context, relay.endpoint(), relay.public_key(), officer.transport);
     Ping(client);
     std::vector<double> round_trips;
+    std::vector<double> relay_queued;  // per broadcast: receipt to durable, as the relay saw it
+    std::vector<double> all_have_it;   // per broadcast: send until the last recipient read its copy
     for (size_t r = 0; r < runs; ++r) {
       const int64_t start = NowNs();
       client.Send(frames[r]);
       auto reply = client.Receive(milliseconds(20000));
       const double ms = static_cast<double>(NowNs() - start) / 1e6;
+      // Each recipient's push, read in turn: the time after the last is at least when the last
+      // one arrived (an upper bound by the reading). Then every copy is acknowledged, and the
+      // next broadcast waits for the ACKs' replies, so that it commits alone.
+      std::vector<wire::AckRequest> acks(o.fanout);
+      for (size_t i = 0; i < o.fanout; ++i) {
+        bool found = false;
+        while (!found) {
+          auto frame = clients[i]->Receive(milliseconds(20000));
+          Check(frame.has_value(), "C: a recipient's push");
+          if (frame->header.type != static_cast<uint8_t>(FrameType::kDeliver)) continue;
+          auto pushed = wire::Decode<wire::Deliveries>(frame->body);
+          Check(pushed.ok(), "C: decode DELIVER");
+          for (const auto& d : pushed->items) {
+            acks[i].seqs.push_back(d.seq);
+            if (d.message_id == copy_ids[r][i]) found = true;
+          }
+        }
+      }
+      const double delivered_ms = static_cast<double>(NowNs() - start) / 1e6;
+      for (size_t i = 0; i < o.fanout; ++i) clients[i]->Send(FrameType::kAck, 2 + r, wire::Encode(acks[i]).value());
+      for (size_t i = 0; i < o.fanout; ++i) {
+        auto ack = clients[i]->Receive(milliseconds(20000));
+        Check(ack && IsReply(*ack, FrameType::kAck) && ack->header.status == 200, "C: ACK reply");
+      }
       Check(reply && IsReply(*reply, FrameType::kSendBroadcast) && reply->header.status == 200, "C: broadcast reply");
       auto body = wire::Decode<wire::SendBroadcastReply>(reply->body);
       Check(body.ok() && body->statuses.size() == o.fanout, "C: decode SendBroadcastReply");
       for (uint16_t s : body->statuses) Check(s == 200, "C: a copy was refused");
-      if (r > 0) round_trips.push_back(ms);  // the first one warms the store up
-      Note("C: broadcast %zu to %zu devices (%zu bytes): %.2f ms round trip", r, o.fanout, frames[r].size(), ms);
+      // The relay's report after each broadcast holds that broadcast alone (the one before it
+      // ended the previous window).
+      const auto counters = relay.Counters();
+      const bool relay_figure = counters && counters->slowest_broadcast_us;
+      if (r > 0) {  // the first one warms the store up
+        round_trips.push_back(ms);
+        all_have_it.push_back(delivered_ms);
+        if (relay_figure) relay_queued.push_back(static_cast<double>(*counters->slowest_broadcast_us) / 1e3);
+      }
+      Note("C: broadcast %zu to %zu devices (%zu bytes): %.2f ms round trip, %.2f ms in the relay from receipt to "
+           "durable, %.2f ms until every recipient had it",
+           r, o.fanout, frames[r].size(), ms,
+           relay_figure ? static_cast<double>(*counters->slowest_broadcast_us) / 1e3 : -1.0, delivered_ms);
+    }
+    if (relay_queued.size() == round_trips.size()) {
+      Report(kSystem, "C.relay_queued_p50_ms", Percentile(relay_queued, 50), "ms");
+      Report(kSystem, "C.relay_queued_max_ms", Percentile(relay_queued, 100), "ms");
+    } else {
+      Note("C: the relay did not report each broadcast's time from receipt to durable");
     }
     Report(kSystem, "C.broadcast_rtt_p50_ms", Percentile(round_trips, 50), "ms");
     Report(kSystem, "C.broadcast_rtt_max_ms", Percentile(round_trips, 100), "ms");
+    Report(kSystem, "C.all_recipients_have_it_p50_ms", Percentile(all_have_it, 50), "ms");
+    Report(kSystem, "C.all_recipients_have_it_max_ms", Percentile(all_have_it, 100), "ms");
     Report(kSystem, "C.request_bytes", static_cast<double>(frames[0].size()), "bytes");
   }
   clients.clear();

@@ -111,6 +111,10 @@ extra = [
     ("A relay peak RssAnon (MiB)", (g("liaison", "A.peak_rss_anon_kib") or 0) / 1024),
     ("C SEND_BROADCAST 1,000 copies, round trip p50 (ms)", g("liaison", "C.broadcast_rtt_p50_ms")),
     ("C SEND_BROADCAST 1,000 copies, round trip max (ms)", g("liaison", "C.broadcast_rtt_max_ms")),
+    ("C relay: receipt to durable, p50 (ms)", g("liaison", "C.relay_queued_p50_ms")),
+    ("C relay: receipt to durable, max (ms)", g("liaison", "C.relay_queued_max_ms")),
+    ("C send until all 1,000 online recipients have it, p50 (ms)", g("liaison", "C.all_recipients_have_it_p50_ms")),
+    ("C send until all 1,000 online recipients have it, max (ms)", g("liaison", "C.all_recipients_have_it_max_ms")),
     ("E relay RssAnon with idle clients (MiB)", (g("liaison", "E.rss_anon_idle_clients_kib") or 0) / 1024),
     ("client: seal one 1 KiB v2 envelope (us)", g("liaison", "client.seal_us_per_msg")),
 ]
@@ -160,7 +164,11 @@ checks = [
     ("A drain >= Redis", (g("liaison", "A.drain_msgs_per_s") or 0) >= (g("redis", "A.drain_msgs_per_s") or 1e18),
      ratio(g("liaison", "A.drain_msgs_per_s"), g("redis", "A.drain_msgs_per_s"))),
     ("B p99 send->recipient < 2 ms", (g("liaison", "B.recipient_p99_ms") or 1e9) < 2, fmt(g("liaison", "B.recipient_p99_ms"))),
-    ("C 1,000 copies durably queued < 5 ms (round trip, upper bound)", (g("liaison", "C.broadcast_rtt_p50_ms") or 1e9) < 5,
+    # The measure: from the relay receiving the alert (its request off the socket) until
+    # it is durably queued for all, the slowest of the runs; the round trip adds the transfer.
+    ("C 1,000 copies durably queued < 5 ms of receipt (relay, slowest run)",
+     (g("liaison", "C.relay_queued_max_ms") or 1e9) < 5, fmt(g("liaison", "C.relay_queued_max_ms"))),
+    ("C 1,000 copies, round trip < 5 ms (upper bound incl. transfer)", (g("liaison", "C.broadcast_rtt_p50_ms") or 1e9) < 5,
      fmt(g("liaison", "C.broadcast_rtt_p50_ms"))),
     ("D 0 lost", g("liaison", "D.lost") == 0, fmt(g("liaison", "D.lost"))),
     ("E RSS < 64 MiB with idle clients", (g("liaison", "E.rss_idle_clients_kib") or 1e12) < 64 * 1024,
