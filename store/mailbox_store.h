@@ -5,7 +5,10 @@
 //            (appended under a global increasing sequence: pages fill sequentially)
 //   index  : mailbox | seq:u64be -> charged_size:u32be   (small per-mailbox queue entries; the
 //            bytes the quota holds for it: the envelope, plus the body for a broadcast copy)
-//   dedup  : mailbox | message_id -> seq:u64be | expires_at:u64be  (a retry is stored once)
+//   dedup_by_id : message_id | mailbox -> seq:u64be | expires_at:u64be  (a retry is stored once;
+//            ids begin with their creation time, so new records append at the table's end. Open()
+//            moves the records of a store written before, when the table was "dedup" under
+//            mailbox | message_id)
 //   expiry : expires_at:u64be | seq:u64be -> mailbox | message_id
 //   quota  : mailbox -> count:u64be | bytes:u64be
 //   keys   : address -> key bundle
@@ -15,7 +18,7 @@
 //   shared : body_id:u64be -> refs:u32be | body   (a broadcast body, stored once; appended)
 //   refs   : seq:u64be -> body_id:u64be            (the copy at seq is delivered with that body)
 // where mailbox = u8 length | address. Entries leave `bodies` and `index` (and `refs`) when the recipient
-// acknowledges them or they expire; a shared body leaves when its last copy did; `dedup` and `expiry` entries stay until expiry so that a
+// acknowledges them or they expire; a shared body leaves when its last copy did; `dedup_by_id` and `expiry` entries stay until expiry so that a
 // retry arriving after the acknowledgement is recognised rather than delivered again.
 //
 // Writes go through a WriteBatch: many sends and acknowledgements in one durable commit (group
@@ -58,6 +61,9 @@ struct MailboxStoreOptions {
   int64_t max_ttl_micros = 90ll * 86400 * kMicrosPerSecond;
   uint64_t max_one_time_prekeys = 200;               // held per device (wire::kMaxOneTimePrekeysHeld)
   unsigned test_extra_env_flags = 0;                 // TEST_ONLY, see EnvOptions
+  // Open() moves a store's dedup records from the mailbox-first layout in durable commits of
+  // this many records each.
+  size_t migration_records_per_commit = 10'000;
 };
 
 struct PutRequest {
@@ -192,8 +198,13 @@ class WriteBatch {
 
 class MailboxStore {
  public:
-  // Opens or creates the store. `clock` must outlive the store.
+  // Opens or creates the store, first moving any dedup records of the mailbox-first layout (a
+  // store written before) to their id-first keys. Errors: Env::Open's; kCorruption if an old
+  // dedup record is damaged (the records not yet moved stay where they were); kStoreFull. A
+  // move cut short by a crash or an error goes on at the next Open(). `clock` must outlive the store.
   static Result<std::unique_ptr<MailboxStore>> Open(const MailboxStoreOptions& options, Clock& clock);
+  // How many dedup records Open() moved from the mailbox-first layout.
+  size_t dedup_records_migrated_at_open() const { return dedup_records_migrated_; }
 
   Result<WriteBatch> BeginWrite();
 
@@ -234,10 +245,13 @@ class MailboxStore {
   MailboxStore(std::unique_ptr<Env> env, const MailboxStoreOptions& options, Clock& clock)
       : env_(std::move(env)), options_(options), clock_(clock) {}
   Status OpenTables();
+  // The move that Open() describes.
+  Status MigrateMailboxFirstDedup();
 
   std::unique_ptr<Env> env_;
   MailboxStoreOptions options_;
   Clock& clock_;
+  size_t dedup_records_migrated_ = 0;
   MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
 };
 

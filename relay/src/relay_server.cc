@@ -156,6 +156,9 @@ Status RelayServer::Setup() {
   options.max_ttl_micros = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
   LIAISON_ASSIGN_OR_RETURN(store_, store::MailboxStore::Open(options, clock_));
 
+  if (const size_t moved = store_->dedup_records_migrated_at_open(); moved > 0) {
+    spdlog::info("moved {} dedup records to the store's id-first keys", moved);
+  }
   if (const int cleared = store_->env().readers_cleared_at_open(); cleared > 0) {
     spdlog::warn("cleared {} stale LMDB reader slots left by killed processes", cleared);
   }

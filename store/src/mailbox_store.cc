@@ -22,7 +22,7 @@ Status CheckAddress(std::string_view address) {
 }
 
 // A key assembled on the stack, for the writes of every put. The longest is a dedup key: a
-// mailbox (1 + up to 64 bytes, the address checked by CheckAddress) and a message id (16).
+// message id (16) and a mailbox (1 + up to 64 bytes, the address checked by CheckAddress).
 // Appending beyond that is a programming error and aborts.
 class KeyBuffer {
  public:
@@ -64,6 +64,23 @@ std::array<uint8_t, 8> Be64(uint64_t v) {
 
 // index key = mailbox | seq:u64be.
 KeyBuffer IndexKey(ByteView mailbox, uint64_t seq) { return KeyBuffer().Add(mailbox).Add(Be64(seq)); }
+
+// dedup key = message_id | mailbox: ids begin with their creation time (crypto::NewMessageId), so
+// that new records of all mailboxes append at the table's end, and a broadcast's copies, made
+// together, land on a few adjacent pages instead of one page per recipient.
+KeyBuffer DedupKey(const MessageId& message_id, ByteView mailbox) { return KeyBuffer().Add(message_id).Add(mailbox); }
+
+// The expiry record's value, mailbox | message_id: checked (a mailbox length of 1..64 and exactly
+// the bytes it needs) before its parts are used. kCorruption otherwise.
+Status CheckMailboxThenId(ByteView value, std::string_view what) {
+  if (value.empty() || value[0] == 0 || value[0] > kMaxAddressBytes || value.size() != 1u + value[0] + 16) {
+    return Status::Error(Code::kCorruption, std::string(what) + " of wrong size");
+  }
+  return Status::Ok();
+}
+
+// The table's name before dedup keys began with the message id (mailbox | message_id then).
+constexpr char kMailboxFirstDedupTable[] = "dedup";
 
 bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
@@ -129,14 +146,56 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
   LIAISON_ASSIGN_OR_RETURN(auto env, Env::Open(env_options));
   std::unique_ptr<MailboxStore> store(new MailboxStore(std::move(env), options, clock));
   LIAISON_RETURN_IF_ERROR(store->OpenTables());
+  LIAISON_RETURN_IF_ERROR(store->MigrateMailboxFirstDedup().WithContext("moving the dedup records to their id-first keys"));
   return store;
+}
+
+Status MailboxStore::MigrateMailboxFirstDedup() {
+  const size_t per_commit = std::max<size_t>(1, options_.migration_records_per_commit);
+  for (;;) {
+    LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+    MDB_dbi old_table = 0;
+    const int rc = mdb_dbi_open(txn.get(), kMailboxFirstDedupTable, 0, &old_table);
+    if (rc == MDB_NOTFOUND) return Status::Ok();  // nothing (left) to move
+    if (rc != 0) return FromMdb(rc, "open the old dedup table");
+    // Collect first, then write: a write transaction's cursor is closed before its commit.
+    std::vector<std::pair<Bytes, Bytes>> records;
+    {
+      LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, old_table));
+      LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+      while (entry && records.size() < per_commit) {
+        LIAISON_RETURN_IF_ERROR(CheckMailboxThenId(entry->key, "an old dedup key"));
+        if (entry->value.size() != 16) return Status::Error(Code::kCorruption, "an old dedup record of wrong size");
+        records.emplace_back(Bytes(entry->key.begin(), entry->key.end()), Bytes(entry->value.begin(), entry->value.end()));
+        LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+      }
+    }
+    if (records.empty()) {
+      // Every record moved: the old table goes in its own commit.
+      const int dropped = mdb_drop(txn.get(), old_table, 1);
+      if (dropped != 0) return FromMdb(dropped, "drop the old dedup table");
+      return txn.Commit();
+    }
+    for (const auto& [key, value] : records) {
+      const ByteView mailbox(key.data(), 1u + key[0]);
+      MessageId id{};
+      std::copy(key.end() - 16, key.end(), id.begin());
+      LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, DedupKey(id, mailbox).view(), value));
+      LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(old_table, key));
+      (void)deleted;
+    }
+    // Each commit moves its records whole: a crash in between leaves each record in one table,
+    // and the next Open() goes on from there.
+    LIAISON_RETURN_IF_ERROR(txn.Commit());
+    dedup_records_migrated_ += records.size();
+  }
 }
 
 Status MailboxStore::OpenTables() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   LIAISON_ASSIGN_OR_RETURN(bodies_, txn.OpenDb("bodies", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(index_, txn.OpenDb("index", MDB_CREATE));
-  LIAISON_ASSIGN_OR_RETURN(dedup_, txn.OpenDb("dedup", MDB_CREATE));
+  LIAISON_ASSIGN_OR_RETURN(dedup_, txn.OpenDb("dedup_by_id", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(expiry_, txn.OpenDb("expiry", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(quota_, txn.OpenDb("quota", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(keys_, txn.OpenDb("keys", MDB_CREATE));
@@ -258,7 +317,8 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
       continue;
     }
     plan.mailbox = MailboxKey(copy.recipient);
-    plan.dedup_key = Concat(plan.mailbox, copy.message_id);
+    const KeyBuffer dedup_key = DedupKey(copy.message_id, plan.mailbox);
+    plan.dedup_key.assign(dedup_key.view().begin(), dedup_key.view().end());
     if (auto repeat = taken.find(plan.dedup_key); repeat != taken.end()) {
       plan.first_copy = repeat->second;
       continue;
@@ -329,10 +389,9 @@ Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, int64_t now) {
   const int64_t expires_at = s.ExpiresAt(request.expires_at, now);
   if (expires_at <= now) return Status::Error(Code::kExpired, "the message expired before it was stored");
 
-  KeyBuffer dedup_key;
-  dedup_key.AddMailbox(request.recipient);
-  const ByteView mailbox = dedup_key.view();
-  dedup_key.Add(request.message_id);
+  KeyBuffer mailbox_key;
+  const ByteView mailbox = mailbox_key.AddMailbox(request.recipient).view();
+  const KeyBuffer dedup_key = DedupKey(request.message_id, mailbox);
   LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, dedup_key.view()));
   if (existing) {
     if (existing->size() != 16) return Status::Error(Code::kCorruption, "dedup record of wrong size");
@@ -370,7 +429,8 @@ Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, co
                                        static_cast<uint8_t>(charged_bytes >> 8), static_cast<uint8_t>(charged_bytes)};
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq).view(), size_be));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, KeyBuffer().Add(seq_be).Add(expires_be).view()));
-  LIAISON_RETURN_IF_ERROR(txn_.Put(s.expiry_, KeyBuffer().Add(expires_be).Add(seq_be).view(), dedup_key));
+  LIAISON_RETURN_IF_ERROR(
+      txn_.Put(s.expiry_, KeyBuffer().Add(expires_be).Add(seq_be).view(), KeyBuffer().Add(mailbox).Add(message_id).view()));
   return seq;
 }
 
@@ -638,17 +698,16 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
     }
   }
   size_t removed_pending = 0;
-  for (const auto& [key, dedup_key] : expired) {
+  for (const auto& [key, mailbox_then_id] : expired) {
     const uint64_t seq = GetBigEndian64(key.data() + 8);
-    if (dedup_key.empty() || dedup_key[0] == 0 || dedup_key[0] > kMaxAddressBytes ||
-        dedup_key.size() < 1u + dedup_key[0] + 16) {
-      return Status::Error(Code::kCorruption, "expiry record of wrong size");
-    }
-    const ByteView mailbox(dedup_key.data(), 1u + dedup_key[0]);
+    LIAISON_RETURN_IF_ERROR(CheckMailboxThenId(mailbox_then_id, "expiry record"));
+    const ByteView mailbox(mailbox_then_id.data(), 1u + mailbox_then_id[0]);
+    MessageId id{};
+    std::copy(mailbox_then_id.end() - 16, mailbox_then_id.end(), id.begin());
     bool deleted = false;
     LIAISON_RETURN_IF_ERROR(batch.DeleteEntry(mailbox, seq, &deleted));
     removed_pending += deleted ? 1 : 0;
-    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, dedup_key));
+    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, DedupKey(id, mailbox).view()));
     LIAISON_ASSIGN_OR_RETURN(bool expiry_deleted, batch.txn_.Del(expiry_, key));
     (void)dedup_deleted;
     (void)expiry_deleted;
