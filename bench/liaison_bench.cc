@@ -8,13 +8,16 @@
 //      the client library flushes its outbox), drained again.
 //   B  online latency: recipient subscribed with HELLO, M messages at R msgs/s; send-to-recipient
 //      and send-to-ack percentiles.
-//   C  one SEND_BROADCAST with 1,000 copies (to 1,000 registered devices): round trip.
+//   C  SEND_BROADCAST with 1,000 copies (to 1,000 subscribed devices), one after another (11, or
+//      --broadcasts B; the first warms up): round trip, the relay's receipt-to-durable time (its
+//      counters) and the time until every recipient has read its copy.
 //   D  durability: kill -9 right after the 10,000th acknowledgement; restart; count survivors.
 //   E  relay RSS idle, and with 1,000 connected idle CURVE clients.
 // Figures go to stdout as RESULT lines (bench/bench_util.h), progress to stderr.
 //
 // Usage: liaison-bench --relay PATH [--messages N] [--window W] [--latency-messages M]
-//                      [--rate R] [--durability K] [--idle C] [--fanout F] [--only ABCDE] [--label NAME]
+//                      [--rate R] [--durability K] [--idle C] [--fanout F] [--broadcasts B]
+//                      [--only ABCDE] [--label NAME]
 // Environment: LIAISON_BENCH_PERF_DIR=DIR records `perf record -g` of the relay per phase into
 // DIR; LIAISON_BENCH_SYSCALLS=1 counts the relay's syscalls during A's send phase (perf stat);
 // LIAISON_BENCH_RELAY_PRELOAD=LIB starts the relay with LD_PRELOAD=LIB (bench/run.sh: the
@@ -57,6 +60,7 @@ std::string kSystem = "liaison";  // --label changes it (e.g. a second run of A 
 // `server` is the liaison-relay binary (--relay).
 struct Options : WorkloadOptions {
   size_t fanout = 1000;
+  size_t broadcasts = 11;
 };
 
 std::string Trim(std::string s) {
@@ -760,7 +764,7 @@ void WorkloadsCE(const Options& o, const std::string& tmp) {
   }
 
   if (o.Runs('C')) {
-    const size_t runs = 11;
+    const size_t runs = o.broadcasts;
     // The recipients online: each of the first `fanout` devices connected (E's idle clients, or
     // new ones) and subscribed with HELLO, so that the relay pushes each its copy after the commit.
     for (size_t i = clients.size(); i < o.fanout; ++i) {
@@ -861,6 +865,7 @@ int main(int argc, char** argv) {
   o.only = "ABCDE";
   ParseWorkloadOptions(argc, argv, "--relay", o, [&](const std::string& flag, const NextValue& next) {
     if (flag == "--fanout") o.fanout = std::stoul(next());
+    else if (flag == "--broadcasts") o.broadcasts = std::max<size_t>(2, std::stoul(next()));
     else if (flag == "--label") kSystem = next();
     else return false;
     return true;
