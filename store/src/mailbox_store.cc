@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 namespace liaison::store {
 
@@ -294,16 +296,22 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
   // without its body; a broadcast with no copy to store needs no room and stores no body.
   const int64_t now = s.clock_.NowMicros();
   const int64_t expires_at = s.ExpiresAt(broadcast.expires_at, now);
+  // Per copy, its keys inline (no allocation per copy): the dedup key, message_id | mailbox,
+  // whose tail is the mailbox.
   struct Plan {
-    Bytes mailbox;
-    Bytes dedup_key;
+    KeyBuffer dedup_key;
+    ByteView mailbox() const { return dedup_key.view().subspan(sizeof(MessageId)); }
     size_t first_copy = SIZE_MAX;  // a repeat in this broadcast: the copy it repeats
     bool store = false;
   };
+  // Hashed by the bytes that `plans` holds: `plans` is sized once and outlives both maps.
+  auto text = [](ByteView bytes) { return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()); };
   std::vector<Plan> plans(broadcast.copies.size());
   BroadcastOutcome outcome(broadcast.copies.size(), Status::Error(Code::kInternal, "copy not planned"));
-  std::map<Bytes, MailboxUsage> usage_after;  // the mailboxes given a copy, with their usage after it
-  std::map<Bytes, size_t> taken;         // dedup key -> the copy of this broadcast that stores it
+  std::unordered_map<std::string_view, MailboxUsage> usage_after;  // mailboxes given a copy: their usage after it
+  std::unordered_map<std::string_view, size_t> taken;  // dedup key -> the copy of this broadcast that stores it
+  usage_after.reserve(plans.size());
+  taken.reserve(plans.size());
   std::vector<size_t> sizes;
   for (size_t i = 0; i < broadcast.copies.size(); ++i) {
     const BroadcastCopy& copy = broadcast.copies[i];
@@ -316,23 +324,21 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
       outcome[i] = Status::Error(Code::kExpired, "the message expired before it was stored");
       continue;
     }
-    plan.mailbox = MailboxKey(copy.recipient);
-    const KeyBuffer dedup_key = DedupKey(copy.message_id, plan.mailbox);
-    plan.dedup_key.assign(dedup_key.view().begin(), dedup_key.view().end());
-    if (auto repeat = taken.find(plan.dedup_key); repeat != taken.end()) {
+    plan.dedup_key.Add(copy.message_id).AddMailbox(copy.recipient);
+    if (auto repeat = taken.find(text(plan.dedup_key.view())); repeat != taken.end()) {
       plan.first_copy = repeat->second;
       continue;
     }
-    LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, plan.dedup_key));
+    LIAISON_ASSIGN_OR_RETURN(auto existing, txn_.Get(s.dedup_, plan.dedup_key.view()));
     if (existing) {
       if (existing->size() != 16) return Status::Error(Code::kCorruption, "dedup record of wrong size");
       outcome[i] = PutResult{GetBigEndian64(existing->data()), true, static_cast<int64_t>(GetBigEndian64(existing->data() + 8))};
       continue;
     }
-    auto usage = usage_after.find(plan.mailbox);
+    auto usage = usage_after.find(text(plan.mailbox()));
     if (usage == usage_after.end()) {
-      LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* held, UsageOf(plan.mailbox));
-      usage = usage_after.emplace(plan.mailbox, *held).first;
+      LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* held, UsageOf(plan.mailbox()));
+      usage = usage_after.emplace(text(plan.mailbox()), *held).first;
     }
     const size_t charged = copy.envelope.size() + broadcast.body.size();
     if (Status quota = CheckQuota(s.options_, usage->second, charged); !quota.ok()) {
@@ -341,7 +347,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
     }
     usage->second.messages += 1;
     usage->second.bytes += charged;
-    taken.emplace(plan.dedup_key, i);
+    taken.emplace(text(plan.dedup_key.view()), i);
     plan.store = true;
     sizes.push_back(copy.envelope.size());
   }
@@ -369,11 +375,13 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
     if (!plan.store) continue;
     const BroadcastCopy& copy = broadcast.copies[i];
     const auto charged = static_cast<uint32_t>(copy.envelope.size() + broadcast.body.size());
-    LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, WriteEntry(plan.mailbox, plan.dedup_key, copy.message_id, copy.envelope,
+    LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, WriteEntry(plan.mailbox(), plan.dedup_key.view(), copy.message_id, copy.envelope,
                                                            charged, expires_at, now, body_id));
     outcome[i] = PutResult{seq, false, expires_at};
   }
-  for (const auto& [mailbox, usage] : usage_after) LIAISON_RETURN_IF_ERROR(SetUsage(mailbox, usage));
+  for (const auto& [mailbox, usage] : usage_after) {
+    LIAISON_RETURN_IF_ERROR(SetUsage(AsBytes(mailbox), usage));
+  }
   Bytes value;
   value.reserve(4 + broadcast.body.size());
   value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
