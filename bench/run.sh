@@ -69,6 +69,10 @@ if [ -n "$relay_batch" ] && [ "$relay_batch" -gt 0 ]; then
 fi
 step liaison-w64 "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 64 --only A \
   --label liaison-w64
+# C again with 101 alerts in turn, so that the later ones go into a store that holds about
+# 100,000 dedup records (a relay some weeks into the messages' TTL holds more).
+step liaison-c101 "$b/liaison-bench" --relay "$build/relay/liaison-relay" --only C --fanout 1000 --broadcasts 101 \
+  --label liaison-c101
 # Diagnostic, not a durable figure: A with the relay's syncs taken out (fsync/fdatasync no-ops,
 # no O_DSYNC), to show how much of A's send rate the durable commits cost.
 noop="$b/libliaison-bench-fsync-noop.so"
