@@ -69,6 +69,36 @@ struct RawOfficerSetup {
   }
 };
 
+// A running relay whose log goes to a file, for tests of what it logs.
+struct LoggingRelay {
+  TempDir dir;
+  RelayProcess relay{dir.Sub("relay")};
+  std::string log_path = dir.Sub("relay.log");
+  LoggingRelay() {
+    relay.set_log_path(log_path);
+    relay.Start();
+  }
+  // The log's lines that contain `needle`, in order.
+  std::vector<std::string> LinesWith(const std::string& needle) const {
+    std::vector<std::string> lines;
+    std::ifstream in(log_path);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(needle) != std::string::npos) lines.push_back(line);
+    }
+    return lines;
+  }
+  // Sends SIGUSR1 and waits up to 5 s until the log holds `count` counters lines; returns them.
+  std::vector<std::string> ReportCounters(size_t count) {
+    relay.Signal(SIGUSR1);
+    std::vector<std::string> lines;
+    for (int i = 0; i < 250 && lines.size() < count; ++i) {
+      std::this_thread::sleep_for(20ms);
+      lines = LinesWith("since start:");
+    }
+    return lines;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a message to an offline recipient is delivered when it comes online, and a reply goes back",
@@ -98,32 +128,15 @@ TEST_CASE("a message to an offline recipient is delivered when it comes online, 
 
 TEST_CASE("SIGUSR1 makes the running relay log its counters, commits and writes included, and it keeps serving",
           "[integration][relay][operations]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  const std::string log_path = dir.Sub("relay.log");
-  relay.set_log_path(log_path);
-  relay.Start();
-  auto officer = MakeClient(relay, dir.Sub("officer"), "officer/1");
-  auto association = MakeClient(relay, dir.Sub("association"), "association/1");
+  LoggingRelay logging;
+  RelayProcess& relay = logging.relay;
+  auto officer = MakeClient(relay, logging.dir.Sub("officer"), "officer/1");
+  auto association = MakeClient(relay, logging.dir.Sub("association"), "association/1");
   REQUIRE(association->Sync().ok());  // publishes its keys: one write
   for (const char* text : {"eins", "zwei", "drei"}) REQUIRE(officer->Send("association/1", text).ok());
 
-  // Each line of the log that reports the counters.
-  auto counter_lines = [&] {
-    std::vector<std::string> lines;
-    std::ifstream in(log_path);
-    for (std::string line; std::getline(in, line);) {
-      if (line.find("since start:") != std::string::npos) lines.push_back(line);
-    }
-    return lines;
-  };
-  REQUIRE(counter_lines().empty());
-  relay.Signal(SIGUSR1);
-  std::vector<std::string> lines;
-  for (int i = 0; i < 250 && lines.empty(); ++i) {
-    std::this_thread::sleep_for(20ms);
-    lines = counter_lines();
-  }
+  REQUIRE(logging.LinesWith("since start:").empty());
+  const std::vector<std::string> lines = logging.ReportCounters(1);
   REQUIRE(lines.size() == 1);
   INFO(lines[0]);
   CHECK(lines[0].find("since start: 3 messages stored") != std::string::npos);
@@ -141,37 +154,22 @@ TEST_CASE("SIGUSR1 makes the running relay log its counters, commits and writes 
 
 TEST_CASE("SIGUSR1's report gives the slowest SEND_BROADCAST since the last report, receipt to durable",
           "[integration][relay][operations]") {
-  TempDir dir;
-  RelayProcess relay(dir.Sub("relay"));
-  const std::string log_path = dir.Sub("relay.log");
-  relay.set_log_path(log_path);
-  relay.Start();
+  LoggingRelay logging;
+  RelayProcess& relay = logging.relay;
   RawDevice officer{"officer/1"}, association{"association/1"};
   relay.Register(officer.address, officer.TransportZ85());
   relay.Register(association.address, association.TransportZ85());
   zmq::context_t context;
   auto connection = officer.Connect(context, relay);
 
-  // The figure in each report, in order.
+  // Asks for the `count`th report and returns its figure.
   const std::regex slowest(R"(slowest SEND_BROADCAST since the last report: (\d+) us from receipt to durable)");
-  auto reported = [&] {
-    std::vector<long> figures;
-    std::ifstream in(log_path);
-    std::smatch m;
-    for (std::string line; std::getline(in, line);) {
-      if (std::regex_search(line, m, slowest)) figures.push_back(std::stol(m[1].str()));
-    }
-    return figures;
-  };
   auto report_now = [&](size_t count) {
-    relay.Signal(SIGUSR1);
-    std::vector<long> figures;
-    for (int i = 0; i < 250 && figures.size() < count; ++i) {
-      std::this_thread::sleep_for(20ms);
-      figures = reported();
-    }
-    REQUIRE(figures.size() == count);
-    return figures.back();
+    const std::vector<std::string> lines = logging.ReportCounters(count);
+    REQUIRE(lines.size() == count);
+    std::smatch m;
+    REQUIRE(std::regex_search(lines.back(), m, slowest));
+    return std::stol(m[1].str());
   };
 
   wire::SendBroadcastRequest broadcast;

@@ -2,35 +2,16 @@
 // message_id) to the id-first one (table "dedup_by_id", key message_id | mailbox) at Open().
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
 #include "base/clock.h"
 #include "store/lmdb.h"
 #include "store/mailbox_store.h"
+#include "store/store_test_util.h"
 
 using namespace liaison;
 using namespace liaison::store;
+using namespace liaison::store::testing;
 
 namespace {
-
-constexpr int64_t kStart = 1'800'000'000ll * kMicrosPerSecond;
-
-struct StoreDir {
-  std::string path;
-  StoreDir() {
-    path = (std::filesystem::temp_directory_path() / ("liaison-dedup-migration-" + std::to_string(::getpid()) + "-" +
-                                                      std::to_string(reinterpret_cast<uintptr_t>(this))))
-               .string();
-    std::filesystem::remove_all(path);
-  }
-  ~StoreDir() { std::filesystem::remove_all(path); }
-};
-
-MessageId Id(uint8_t n) {
-  MessageId id{};
-  id[0] = n;
-  return id;
-}
 
 Result<std::unique_ptr<MailboxStore>> Open(const StoreDir& dir, Clock& clock, size_t per_commit = 10'000) {
   MailboxStoreOptions options;
@@ -47,13 +28,19 @@ Result<PutResult> PutOne(MailboxStore& store, const std::string& to, uint8_t id,
   return result;
 }
 
-// Every record of `table` in the closed store, in key order; nullopt if the table does not exist.
-std::optional<std::vector<std::pair<Bytes, Bytes>>> Records(const StoreDir& dir, const char* table) {
+// The closed store's LMDB environment, opened directly.
+std::unique_ptr<Env> OpenEnv(const StoreDir& dir) {
   EnvOptions options;
   options.path = dir.path;
   auto env = Env::Open(options);
   REQUIRE(env.ok());
-  auto txn = Txn::BeginRead(**env);
+  return std::move(env).value();
+}
+
+// Every record of `table` in the closed store, in key order; nullopt if the table does not exist.
+std::optional<std::vector<std::pair<Bytes, Bytes>>> Records(const StoreDir& dir, const char* table) {
+  auto env = OpenEnv(dir);
+  auto txn = Txn::BeginRead(*env);
   REQUIRE(txn.ok());
   auto dbi = txn->OpenDb(table, 0);
   if (!dbi.ok()) {
@@ -73,11 +60,8 @@ std::optional<std::vector<std::pair<Bytes, Bytes>>> Records(const StoreDir& dir,
 // Rewrites the closed store's dedup records as a store written before the id-first layout had
 // them, plus `extra` records written as they are into the old table.
 void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Bytes, Bytes>>& extra = {}) {
-  EnvOptions options;
-  options.path = dir.path;
-  auto env = Env::Open(options);
-  REQUIRE(env.ok());
-  auto txn = Txn::BeginWrite(**env);
+  auto env = OpenEnv(dir);
+  auto txn = Txn::BeginWrite(*env);
   REQUIRE(txn.ok());
   auto by_id = txn->OpenDb("dedup_by_id", 0);
   REQUIRE(by_id.ok());

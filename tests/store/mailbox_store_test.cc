@@ -5,30 +5,13 @@
 
 #include "base/clock.h"
 #include "store/mailbox_store.h"
+#include "store/store_test_util.h"
 
 using namespace liaison;
 using namespace liaison::store;
+using namespace liaison::store::testing;
 
 namespace {
-
-constexpr int64_t kStart = 1'800'000'000ll * kMicrosPerSecond;
-
-struct StoreDir {
-  std::string path;
-  StoreDir() {
-    path = (std::filesystem::temp_directory_path() / ("liaison-store-" + std::to_string(::getpid()) + "-" +
-                                                      std::to_string(reinterpret_cast<uintptr_t>(this))))
-               .string();
-    std::filesystem::remove_all(path);
-  }
-  ~StoreDir() { std::filesystem::remove_all(path); }
-};
-
-MessageId Id(uint8_t n) {
-  MessageId id{};
-  id[0] = n;
-  return id;
-}
 
 std::unique_ptr<MailboxStore> OpenStore(const StoreDir& dir, Clock& clock, MailboxStoreOptions options = {}) {
   options.path = dir.path;
