@@ -9,7 +9,7 @@
 #                 (syscalls); reports into the output directory
 #     --no-setup  skip scripts/setup_bench.sh (packages already installed)
 # Environment: BUILD_DIR (default build-bench), OUT_DIR (default a new directory under /tmp),
-# A_ROUNDS (default 3: how many runs of workload A each system gets in all).
+# A_ROUNDS (default 5: how many runs of workload A each system gets in all).
 #
 # Every server (liaison-relay, mosquitto, redis-server) is started by the bench programs on
 # 127.0.0.1 (ports checked free), with its data in a temporary directory, and stopped by its pid.
@@ -90,7 +90,7 @@ round_step() {  # round_step SYSTEM ROUND COMMAND...
   local system=$1 round=$2; shift 2
   logged "$system-A-$round" "$@" | sed -n "s/^RESULT $system /RESULT $system@$round /p" >>"$results"
 }
-a_rounds=${A_ROUNDS:-3}
+a_rounds=${A_ROUNDS:-5}
 for round in $(seq 2 "$a_rounds"); do
   round_step liaison "$round" "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A
   round_step mosquitto "$round" "$b/liaison-bench-mosquitto" "${sizes[@]}" --window 100 --only A
