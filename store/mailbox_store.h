@@ -199,12 +199,17 @@ class WriteBatch {
 class MailboxStore {
  public:
   // Opens or creates the store, first moving any dedup records of the mailbox-first layout (a
-  // store written before) to their id-first keys. Errors: Env::Open's; kCorruption if an old
-  // dedup record is damaged (the records not yet moved stay where they were); kStoreFull. A
-  // move cut short by a crash or an error goes on at the next Open(). `clock` must outlive the store.
+  // store written before) to their id-first keys; an old record that is not well-formed is moved
+  // as it is into the table "dedup_damaged" (its message is then no longer recognised as a
+  // retry). Errors: Env::Open's; kStoreFull (raise the map size: the records not yet moved stay
+  // where they were), kIoError. A move cut short by a crash or an error goes on at the next
+  // Open(); the move is one-way (an older build would not see the moved records). `clock` must
+  // outlive the store.
   static Result<std::unique_ptr<MailboxStore>> Open(const MailboxStoreOptions& options, Clock& clock);
-  // How many dedup records Open() moved from the mailbox-first layout.
+  // How many dedup records Open() moved from the mailbox-first layout, and how many of the old
+  // records it found damaged and kept aside.
   size_t dedup_records_migrated_at_open() const { return dedup_records_migrated_; }
+  size_t dedup_records_damaged_at_open() const { return dedup_records_damaged_; }
 
   Result<WriteBatch> BeginWrite();
 
@@ -252,6 +257,7 @@ class MailboxStore {
   MailboxStoreOptions options_;
   Clock& clock_;
   size_t dedup_records_migrated_ = 0;
+  size_t dedup_records_damaged_ = 0;
   MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
 };
 

@@ -68,11 +68,12 @@ struct RelayServer::Pending {
   store::ClaimedPrekeys claimed;  // for prekey claims
 };
 
-// One group commit: its writes (the commit thread's while it runs) and the reads that wait for
-// them (the network thread's alone).
+// One group commit: its writes and `committed` (the commit thread's while it runs) and the reads
+// that wait for them (the network thread's alone).
 struct RelayServer::Job {
   uint64_t generation = 0;
   std::vector<Pending> writes;
+  std::chrono::steady_clock::time_point committed;  // when ApplyWrites returned
   size_t stores = 0;  // against kMaxRequestsPerBatch: a SEND_MANY or SEND_BROADCAST counts its items
   size_t bytes = 0;   // request bytes held, against kMaxBatchBytes
   std::vector<Request> reads_after;
@@ -158,6 +159,11 @@ Status RelayServer::Setup() {
 
   if (const size_t moved = store_->dedup_records_migrated_at_open(); moved > 0) {
     spdlog::info("moved {} dedup records to the store's id-first keys", moved);
+  }
+  if (const size_t damaged = store_->dedup_records_damaged_at_open(); damaged > 0) {
+    spdlog::warn("{} old dedup records were damaged: kept in the store's table dedup_damaged; retries of "
+                 "their messages are no longer recognised",
+                 damaged);
   }
   if (const int cleared = store_->env().readers_cleared_at_open(); cleared > 0) {
     spdlog::warn("cleared {} stale LMDB reader slots left by killed processes", cleared);
@@ -516,11 +522,11 @@ void RelayServer::StartCommitIfIdle() {
     writes.reserve(job->writes.size());
     for (Pending& p : job->writes) writes.push_back(&p);
     ApplyWrites(writes);
+    job->committed = std::chrono::steady_clock::now();
   });
 }
 
 void RelayServer::FinishJob(Job& job) {
-  const auto committed = std::chrono::steady_clock::now();
   ++counters_.commits;
   counters_.committed_writes += job.writes.size();
   for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
@@ -544,7 +550,7 @@ void RelayServer::FinishJob(Job& job) {
             ReplyType(type), EmptyBody());
     } else if (type == FrameType::kSendBroadcast) {
       const auto& broadcast = std::get<wire::SendBroadcastRequest>(p.body);
-      const auto queued_us = std::chrono::duration_cast<std::chrono::microseconds>(committed - p.request.received);
+      const auto queued_us = std::chrono::duration_cast<std::chrono::microseconds>(job.committed - p.request.received);
       slowest_broadcast_us_ = std::max<uint64_t>(slowest_broadcast_us_, static_cast<uint64_t>(queued_us.count()));
       wire::SendBroadcastReply reply;
       reply.statuses = p.copy_status;

@@ -72,17 +72,16 @@ KeyBuffer IndexKey(ByteView mailbox, uint64_t seq) { return KeyBuffer().Add(mail
 // together, land on a few adjacent pages instead of one page per recipient.
 KeyBuffer DedupKey(const MessageId& message_id, ByteView mailbox) { return KeyBuffer().Add(message_id).Add(mailbox); }
 
-// The expiry record's value, mailbox | message_id: checked (a mailbox length of 1..64 and exactly
-// the bytes it needs) before its parts are used. kCorruption otherwise.
-Status CheckMailboxThenId(ByteView value, std::string_view what) {
-  if (value.empty() || value[0] == 0 || value[0] > kMaxAddressBytes || value.size() != 1u + value[0] + 16) {
-    return Status::Error(Code::kCorruption, std::string(what) + " of wrong size");
-  }
-  return Status::Ok();
+// Whether `bytes` is mailbox | message_id (an expiry record's value, an old dedup key): a mailbox
+// length of 1..64 and exactly the bytes it needs. Checked before its parts are used.
+bool IsMailboxThenId(ByteView bytes) {
+  return !bytes.empty() && bytes[0] != 0 && bytes[0] <= kMaxAddressBytes && bytes.size() == 1u + bytes[0] + 16;
 }
 
-// The table's name before dedup keys began with the message id (mailbox | message_id then).
+// The table's name before dedup keys began with the message id (mailbox | message_id then), and
+// the table where its damaged records are kept, as they were, when they are moved.
 constexpr char kMailboxFirstDedupTable[] = "dedup";
+constexpr char kDamagedDedupTable[] = "dedup_damaged";
 
 bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
@@ -166,8 +165,6 @@ Status MailboxStore::MigrateMailboxFirstDedup() {
       LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, old_table));
       LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
       while (entry && records.size() < per_commit) {
-        LIAISON_RETURN_IF_ERROR(CheckMailboxThenId(entry->key, "an old dedup key"));
-        if (entry->value.size() != 16) return Status::Error(Code::kCorruption, "an old dedup record of wrong size");
         records.emplace_back(Bytes(entry->key.begin(), entry->key.end()), Bytes(entry->value.begin(), entry->value.end()));
         LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
       }
@@ -178,18 +175,28 @@ Status MailboxStore::MigrateMailboxFirstDedup() {
       if (dropped != 0) return FromMdb(dropped, "drop the old dedup table");
       return txn.Commit();
     }
+    size_t damaged = 0;
     for (const auto& [key, value] : records) {
-      const ByteView mailbox(key.data(), 1u + key[0]);
-      MessageId id{};
-      std::copy(key.end() - 16, key.end(), id.begin());
-      LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, DedupKey(id, mailbox).view(), value));
+      if (IsMailboxThenId(key) && value.size() == 16) {
+        const ByteView mailbox(key.data(), 1u + key[0]);
+        MessageId id{};
+        std::copy(key.end() - 16, key.end(), id.begin());
+        LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, DedupKey(id, mailbox).view(), value));
+      } else {
+        // Not a record this store wrote (a damaged disk, or an edit): kept as it is, out of the
+        // way, and its message is no longer recognised as a retry.
+        LIAISON_ASSIGN_OR_RETURN(MDB_dbi kept, txn.OpenDb(kDamagedDedupTable, MDB_CREATE));
+        LIAISON_RETURN_IF_ERROR(txn.Put(kept, key, value));
+        ++damaged;
+      }
       LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(old_table, key));
       (void)deleted;
     }
     // Each commit moves its records whole: a crash in between leaves each record in one table,
     // and the next Open() goes on from there.
     LIAISON_RETURN_IF_ERROR(txn.Commit());
-    dedup_records_migrated_ += records.size();
+    dedup_records_migrated_ += records.size() - damaged;
+    dedup_records_damaged_ += damaged;
   }
 }
 
@@ -708,7 +715,7 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
   size_t removed_pending = 0;
   for (const auto& [key, mailbox_then_id] : expired) {
     const uint64_t seq = GetBigEndian64(key.data() + 8);
-    LIAISON_RETURN_IF_ERROR(CheckMailboxThenId(mailbox_then_id, "expiry record"));
+    if (!IsMailboxThenId(mailbox_then_id)) return Status::Error(Code::kCorruption, "expiry record of wrong size");
     const ByteView mailbox(mailbox_then_id.data(), 1u + mailbox_then_id[0]);
     MessageId id{};
     std::copy(mailbox_then_id.end() - 16, mailbox_then_id.end(), id.begin());

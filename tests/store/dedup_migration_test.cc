@@ -86,12 +86,16 @@ void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Byte
   REQUIRE(txn->Commit().ok());
 }
 
-}  // namespace
+// The id of the environment's last committed transaction: one more for each commit.
+size_t LastTxnId(MDB_env* env) {
+  MDB_envinfo info{};
+  REQUIRE(mdb_env_info(env, &info) == 0);
+  return info.me_last_txnid;
+}
 
-TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys at open, in commits of the given size",
-          "[store][mailbox][migration]") {
-  StoreDir dir;
-  FakeClock clock(kStart);
+// Five messages (a/1's three expiring 10 s after kStart), stored and then rewritten to the old
+// layout; returns their seqs.
+std::vector<uint64_t> FiveInTheOldLayout(const StoreDir& dir, Clock& clock) {
   std::vector<uint64_t> seqs;
   {
     auto store = Open(dir, clock);
@@ -102,11 +106,22 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
   RewriteToMailboxFirst(dir);
   REQUIRE(Records(dir, "dedup")->size() == 5);
   REQUIRE(Records(dir, "dedup_by_id")->empty());
+  return seqs;
+}
 
+}  // namespace
+
+TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys at open: retries are still "
+          "recognised and the sweep still finds them",
+          "[store][mailbox][migration]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  const std::vector<uint64_t> seqs = FiveInTheOldLayout(dir, clock);
   {
-    auto store = Open(dir, clock, 2);  // three commits of at most two records, then the drop
+    auto store = Open(dir, clock);
     REQUIRE(store.ok());
     CHECK((*store)->dedup_records_migrated_at_open() == 5);
+    CHECK((*store)->dedup_records_damaged_at_open() == 0);
     // A retry of each is still recognised, under the seq it was stored with.
     for (uint8_t id = 1; id <= 5; ++id) {
       auto retry = PutOne(**store, id <= 3 ? "a/1" : "b/1", id);
@@ -136,7 +151,27 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
   CHECK((*again)->dedup_records_migrated_at_open() == 0);
 }
 
-TEST_CASE("a damaged mailbox-first dedup record stops the open with kCorruption, and no record is lost",
+TEST_CASE("the move of old dedup records takes one durable commit per migration_records_per_commit records",
+          "[store][mailbox][migration]") {
+  FakeClock clock(kStart);
+  // The same five records moved two at a time and all at once: the first takes two commits more
+  // (three for the records instead of one), whatever else Open() commits.
+  auto commits_to_open = [&](size_t per_commit) {
+    StoreDir dir;
+    FiveInTheOldLayout(dir, clock);
+    const size_t before = LastTxnId(OpenEnv(dir)->get());
+    auto store = Open(dir, clock, per_commit);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->dedup_records_migrated_at_open() == 5);
+    return LastTxnId((*store)->env().get()) - before;
+  };
+  const size_t two_at_a_time = commits_to_open(2);
+  const size_t all_at_once = commits_to_open(5);
+  CHECK(two_at_a_time == all_at_once + 2);
+  CHECK(commits_to_open(1) == all_at_once + 4);
+}
+
+TEST_CASE("a damaged mailbox-first dedup record is kept aside as it was, and the others are moved",
           "[store][mailbox][migration][corruption]") {
   StoreDir dir;
   FakeClock clock(kStart);
@@ -146,21 +181,29 @@ TEST_CASE("a damaged mailbox-first dedup record stops the open with kCorruption,
     REQUIRE(PutOne(**store, "a/1", 1).ok());
     REQUIRE(PutOne(**store, "a/1", 2).ok());
   }
-  // A key naming a mailbox of 200 bytes (longer than any address), with them and an id present:
-  // it sorts after a/1's records.
-  Bytes damaged{200};
-  damaged.resize(1 + 200 + 16, 'x');
-  RewriteToMailboxFirst(dir, {{damaged, Bytes(16, 0)}});
+  // A key naming a mailbox of 200 bytes (longer than any address), with them and an id present,
+  // and a well-formed key with a value of the wrong size.
+  Bytes long_mailbox{200};
+  long_mailbox.resize(1 + 200 + 16, 'x');
+  Bytes short_value_key{3, 'z', '/', '1'};
+  short_value_key.resize(4 + 16, 0);
+  RewriteToMailboxFirst(dir, {{long_mailbox, Bytes(16, 0)}, {short_value_key, Bytes(3, 0)}});
 
-  auto store = Open(dir, clock, 1);
-  REQUIRE_FALSE(store.ok());
-  CHECK(store.status().code() == Code::kCorruption);
-  CHECK(store.status().message().find("old dedup key") != std::string::npos);
-  // The records before it were moved, each in its own commit; the damaged one stays in the old
-  // table, where an operator can look at it.
+  {
+    auto store = Open(dir, clock, 1);
+    REQUIRE(store.ok());
+    CHECK((*store)->dedup_records_migrated_at_open() == 2);
+    CHECK((*store)->dedup_records_damaged_at_open() == 2);
+    CHECK(PutOne(**store, "a/1", 1)->duplicate);
+    CHECK(PutOne(**store, "a/1", 2)->duplicate);
+  }
+  CHECK_FALSE(Records(dir, "dedup").has_value());
   CHECK(Records(dir, "dedup_by_id")->size() == 2);
-  const auto left = Records(dir, "dedup");
-  REQUIRE(left.has_value());
-  REQUIRE(left->size() == 1);
-  CHECK(left->at(0).first == damaged);
+  const auto kept = Records(dir, "dedup_damaged");
+  REQUIRE(kept.has_value());
+  REQUIRE(kept->size() == 2);
+  CHECK(kept->at(0).first == short_value_key);  // length 3 sorts before 200
+  CHECK(kept->at(0).second == Bytes(3, 0));
+  CHECK(kept->at(1).first == long_mailbox);
+  CHECK(kept->at(1).second == Bytes(16, 0));
 }
