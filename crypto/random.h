@@ -27,7 +27,7 @@ std::array<uint8_t, N> RandomArray() {
 
 // A message id that sorts by creation time: the milliseconds since the Unix epoch of
 // `now_micros` in the first 6 bytes (big-endian, as in UUIDv7), then 10 random bytes. The relay
-// keys its dedup table by (recipient, message id), so ids that increase append to that table
+// keys its dedup table by (message id, recipient), so ids that increase append to that table
 // instead of landing on a random page in every commit (docs/performance.md). Two ids made in
 // the same millisecond collide with probability 2^-80. Whoever sees the id (the relay, the
 // recipient) learns when it was made (docs/threat-model.md).
