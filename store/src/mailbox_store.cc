@@ -78,6 +78,14 @@ bool IsMailboxThenId(ByteView bytes) {
   return !bytes.empty() && bytes[0] != 0 && bytes[0] <= kMaxAddressBytes && bytes.size() == 1u + bytes[0] + 16;
 }
 
+// The mailbox of mailbox | message_id, and the dedup key of the same two parts. Precondition:
+// IsMailboxThenId(mailbox_then_id).
+ByteView MailboxOf(ByteView mailbox_then_id) { return mailbox_then_id.first(1u + mailbox_then_id[0]); }
+KeyBuffer DedupKeyOf(ByteView mailbox_then_id) {
+  const ByteView mailbox = MailboxOf(mailbox_then_id);
+  return KeyBuffer().Add(mailbox_then_id.subspan(mailbox.size())).Add(mailbox);
+}
+
 // The table's name before dedup keys began with the message id (mailbox | message_id then), and
 // the table where its damaged records are kept, as they were, when they are moved.
 constexpr char kMailboxFirstDedupTable[] = "dedup";
@@ -178,10 +186,7 @@ Status MailboxStore::MigrateMailboxFirstDedup() {
     size_t damaged = 0;
     for (const auto& [key, value] : records) {
       if (IsMailboxThenId(key) && value.size() == 16) {
-        const ByteView mailbox(key.data(), 1u + key[0]);
-        MessageId id{};
-        std::copy(key.end() - 16, key.end(), id.begin());
-        LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, DedupKey(id, mailbox).view(), value));
+        LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, DedupKeyOf(key).view(), value));
       } else {
         // Not a record this store wrote (a damaged disk, or an edit): kept as it is, out of the
         // way, and its message is no longer recognised as a retry.
@@ -716,13 +721,10 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
   for (const auto& [key, mailbox_then_id] : expired) {
     const uint64_t seq = GetBigEndian64(key.data() + 8);
     if (!IsMailboxThenId(mailbox_then_id)) return Status::Error(Code::kCorruption, "expiry record of wrong size");
-    const ByteView mailbox(mailbox_then_id.data(), 1u + mailbox_then_id[0]);
-    MessageId id{};
-    std::copy(mailbox_then_id.end() - 16, mailbox_then_id.end(), id.begin());
     bool deleted = false;
-    LIAISON_RETURN_IF_ERROR(batch.DeleteEntry(mailbox, seq, &deleted));
+    LIAISON_RETURN_IF_ERROR(batch.DeleteEntry(MailboxOf(mailbox_then_id), seq, &deleted));
     removed_pending += deleted ? 1 : 0;
-    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, DedupKey(id, mailbox).view()));
+    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, DedupKeyOf(mailbox_then_id).view()));
     LIAISON_ASSIGN_OR_RETURN(bool expiry_deleted, batch.txn_.Del(expiry_, key));
     (void)dedup_deleted;
     (void)expiry_deleted;
