@@ -14,7 +14,11 @@
 //  - Usage() equals the model's pending count and bytes (expired-but-unswept included).
 //  - A put, ack or commit that returned an error changed nothing, even if its batch is then
 //    committed. Uncommitted writes are invisible to readers and lost on reopen.
-//  - SweepExpired removes exactly the oldest expired records and reports the pending ones.
+//  - SweepExpired removes exactly the expired records among those it looks at (the next
+//    sweep_records_per_call dedup records in key order, message id then mailbox, after the last
+//    one the previous sweep of this store object looked at; from the beginning after one that
+//    looked at the last) and reports the pending ones; repeated sweeps remove every expired one.
+//    The dedup table, read directly, holds exactly the model's records after every action.
 //  - After a full drain (ack all, expire all, sweep, release freed pages) a small put succeeds,
 //    each step using the documented recovery: on kStoreFull, ReleaseFreedPages() and retry once.
 //  - Broadcasts (PutBroadcast): each copy is answered as a put of it would be (dedup per
@@ -62,6 +66,10 @@ constexpr int64_t kDefaultTtl = 3600 * kMicrosPerSecond;
 constexpr int64_t kMaxTtl = 86400 * kMicrosPerSecond;
 
 const std::array<std::string, 3> kMailboxes = {"alice/phone", "bob/laptop", "carol/tablet"};
+// MailboxStoreOptions::sweep_records_per_call, chosen by the seed (seed / 3 % 3): a sweep that
+// stops after each record, one that stops within the few records an input makes, and one that
+// never stops early.
+constexpr std::array<size_t, 3> kSweepRecordsPerCall = {1, 3, 100'000};
 const std::array<std::string, 2> kBadAddresses = {"", std::string(65, 'x')};
 
 // What the harness did so far in this input; printed when an invariant fails.
@@ -158,7 +166,7 @@ struct Record {
 };
 
 struct Model {
-  std::map<uint64_t, Record> records;  // every message whose dedup/expiry entries are stored
+  std::map<uint64_t, Record> records;  // every message whose dedup record is stored
   uint64_t max_seq = 0;                // highest seq ever committed
   std::map<std::string, Bytes> bundles;
   std::map<int, Bytes> bodies;         // every broadcast body a record refers to (or referred to)
@@ -216,9 +224,10 @@ class Harness {
     options_.max_mailbox_bytes = config_.max_mailbox_bytes;
     options_.default_ttl_micros = kDefaultTtl;
     options_.max_ttl_micros = kMaxTtl;
-    Trace("config: map %zu bytes, %llu messages and %llu bytes per mailbox", config_.map_size_bytes,
+    options_.sweep_records_per_call = kSweepRecordsPerCall[seed / fuzz::kStoreConfigs.size() % kSweepRecordsPerCall.size()];
+    Trace("config: map %zu bytes, %llu messages and %llu bytes per mailbox, sweeps of %zu records", config_.map_size_bytes,
           static_cast<unsigned long long>(config_.max_mailbox_messages),
-          static_cast<unsigned long long>(config_.max_mailbox_bytes));
+          static_cast<unsigned long long>(config_.max_mailbox_bytes), options_.sweep_records_per_call);
     dir_.Wipe();
     Open();
   }
@@ -268,6 +277,17 @@ class Harness {
     auto opened = MailboxStore::Open(options_, clock_);
     STORE_CHECK(opened.ok(), "opening the store: " + Describe(opened));
     store_ = std::move(opened).value();
+    sweep_resume_after_.reset();  // a new store object sweeps from the beginning
+  }
+
+  // The dedup key the store gives a record: message id | mailbox (u8 length | address).
+  static Bytes DedupKey(const Record& rec) {
+    const MessageId id = Id(rec.id);
+    const std::string& address = kMailboxes[rec.mailbox];
+    Bytes key(id.begin(), id.end());
+    key.push_back(static_cast<uint8_t>(address.size()));
+    key.insert(key.end(), address.begin(), address.end());
+    return key;
   }
 
   const std::string& Address(uint8_t choice, int* mailbox) {
@@ -654,28 +674,40 @@ class Harness {
   // thread may hold only one write transaction).
   void FinishBatch() { CommitBatch(); }
 
-  void Sweep(size_t max_entries) {
+  // Returns false if the sweep failed (with kStoreFull, the one failure allowed).
+  bool Sweep(size_t max_entries) {
     FinishBatch();
     const int64_t now = clock_.NowMicros();
-    std::vector<std::pair<int64_t, uint64_t>> expired;  // (expires_at, seq): the expiry table's order
-    for (const auto& [seq, rec] : committed_.records) {
-      if (rec.expires_at <= now) expired.emplace_back(rec.expires_at, seq);
+    // The records the store looks at, in its order, and where the next sweep starts.
+    std::map<Bytes, uint64_t> by_key;  // dedup key -> seq
+    for (const auto& [seq, rec] : committed_.records) by_key.emplace(DedupKey(rec), seq);
+    auto it = sweep_resume_after_ ? by_key.upper_bound(*sweep_resume_after_) : by_key.begin();
+    std::optional<Bytes> resume_after;
+    std::vector<uint64_t> expired;
+    size_t looked_at = 0;
+    for (; max_entries > 0 && it != by_key.end(); ++it) {
+      ++looked_at;
+      if (committed_.records.at(it->second).expires_at <= now) expired.push_back(it->second);
+      if (expired.size() == max_entries || looked_at == options_.sweep_records_per_call) {
+        if (std::next(it) != by_key.end()) resume_after = it->first;
+        break;
+      }
     }
-    std::sort(expired.begin(), expired.end());
-    if (expired.size() > max_entries) expired.resize(max_entries);
     size_t pending = 0;
-    for (const auto& [expires_at, seq] : expired) pending += committed_.records.at(seq).pending ? 1 : 0;
+    for (uint64_t seq : expired) pending += committed_.records.at(seq).pending ? 1 : 0;
 
     Result<size_t> got = store_->SweepExpired(max_entries);
     Trace("sweep max %zu: %s", max_entries, got.ok() ? ("removed " + std::to_string(*got)).c_str()
                                                      : got.status().ToString().c_str());
     if (!got.ok()) {
       STORE_CHECK(got.status().code() == Code::kStoreFull, "sweep: " + got.status().ToString());
-      return;
+      return false;
     }
     STORE_CHECK(*got == pending, "sweep removed " + std::to_string(*got) + " pending messages, expected " +
                                      std::to_string(pending) + " of " + std::to_string(expired.size()) + " expired");
-    for (const auto& [expires_at, seq] : expired) committed_.records.erase(seq);
+    for (uint64_t seq : expired) committed_.records.erase(seq);
+    if (max_entries > 0) sweep_resume_after_ = resume_after;
+    return true;
   }
 
   void ReleaseFreedPages() {
@@ -746,13 +778,21 @@ class Harness {
     STORE_CHECK(acked.ok(), "drain: cannot acknowledge, even after releasing freed pages: " + acked.ToString());
 
     clock_.Advance(kMaxTtl + 1);
-    Sweep(SIZE_MAX);
-    if (!committed_.records.empty()) {  // the sweep failed with kStoreFull
+    // Everything has expired: each sweep removes all it looks at, so one more sweep than the
+    // records over the records per call finds them all, unless one fails; a failed sweep
+    // (kStoreFull) is followed by the release of freed pages, once.
+    size_t sweeps_left = committed_.records.size() / options_.sweep_records_per_call + 2;
+    bool released_once = false;
+    while (!committed_.records.empty() && sweeps_left > 0) {
+      if (Sweep(SIZE_MAX)) {
+        --sweeps_left;
+        continue;
+      }
+      if (released_once) break;
       const Status released = store_->ReleaseFreedPages();
       Trace("  release freed pages: %s", released.ToString().c_str());
-      Sweep(SIZE_MAX);
+      released_once = true;
     }
-    STORE_CHECK(committed_.records.empty(), "drain: cannot sweep, even after releasing freed pages");
     for (int i = 0; i < 2; ++i) {
       const Status st = store_->ReleaseFreedPages();
       Trace("  release freed pages: %s", st.ToString().c_str());
@@ -837,6 +877,34 @@ class Harness {
         STORE_CHECK(bundle->has_value() && **bundle == it->second, "the key bundle differs from the committed one");
       }
     }
+    CheckDedupTable();
+  }
+
+  // The store's dedup table (its documented layout, read directly) holds exactly the model's
+  // records: so a sweep that removed other records than the model's is caught at once, even when
+  // nothing else would show it yet.
+  void CheckDedupTable() {
+    std::map<Bytes, Bytes> expected;  // dedup key -> seq:u64be | expires_at:u64be
+    for (const auto& [seq, rec] : committed_.records) {
+      Bytes value(16);
+      PutBigEndian64(seq, value.data());
+      PutBigEndian64(static_cast<uint64_t>(rec.expires_at), value.data() + 8);
+      expected.emplace(DedupKey(rec), std::move(value));
+    }
+    std::map<Bytes, Bytes> held;
+    auto txn = store::Txn::BeginRead(store_->env());
+    STORE_CHECK(txn.ok(), "a read transaction: " + Describe(txn));
+    auto dedup = txn->OpenDb("dedup_by_id", 0);
+    STORE_CHECK(dedup.ok(), "the dedup table: " + Describe(dedup));
+    auto cursor = store::Cursor::Open(*txn, *dedup);
+    STORE_CHECK(cursor.ok(), "a dedup cursor: " + Describe(cursor));
+    auto entry = cursor->First();
+    for (; entry.ok() && *entry; entry = cursor->Next()) {
+      held.emplace(Bytes((*entry)->key.begin(), (*entry)->key.end()), Bytes((*entry)->value.begin(), (*entry)->value.end()));
+    }
+    STORE_CHECK(entry.ok(), "reading the dedup table: " + Describe(entry));
+    STORE_CHECK(held == expected, "the dedup table holds " + std::to_string(held.size()) + " records, the model " +
+                                      std::to_string(expected.size()) + " (or their seqs or expiries differ)");
   }
 
   const TempDir& dir_;
@@ -845,6 +913,7 @@ class Harness {
   fuzz::StoreConfig config_;
   MailboxStoreOptions options_;
   std::unique_ptr<MailboxStore> store_;
+  std::optional<Bytes> sweep_resume_after_;  // the model of the store's sweep position
   std::optional<WriteBatch> batch_;
   Model committed_;
   Model staged_;  // committed_ plus the open batch's writes; meaningful while batch_ is set

@@ -9,7 +9,6 @@
 //            ids begin with their creation time, so new records append at the table's end. Open()
 //            moves the records of a store written before, when the table was "dedup" under
 //            mailbox | message_id)
-//   expiry : expires_at:u64be | seq:u64be -> mailbox | message_id
 //   quota  : mailbox -> count:u64be | bytes:u64be
 //   keys   : address -> key bundle
 //   spk    : address -> signed prekey record (opaque; replaced by each publication)
@@ -18,8 +17,11 @@
 //   shared : body_id:u64be -> refs:u32be | body   (a broadcast body, stored once; appended)
 //   refs   : seq:u64be -> body_id:u64be            (the copy at seq is delivered with that body)
 // where mailbox = u8 length | address. Entries leave `bodies` and `index` (and `refs`) when the recipient
-// acknowledges them or they expire; a shared body leaves when its last copy did; `dedup_by_id` and `expiry` entries stay until expiry so that a
-// retry arriving after the acknowledgement is recognised rather than delivered again.
+// acknowledges them or they expire; a shared body leaves when its last copy did; `dedup_by_id` entries stay until expiry so that a
+// retry arriving after the acknowledgement is recognised rather than delivered again. The sweep
+// finds expired messages by walking `dedup_by_id` (its values hold each message's seq and expiry):
+// a store written before kept a table "expiry" (expires_at | seq -> mailbox | message_id) for it,
+// which Open() drops.
 //
 // Writes go through a WriteBatch: many sends and acknowledgements in one durable commit (group
 // commit). Nothing is visible to readers, and nothing may be acknowledged to a sender, before
@@ -64,6 +66,8 @@ struct MailboxStoreOptions {
   // Open() moves a store's dedup records from the mailbox-first layout in durable commits of
   // this many records each.
   size_t migration_records_per_commit = 10'000;
+  // SweepExpired() looks at this many dedup records per call at most (see there).
+  size_t sweep_records_per_call = 4'096;
 };
 
 struct PutRequest {
@@ -162,7 +166,7 @@ class WriteBatch {
   Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
   // Put() at time `now`: checks (address, expiry, dedup, quota, room), then WriteEntry and the quota.
   Result<PutResult> PutEntry(const PutRequest& request, int64_t now);
-  // Writes one checked entry (body, index, dedup, expiry; with `body_id` != 0 the reference to
+  // Writes one checked entry (body, index, dedup; with `body_id` != 0 the reference to
   // that shared body) under a fresh seq, which it returns. The caller updates the quota.
   Result<uint64_t> WriteEntry(ByteView mailbox, ByteView dedup_key, const MessageId& message_id, ByteView envelope,
                               uint32_t charged_bytes, int64_t expires_at, int64_t now, uint64_t body_id);
@@ -198,18 +202,22 @@ class WriteBatch {
 
 class MailboxStore {
  public:
-  // Opens or creates the store, first moving any dedup records of the mailbox-first layout (a
-  // store written before) to their id-first keys; an old record that is not well-formed is moved
-  // as it is into the table "dedup_damaged" (its message is then no longer recognised as a
-  // retry). Errors: Env::Open's; kStoreFull (raise the map size: the records not yet moved stay
-  // where they were), kIoError. A move cut short by a crash or an error goes on at the next
-  // Open(); the move is one-way (an older build would not see the moved records). `clock` must
-  // outlive the store.
+  // Opens or creates the store, upgrading a store written before:
+  //  - moves any dedup records of the mailbox-first layout to their id-first keys; an old record
+  //    that is not well-formed is moved as it is into the table "dedup_damaged" (its message is
+  //    then no longer recognised as a retry);
+  //  - drops the table "expiry", in one commit: every record of it repeats what a dedup record
+  //    holds, and nothing reads it any more.
+  // Errors: Env::Open's; kStoreFull (raise the map size: what was not yet moved or dropped stays
+  // where it was), kIoError. An upgrade cut short by a crash or an error goes on at the next
+  // Open(); it is one-way (an older build would not see the moved records, and would not sweep
+  // the messages stored without an expiry record). `clock` must outlive the store.
   static Result<std::unique_ptr<MailboxStore>> Open(const MailboxStoreOptions& options, Clock& clock);
-  // How many dedup records Open() moved from the mailbox-first layout, and how many of the old
-  // records it found damaged and kept aside.
+  // How many dedup records Open() moved from the mailbox-first layout, how many of the old
+  // records it found damaged and kept aside, and how many records the expiry table it dropped held.
   size_t dedup_records_migrated_at_open() const { return dedup_records_migrated_; }
   size_t dedup_records_damaged_at_open() const { return dedup_records_damaged_; }
+  size_t expiry_records_dropped_at_open() const { return expiry_records_dropped_; }
 
   Result<WriteBatch> BeginWrite();
 
@@ -225,8 +233,16 @@ class MailboxStore {
   // The signed bytes of roster epoch `number`, nullopt if not held.
   Result<std::optional<Bytes>> RosterEpoch(uint64_t number);
 
-  // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit.
-  // Returns how many pending messages were removed unacknowledged.
+  // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit,
+  // found by walking the dedup table in key order from where the previous call of this store
+  // object stopped. A call looks at no more than `sweep_records_per_call` records and stops after
+  // the last one it looked at, or after the one that made `max_entries` expired entries; the call
+  // after one that looked at the table's last record starts again at its beginning. So an expired
+  // message leaves within about (records held / sweep_records_per_call) calls, not in expiry
+  // order, and a call costs at most that many record reads, however large the store. Returns how
+  // many pending messages were removed unacknowledged. Errors: kCorruption (a dedup record not
+  // of this store's layout: nothing is deleted, and the next call looks at the same records),
+  // kStoreFull, kIoError; after an error the next call starts where this one did.
   Result<size_t> SweepExpired(size_t max_entries);
 
   // The expiry a put at `now` with `requested` (0: the default TTL) gets, clamped to the
@@ -250,15 +266,19 @@ class MailboxStore {
   MailboxStore(std::unique_ptr<Env> env, const MailboxStoreOptions& options, Clock& clock)
       : env_(std::move(env)), options_(options), clock_(clock) {}
   Status OpenTables();
-  // The move that Open() describes.
+  // The move and the drop that Open() describes.
   Status MigrateMailboxFirstDedup();
+  Status DropExpiryTable();
 
   std::unique_ptr<Env> env_;
   MailboxStoreOptions options_;
   Clock& clock_;
   size_t dedup_records_migrated_ = 0;
   size_t dedup_records_damaged_ = 0;
-  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, expiry_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
+  size_t expiry_records_dropped_ = 0;
+  // The dedup key SweepExpired() looked at last; empty: start at the table's beginning.
+  Bytes sweep_resume_after_;
+  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
 };
 
 }  // namespace liaison::store

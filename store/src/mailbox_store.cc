@@ -72,24 +72,32 @@ KeyBuffer IndexKey(ByteView mailbox, uint64_t seq) { return KeyBuffer().Add(mail
 // together, land on a few adjacent pages instead of one page per recipient.
 KeyBuffer DedupKey(const MessageId& message_id, ByteView mailbox) { return KeyBuffer().Add(message_id).Add(mailbox); }
 
-// Whether `bytes` is mailbox | message_id (an expiry record's value, an old dedup key): a mailbox
-// length of 1..64 and exactly the bytes it needs. Checked before its parts are used.
+// Whether `bytes` is mailbox | message_id (an old dedup key): a mailbox length of 1..64 and
+// exactly the bytes it needs. Checked before its parts are used.
 bool IsMailboxThenId(ByteView bytes) {
   return !bytes.empty() && bytes[0] != 0 && bytes[0] <= kMaxAddressBytes && bytes.size() == 1u + bytes[0] + 16;
 }
 
-// The mailbox of mailbox | message_id, and the dedup key of the same two parts. Precondition:
-// IsMailboxThenId(mailbox_then_id).
-ByteView MailboxOf(ByteView mailbox_then_id) { return mailbox_then_id.first(1u + mailbox_then_id[0]); }
+// The dedup key of mailbox | message_id. Precondition: IsMailboxThenId(mailbox_then_id).
 KeyBuffer DedupKeyOf(ByteView mailbox_then_id) {
-  const ByteView mailbox = MailboxOf(mailbox_then_id);
+  const ByteView mailbox = mailbox_then_id.first(1u + mailbox_then_id[0]);
   return KeyBuffer().Add(mailbox_then_id.subspan(mailbox.size())).Add(mailbox);
 }
+
+// Whether `key` is a dedup key, message_id | mailbox, with a mailbox length of 1..64 and exactly
+// the bytes it needs; and its mailbox (precondition: IsDedupKey(key)).
+bool IsDedupKey(ByteView key) {
+  return key.size() > sizeof(MessageId) && key[sizeof(MessageId)] != 0 && key[sizeof(MessageId)] <= kMaxAddressBytes &&
+         key.size() == sizeof(MessageId) + 1u + key[sizeof(MessageId)];
+}
+ByteView MailboxOfDedupKey(ByteView key) { return key.subspan(sizeof(MessageId)); }
 
 // The table's name before dedup keys began with the message id (mailbox | message_id then), and
 // the table where its damaged records are kept, as they were, when they are moved.
 constexpr char kMailboxFirstDedupTable[] = "dedup";
 constexpr char kDamagedDedupTable[] = "dedup_damaged";
+// The table of expiry records of a store written before the sweep walked the dedup table.
+constexpr char kExpiryTable[] = "expiry";
 
 bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
@@ -156,7 +164,23 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
   std::unique_ptr<MailboxStore> store(new MailboxStore(std::move(env), options, clock));
   LIAISON_RETURN_IF_ERROR(store->OpenTables());
   LIAISON_RETURN_IF_ERROR(store->MigrateMailboxFirstDedup().WithContext("moving the dedup records to their id-first keys"));
+  LIAISON_RETURN_IF_ERROR(store->DropExpiryTable().WithContext("dropping the expiry table of an older layout"));
   return store;
+}
+
+Status MailboxStore::DropExpiryTable() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
+  MDB_dbi expiry = 0;
+  int rc = mdb_dbi_open(txn.get(), kExpiryTable, 0, &expiry);
+  if (rc == MDB_NOTFOUND) return Status::Ok();  // a store of this layout, or dropped before
+  if (rc != 0) return FromMdb(rc, "open the expiry table");
+  MDB_stat stat{};
+  rc = mdb_stat(txn.get(), expiry, &stat);
+  if (rc == 0) rc = mdb_drop(txn.get(), expiry, 1);
+  if (rc != 0) return FromMdb(rc, "drop the expiry table");
+  LIAISON_RETURN_IF_ERROR(txn.Commit());
+  expiry_records_dropped_ = stat.ms_entries;
+  return Status::Ok();
 }
 
 Status MailboxStore::MigrateMailboxFirstDedup() {
@@ -210,7 +234,6 @@ Status MailboxStore::OpenTables() {
   LIAISON_ASSIGN_OR_RETURN(bodies_, txn.OpenDb("bodies", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(index_, txn.OpenDb("index", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(dedup_, txn.OpenDb("dedup_by_id", MDB_CREATE));
-  LIAISON_ASSIGN_OR_RETURN(expiry_, txn.OpenDb("expiry", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(quota_, txn.OpenDb("quota", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(keys_, txn.OpenDb("keys", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(meta_, txn.OpenDb("meta", MDB_CREATE));
@@ -449,8 +472,6 @@ Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, co
                                        static_cast<uint8_t>(charged_bytes >> 8), static_cast<uint8_t>(charged_bytes)};
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq).view(), size_be));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, KeyBuffer().Add(seq_be).Add(expires_be).view()));
-  LIAISON_RETURN_IF_ERROR(
-      txn_.Put(s.expiry_, KeyBuffer().Add(expires_be).Add(seq_be).view(), KeyBuffer().Add(mailbox).Add(message_id).view()));
   return seq;
 }
 
@@ -703,34 +724,57 @@ Result<std::optional<Bytes>> MailboxStore::RosterEpoch(uint64_t number) {
 }
 
 Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
+  if (max_entries == 0) return size_t{0};
   const int64_t now = clock_.NowMicros();
+  const size_t max_looked_at = std::max<size_t>(1, options_.sweep_records_per_call);
   LIAISON_ASSIGN_OR_RETURN(WriteBatch batch, BeginWrite());
   // Collect first, delete after: deleting under an open cursor is where LMDB has had bugs.
-  std::vector<std::pair<Bytes, Bytes>> expired;
+  struct Expired {
+    Bytes dedup_key;
+    uint64_t seq = 0;
+  };
+  std::vector<Expired> expired;
+  Bytes last_looked_at;  // stays empty if the walk looked at the table's last record
   {
-    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(batch.txn_, expiry_));
-    LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
-    while (entry && expired.size() < max_entries) {
-      if (entry->key.size() != 16) return Status::Error(Code::kCorruption, "expiry key of wrong size");
-      if (static_cast<int64_t>(GetBigEndian64(entry->key.data())) > now) break;
-      expired.emplace_back(Bytes(entry->key.begin(), entry->key.end()), Bytes(entry->value.begin(), entry->value.end()));
+    LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(batch.txn_, dedup_));
+    std::optional<Cursor::Entry> entry;
+    if (sweep_resume_after_.empty()) {
+      LIAISON_ASSIGN_OR_RETURN(entry, cursor.First());
+    } else {
+      LIAISON_ASSIGN_OR_RETURN(entry, cursor.Seek(sweep_resume_after_));
+      if (entry && std::ranges::equal(entry->key, sweep_resume_after_)) {
+        LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+      }
+    }
+    size_t looked_at = 0;
+    while (entry) {
+      if (!IsDedupKey(entry->key) || entry->value.size() != 16) {
+        return Status::Error(Code::kCorruption, "a dedup record of the wrong size or layout");
+      }
+      ++looked_at;
+      if (static_cast<int64_t>(GetBigEndian64(entry->value.data() + 8)) <= now) {
+        expired.push_back({Bytes(entry->key.begin(), entry->key.end()), GetBigEndian64(entry->value.data())});
+      }
+      if (expired.size() == max_entries || looked_at == max_looked_at) {
+        // Stopped early; if that was the table's last record, the next call starts at the beginning.
+        Bytes key(entry->key.begin(), entry->key.end());
+        LIAISON_ASSIGN_OR_RETURN(auto after, cursor.Next());
+        if (after) last_looked_at = std::move(key);
+        break;
+      }
       LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
     }
   }
   size_t removed_pending = 0;
-  for (const auto& [key, mailbox_then_id] : expired) {
-    const uint64_t seq = GetBigEndian64(key.data() + 8);
-    if (!IsMailboxThenId(mailbox_then_id)) return Status::Error(Code::kCorruption, "expiry record of wrong size");
+  for (const Expired& e : expired) {
     bool deleted = false;
-    LIAISON_RETURN_IF_ERROR(batch.DeleteEntry(MailboxOf(mailbox_then_id), seq, &deleted));
+    LIAISON_RETURN_IF_ERROR(batch.DeleteEntry(MailboxOfDedupKey(e.dedup_key), e.seq, &deleted));
     removed_pending += deleted ? 1 : 0;
-    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, DedupKeyOf(mailbox_then_id).view()));
-    LIAISON_ASSIGN_OR_RETURN(bool expiry_deleted, batch.txn_.Del(expiry_, key));
+    LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, e.dedup_key));
     (void)dedup_deleted;
-    (void)expiry_deleted;
   }
-  if (expired.empty()) return size_t{0};
-  LIAISON_RETURN_IF_ERROR(batch.Commit());
+  if (!expired.empty()) LIAISON_RETURN_IF_ERROR(batch.Commit());
+  sweep_resume_after_ = std::move(last_looked_at);
   return removed_pending;
 }
 

@@ -192,38 +192,63 @@ TEST_CASE("expired messages are not fetched and are swept with their dedup recor
   CHECK(*store->SweepExpired(100) == 0);  // nothing else is due yet
 }
 
-TEST_CASE("an expiry record naming a mailbox longer than any address is reported as corruption, and nothing is swept",
+TEST_CASE("a dedup record naming a mailbox longer than any address is reported as corruption, and nothing is swept",
           "[store][mailbox][expiry][corruption]") {
   StoreDir dir;
   FakeClock clock(kStart);
   auto store = OpenStore(dir, clock);
   REQUIRE(PutOne(*store, "a/1", 1, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
   {
-    // Overwrite the one expiry record's value as a damaged disk might: a mailbox length of 200,
-    // with that many bytes and an id present.
+    // A record as a damaged disk might hold it, expired, after the good one (id 2 sorts after id
+    // 1): a mailbox length of 200, with that many bytes present.
     auto txn = Txn::BeginWrite(store->env());
     REQUIRE(txn.ok());
-    auto expiry = txn->OpenDb("expiry");
-    REQUIRE(expiry.ok());
-    Bytes key;
-    {  // a write transaction's cursor must be closed before its commit
-      auto cursor = Cursor::Open(*txn, *expiry);
-      REQUIRE(cursor.ok());
-      auto first = cursor->First();
-      REQUIRE(first.ok());
-      REQUIRE(first->has_value());
-      key.assign((*first)->key.begin(), (*first)->key.end());
-    }
-    Bytes damaged{200};
-    damaged.resize(1 + 200 + 16, 'x');
-    REQUIRE(txn->Put(*expiry, key, damaged).ok());
+    auto dedup = txn->OpenDb("dedup_by_id");
+    REQUIRE(dedup.ok());
+    Bytes key(Id(2).begin(), Id(2).end());
+    key.push_back(200);
+    key.resize(16 + 1 + 200, 'x');
+    REQUIRE(txn->Put(*dedup, key, Bytes(16, 0)).ok());
     REQUIRE(txn->Commit().ok());
   }
   clock.Advance(11 * kMicrosPerSecond);
-  auto swept = store->SweepExpired(100);
-  REQUIRE_FALSE(swept.ok());
-  CHECK(swept.status().code() == Code::kCorruption);
-  CHECK(store->Usage("a/1")->messages == 1);  // the sweep's batch wrote nothing
+  for (int call = 0; call < 2; ++call) {  // the next call looks at the same records again
+    auto swept = store->SweepExpired(100);
+    REQUIRE_FALSE(swept.ok());
+    CHECK(swept.status().code() == Code::kCorruption);
+    CHECK(store->Usage("a/1")->messages == 1);  // the sweep's batch wrote nothing
+  }
+}
+
+TEST_CASE("the sweep looks at no more than sweep_records_per_call dedup records a call, and goes on where the last "
+          "call stopped",
+          "[store][mailbox][expiry]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.sweep_records_per_call = 2;
+  auto store = OpenStore(dir, clock, options);
+  // Ids 2, 3 and 5 expire at 10 s, ids 1 and 4 at 100 s; the dedup table holds them in id order.
+  for (uint8_t id = 1; id <= 5; ++id) {
+    const int64_t expires_at = kStart + (id == 1 || id == 4 ? 100 : 10) * kMicrosPerSecond;
+    REQUIRE(PutOne(*store, "a/1", id, Bytes{id}, expires_at).ok());
+  }
+  clock.Advance(11 * kMicrosPerSecond);
+  auto sweep = [&](size_t max_entries) {
+    auto swept = store->SweepExpired(max_entries);
+    REQUIRE(swept.ok());
+    return *swept;
+  };
+  CHECK(sweep(100) == 1);  // ids 1 and 2: 2 goes
+  CHECK(sweep(100) == 1);  // ids 3 and 4: 3 goes
+  CHECK(sweep(100) == 1);  // id 5, the last
+  CHECK(store->Usage("a/1")->messages == 2);
+  CHECK(sweep(100) == 0);  // from the beginning again: ids 1 and 4, neither expired yet; 4 is the last
+  clock.Advance(100 * kMicrosPerSecond);
+  CHECK(sweep(1) == 1);    // from the beginning again: id 1, then it stops, the one entry asked for
+  CHECK(sweep(100) == 1);  // id 4
+  CHECK(store->Usage("a/1")->messages == 0);
+  CHECK(sweep(0) == 0);
 }
 
 TEST_CASE("the expiry a sender asks for is clamped to the maximum TTL", "[store][mailbox][expiry]") {
@@ -747,8 +772,9 @@ TEST_CASE("expired broadcast copies are swept, and the body with the last of the
   for (const auto& r : recipients) CHECK(FetchAll(*store, r.address).empty());  // expired: not delivered
   CHECK(Shared(*store).messages == 1);                                         // but not yet swept
 
-  // The expiry table holds the acknowledged copy first (dedup), then two pending ones: the
-  // body keeps one reference.
+  // In the dedup table's order (id, then mailbox) come the acknowledged copy's record, a pending
+  // copy, other/1's message (not yet expired) and a second pending copy: three expired entries,
+  // and the body keeps one reference. The next call goes on after them.
   auto swept = store->SweepExpired(3);
   REQUIRE(swept.ok());
   CHECK(*swept == 2);

@@ -1,5 +1,7 @@
-// The store's move of dedup records from the mailbox-first layout (table "dedup", key mailbox |
-// message_id) to the id-first one (table "dedup_by_id", key message_id | mailbox) at Open().
+// The upgrade of a store written before, at Open(): the move of dedup records from the
+// mailbox-first layout (table "dedup", key mailbox | message_id) to the id-first one (table
+// "dedup_by_id", key message_id | mailbox), and the drop of the table "expiry" that the sweep no
+// longer reads.
 #include <catch2/catch.hpp>
 
 #include "base/clock.h"
@@ -58,7 +60,8 @@ std::optional<std::vector<std::pair<Bytes, Bytes>>> Records(const StoreDir& dir,
 }
 
 // Rewrites the closed store's dedup records as a store written before the id-first layout had
-// them, plus `extra` records written as they are into the old table.
+// them, plus `extra` records written as they are into the old table; and gives it that layout's
+// table "expiry", a record per dedup record (expires_at | seq -> mailbox | message_id).
 void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Bytes, Bytes>>& extra = {}) {
   auto env = OpenEnv(dir);
   auto txn = Txn::BeginWrite(*env);
@@ -67,6 +70,8 @@ void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Byte
   REQUIRE(by_id.ok());
   auto old = txn->OpenDb("dedup", MDB_CREATE);
   REQUIRE(old.ok());
+  auto expiry = txn->OpenDb("expiry", MDB_CREATE);
+  REQUIRE(expiry.ok());
   std::vector<std::pair<Bytes, Bytes>> records;
   {  // a write transaction's cursor must be closed before its commit
     auto cursor = Cursor::Open(*txn, *by_id);
@@ -81,6 +86,10 @@ void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Byte
     mailbox_first.insert(mailbox_first.end(), key.begin(), key.begin() + 16);
     REQUIRE(txn->Put(*old, mailbox_first, value).ok());
     REQUIRE(*txn->Del(*by_id, key));
+    REQUIRE(value.size() == 16);
+    Bytes expiry_key(value.begin() + 8, value.end());
+    expiry_key.insert(expiry_key.end(), value.begin(), value.begin() + 8);
+    REQUIRE(txn->Put(*expiry, expiry_key, mailbox_first).ok());
   }
   for (const auto& [key, value] : extra) REQUIRE(txn->Put(*old, key, value).ok());
   REQUIRE(txn->Commit().ok());
@@ -106,13 +115,14 @@ std::vector<uint64_t> FiveInTheOldLayout(const StoreDir& dir, Clock& clock) {
   RewriteToMailboxFirst(dir);
   REQUIRE(Records(dir, "dedup")->size() == 5);
   REQUIRE(Records(dir, "dedup_by_id")->empty());
+  REQUIRE(Records(dir, "expiry")->size() == 5);
   return seqs;
 }
 
 }  // namespace
 
-TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys at open: retries are still "
-          "recognised and the sweep still finds them",
+TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys at open and the expiry table is "
+          "dropped: retries are still recognised and the sweep still finds them",
           "[store][mailbox][migration]") {
   StoreDir dir;
   FakeClock clock(kStart);
@@ -122,6 +132,7 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
     REQUIRE(store.ok());
     CHECK((*store)->dedup_records_migrated_at_open() == 5);
     CHECK((*store)->dedup_records_damaged_at_open() == 0);
+    CHECK((*store)->expiry_records_dropped_at_open() == 5);
     // A retry of each is still recognised, under the seq it was stored with.
     for (uint8_t id = 1; id <= 5; ++id) {
       auto retry = PutOne(**store, id <= 3 ? "a/1" : "b/1", id);
@@ -129,8 +140,8 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
       CHECK(retry->duplicate);
       CHECK(retry->seq == seqs[id - 1]);
     }
-    // The sweep finds the moved records from the expiry table: a/1's three go, and their ids may
-    // be used again.
+    // The sweep finds the moved records in the dedup table: a/1's three go, and their ids may be
+    // used again.
     clock.Advance(11 * kMicrosPerSecond);
     auto swept = (*store)->SweepExpired(100);
     REQUIRE(swept.ok());
@@ -138,7 +149,8 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
     CHECK_FALSE(PutOne(**store, "a/1", 1)->duplicate);
     CHECK(PutOne(**store, "b/1", 4)->duplicate);
   }
-  CHECK_FALSE(Records(dir, "dedup").has_value());  // the old table is gone
+  CHECK_FALSE(Records(dir, "dedup").has_value());  // the old tables are gone
+  CHECK_FALSE(Records(dir, "expiry").has_value());
   // Keys begin with the id: a/1's new id-1 record sorts before b/1's ids 4 and 5.
   const auto moved = Records(dir, "dedup_by_id");
   REQUIRE(moved->size() == 3);
@@ -149,6 +161,42 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
   auto again = Open(dir, clock);
   REQUIRE(again.ok());
   CHECK((*again)->dedup_records_migrated_at_open() == 0);
+  CHECK((*again)->expiry_records_dropped_at_open() == 0);
+}
+
+TEST_CASE("the expiry table of a store written before is dropped at open, and its messages are still swept at their "
+          "expiry",
+          "[store][mailbox][migration][expiry]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  {
+    auto store = Open(dir, clock);
+    REQUIRE(store.ok());
+    REQUIRE(PutOne(**store, "a/1", 1, kStart + 10 * kMicrosPerSecond).ok());
+    REQUIRE(PutOne(**store, "a/1", 2, kStart + 100 * kMicrosPerSecond).ok());
+  }
+  {  // the table as the older layout held it, beside dedup records of the current one
+    auto env = OpenEnv(dir);
+    auto txn = Txn::BeginWrite(*env);
+    REQUIRE(txn.ok());
+    auto expiry = txn->OpenDb("expiry", MDB_CREATE);
+    REQUIRE(expiry.ok());
+    REQUIRE(txn->Put(*expiry, Bytes(16, 1), Bytes{3, 'a', '/', '1', 1}).ok());
+    REQUIRE(txn->Put(*expiry, Bytes(16, 2), Bytes{3, 'a', '/', '1', 2}).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  {
+    auto store = Open(dir, clock);
+    REQUIRE(store.ok());
+    CHECK((*store)->expiry_records_dropped_at_open() == 2);
+    CHECK((*store)->dedup_records_migrated_at_open() == 0);
+    clock.Advance(11 * kMicrosPerSecond);
+    auto swept = (*store)->SweepExpired(100);
+    REQUIRE(swept.ok());
+    CHECK(*swept == 1);
+    CHECK((*store)->Usage("a/1")->messages == 1);
+  }
+  CHECK_FALSE(Records(dir, "expiry").has_value());
 }
 
 TEST_CASE("the move of old dedup records takes one durable commit per migration_records_per_commit records",
