@@ -4,12 +4,13 @@
 //   bodies : seq:u64be -> mailbox | message_id:16 | stored_at:u64be | expires_at:u64be | envelope
 //            (appended under a global increasing sequence: pages fill sequentially)
 //   index  : mailbox | seq:u64be -> charged_size:u32be   (small per-mailbox queue entries; the
-//            bytes the quota holds for it: the envelope, plus the body for a broadcast copy)
+//            bytes the quota holds for it: the envelope, plus the body for a broadcast copy. A
+//            mailbox's usage, its count and bytes, is the sum of its index entries: Open() adds
+//            them up once, and the store keeps them in memory from then on)
 //   dedup_by_id : message_id | mailbox -> seq:u64be | expires_at:u64be  (a retry is stored once;
 //            ids begin with their creation time, so new records append at the table's end. Open()
 //            moves the records of a store written before, when the table was "dedup" under
 //            mailbox | message_id)
-//   quota  : mailbox -> count:u64be | bytes:u64be
 //   keys   : address -> key bundle
 //   spk    : address -> signed prekey record (opaque; replaced by each publication)
 //   otk    : mailbox | one-time prekey record -> "" (opaque records; each handed out once)
@@ -21,14 +22,14 @@
 // retry arriving after the acknowledgement is recognised rather than delivered again. The sweep
 // finds expired messages by walking `dedup_by_id` (its values hold each message's seq and expiry):
 // a store written before kept a table "expiry" (expires_at | seq -> mailbox | message_id) for it,
-// which Open() drops.
+// and a table "quota" (mailbox -> count:u64be | bytes:u64be) of the usage, which Open() drops.
 //
 // Writes go through a WriteBatch: many sends and acknowledgements in one durable commit (group
 // commit). Nothing is visible to readers, and nothing may be acknowledged to a sender, before
 // WriteBatch::Commit() returned OK.
 //
-// Thread-safety: one thread writes at a time (LMDB serialises writers); Fetch and the other
-// reads may run on any thread.
+// Thread-safety: one WriteBatch exists at a time (BeginWrite waits for the previous one to end);
+// Fetch, Usage and the other reads may run on any thread.
 #ifndef LIAISON_STORE_MAILBOX_STORE_H_
 #define LIAISON_STORE_MAILBOX_STORE_H_
 
@@ -37,9 +38,12 @@
 #include <map>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/bytes.h"
@@ -122,6 +126,19 @@ struct MailboxUsage {
   uint64_t bytes = 0;
 };
 
+// Usage per mailbox key, looked up by a ByteView without a copy.
+struct ByteViewHash {
+  using is_transparent = void;
+  size_t operator()(ByteView bytes) const {
+    return std::hash<std::string_view>()(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+};
+struct ByteViewEqual {
+  using is_transparent = void;
+  bool operator()(ByteView a, ByteView b) const { return std::ranges::equal(a, b); }
+};
+using UsageByMailbox = std::unordered_map<Bytes, MailboxUsage, ByteViewHash, ByteViewEqual>;
+
 class MailboxStore;
 
 // One write transaction. Destroying it uncommitted aborts everything it did.
@@ -161,7 +178,8 @@ class WriteBatch {
 
  private:
   friend class MailboxStore;
-  WriteBatch(MailboxStore* store, Txn txn) : store_(store), txn_(std::move(txn)) {}
+  WriteBatch(MailboxStore* store, std::unique_lock<std::mutex> writer, Txn txn)
+      : store_(store), writer_(std::move(writer)), txn_(std::move(txn)) {}
   // `mailbox` is the key of a checked address (at most 1 + 64 bytes).
   Status DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted);
   // Put() at time `now`: checks (address, expiry, dedup, quota, room), then WriteEntry and the quota.
@@ -171,29 +189,19 @@ class WriteBatch {
   Result<uint64_t> WriteEntry(ByteView mailbox, ByteView dedup_key, const MessageId& message_id, ByteView envelope,
                               uint32_t charged_bytes, int64_t expires_at, int64_t now, uint64_t body_id);
   Result<uint64_t> NextSeq();
-  // The mailbox's quota record as this batch has it: read once from the store, then kept here;
-  // the pointer is valid until the batch ends. SetUsage changes it; Commit() writes each changed
-  // record once.
-  Result<const MailboxUsage*> UsageOf(ByteView mailbox);
-  Status SetUsage(ByteView mailbox, MailboxUsage usage);
+  // The mailbox's usage as this batch has it: as SetUsage left it, else as committed. SetUsage
+  // records the value after this batch's writes; Commit() hands the changed values to the store.
+  MailboxUsage UsageOf(ByteView mailbox) const;
+  void SetUsage(ByteView mailbox, MailboxUsage usage);
   // kStoreFull if storing `envelope_bytes` more would leave fewer than the reserved pages free.
   Status CheckRoom(size_t envelope_bytes);
   // CheckRoom for several puts at once: all of them are claimed, or none.
   Status ClaimRoom(std::span<const size_t> envelope_sizes);
   MailboxStore* store_;
+  std::unique_lock<std::mutex> writer_;  // the store's writer lock, held until the batch ends
   Txn txn_;
   std::optional<uint64_t> next_seq_;
-  struct CachedUsage {
-    MailboxUsage usage;
-    bool changed = false;
-  };
-  struct ByteLess {
-    using is_transparent = void;
-    bool operator()(ByteView a, ByteView b) const {
-      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
-    }
-  };
-  std::map<Bytes, CachedUsage, ByteLess> usage_;
+  UsageByMailbox usage_;  // the mailboxes this batch changed: their usage after it
   std::optional<uint64_t> room_pages_;  // free pages when the batch began (estimate)
   uint64_t pages_claimed_ = 0;          // estimated pages the batch's puts use
   uint64_t page_size_ = 4096;
@@ -206,19 +214,23 @@ class MailboxStore {
   //  - moves any dedup records of the mailbox-first layout to their id-first keys; an old record
   //    that is not well-formed is moved as it is into the table "dedup_damaged" (its message is
   //    then no longer recognised as a retry);
-  //  - drops the table "expiry", in one commit: every record of it repeats what a dedup record
-  //    holds, and nothing reads it any more.
+  //  - drops the tables "expiry" and "quota", in one commit: every record of them repeats what a
+  //    dedup record or the index holds, and nothing reads them any more;
+  // and then adds up each mailbox's usage from the index (one read of every index record).
   // Errors: Env::Open's; kStoreFull (raise the map size: what was not yet moved or dropped stays
-  // where it was), kIoError. An upgrade cut short by a crash or an error goes on at the next
+  // where it was), kIoError; kCorruption (an index record not of this store's layout). An upgrade cut short by a crash or an error goes on at the next
   // Open(); it is one-way (an older build would not see the moved records, and would not sweep
   // the messages stored without an expiry record). `clock` must outlive the store.
   static Result<std::unique_ptr<MailboxStore>> Open(const MailboxStoreOptions& options, Clock& clock);
   // How many dedup records Open() moved from the mailbox-first layout, how many of the old
-  // records it found damaged and kept aside, and how many records the expiry table it dropped held.
+  // records it found damaged and kept aside, and the tables it dropped, each with the number of
+  // records it held.
   size_t dedup_records_migrated_at_open() const { return dedup_records_migrated_; }
   size_t dedup_records_damaged_at_open() const { return dedup_records_damaged_; }
-  size_t expiry_records_dropped_at_open() const { return expiry_records_dropped_; }
+  const std::vector<std::pair<std::string, size_t>>& tables_dropped_at_open() const { return tables_dropped_; }
 
+  // The store's one write batch; waits until the previous one (of any thread) has ended. A
+  // thread that holds a batch and asks for another deadlocks, as LMDB would.
   Result<WriteBatch> BeginWrite();
 
   // Up to `max_items` pending messages of `recipient` with seq > after_seq, stopping before the
@@ -266,19 +278,28 @@ class MailboxStore {
   MailboxStore(std::unique_ptr<Env> env, const MailboxStoreOptions& options, Clock& clock)
       : env_(std::move(env)), options_(options), clock_(clock) {}
   Status OpenTables();
-  // The move and the drop that Open() describes.
+  // The steps that Open() describes.
   Status MigrateMailboxFirstDedup();
-  Status DropExpiryTable();
+  Status DropUnusedTables();
+  Status LoadUsage();
+  // Makes a committed batch's usage the store's (under usage_mutex_; the caller holds writer_mutex_).
+  void ApplyUsage(UsageByMailbox& changed);
 
   std::unique_ptr<Env> env_;
   MailboxStoreOptions options_;
   Clock& clock_;
   size_t dedup_records_migrated_ = 0;
   size_t dedup_records_damaged_ = 0;
-  size_t expiry_records_dropped_ = 0;
+  std::vector<std::pair<std::string, size_t>> tables_dropped_;
+  // Held by the one WriteBatch. usage_ is the committed usage of every mailbox that holds
+  // messages: changed only by ApplyUsage, with both mutexes held; read by the batch's thread
+  // without usage_mutex_ (no other thread can change it then), by other threads with it.
+  std::mutex writer_mutex_;
+  mutable std::mutex usage_mutex_;
+  UsageByMailbox usage_;
   // The dedup key SweepExpired() looked at last; empty: start at the table's beginning.
   Bytes sweep_resume_after_;
-  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, quota_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
+  MDB_dbi bodies_ = 0, index_ = 0, dedup_ = 0, keys_ = 0, meta_ = 0, spk_ = 0, otk_ = 0, roster_ = 0, shared_ = 0, refs_ = 0;
 };
 
 }  // namespace liaison::store

@@ -165,8 +165,9 @@ Status RelayServer::Setup() {
                  "their messages are no longer recognised",
                  damaged);
   }
-  if (const size_t dropped = store_->expiry_records_dropped_at_open(); dropped > 0) {
-    spdlog::info("dropped the store's expiry table of {} records: the sweep reads the dedup records", dropped);
+  for (const auto& [table, records] : store_->tables_dropped_at_open()) {
+    spdlog::info("dropped the store's table {} of {} records, which repeated what the dedup records and the index hold",
+                 table, records);
   }
   if (const int cleared = store_->env().readers_cleared_at_open(); cleared > 0) {
     spdlog::warn("cleared {} stale LMDB reader slots left by killed processes", cleared);

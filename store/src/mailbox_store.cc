@@ -96,21 +96,13 @@ ByteView MailboxOfDedupKey(ByteView key) { return key.subspan(sizeof(MessageId))
 // the table where its damaged records are kept, as they were, when they are moved.
 constexpr char kMailboxFirstDedupTable[] = "dedup";
 constexpr char kDamagedDedupTable[] = "dedup_damaged";
-// The table of expiry records of a store written before the sweep walked the dedup table.
-constexpr char kExpiryTable[] = "expiry";
+// Tables of a store written before, whose records repeat what others hold: the expiry records
+// (before the sweep walked the dedup table) and the usage records (before the usage was added up
+// from the index at open).
+constexpr std::array<const char*, 2> kUnusedTables = {"expiry", "quota"};
 
 bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
-}
-
-Result<MailboxUsage> ReadUsage(Txn& txn, MDB_dbi quota, ByteView mailbox) {
-  LIAISON_ASSIGN_OR_RETURN(auto value, txn.Get(quota, mailbox));
-  MailboxUsage usage;
-  if (!value) return usage;
-  if (value->size() != 16) return Status::Error(Code::kCorruption, "quota record of wrong size");
-  usage.messages = GetBigEndian64(value->data());
-  usage.bytes = GetBigEndian64(value->data() + 8);
-  return usage;
 }
 
 // kMailboxFull unless a mailbox holding `usage` may take one more message charged `charged_bytes`.
@@ -124,18 +116,6 @@ Status CheckQuota(const MailboxStoreOptions& options, const MailboxUsage& usage,
                                                  std::to_string(options.max_mailbox_bytes) + " bytes");
   }
   return Status::Ok();
-}
-
-Status WriteUsage(Txn& txn, MDB_dbi quota, ByteView mailbox, MailboxUsage usage) {
-  if (usage.messages == 0) {
-    LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(quota, mailbox));
-    (void)deleted;
-    return Status::Ok();
-  }
-  std::array<uint8_t, 16> value{};
-  PutBigEndian64(usage.messages, value.data());
-  PutBigEndian64(usage.bytes, value.data() + 8);
-  return txn.Put(quota, mailbox, value);
 }
 
 // Parses a bodies value whose mailbox prefix has length `mailbox_size`.
@@ -164,23 +144,68 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
   std::unique_ptr<MailboxStore> store(new MailboxStore(std::move(env), options, clock));
   LIAISON_RETURN_IF_ERROR(store->OpenTables());
   LIAISON_RETURN_IF_ERROR(store->MigrateMailboxFirstDedup().WithContext("moving the dedup records to their id-first keys"));
-  LIAISON_RETURN_IF_ERROR(store->DropExpiryTable().WithContext("dropping the expiry table of an older layout"));
+  LIAISON_RETURN_IF_ERROR(store->DropUnusedTables().WithContext("dropping the tables of an older layout"));
+  LIAISON_RETURN_IF_ERROR(store->LoadUsage().WithContext("adding up the mailboxes' usage from the index"));
   return store;
 }
 
-Status MailboxStore::DropExpiryTable() {
+Status MailboxStore::DropUnusedTables() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-  MDB_dbi expiry = 0;
-  int rc = mdb_dbi_open(txn.get(), kExpiryTable, 0, &expiry);
-  if (rc == MDB_NOTFOUND) return Status::Ok();  // a store of this layout, or dropped before
-  if (rc != 0) return FromMdb(rc, "open the expiry table");
-  MDB_stat stat{};
-  rc = mdb_stat(txn.get(), expiry, &stat);
-  if (rc == 0) rc = mdb_drop(txn.get(), expiry, 1);
-  if (rc != 0) return FromMdb(rc, "drop the expiry table");
+  std::vector<std::pair<std::string, size_t>> dropped;
+  for (const char* name : kUnusedTables) {
+    MDB_dbi table = 0;
+    int rc = mdb_dbi_open(txn.get(), name, 0, &table);
+    if (rc == MDB_NOTFOUND) continue;  // a store of this layout, or dropped before
+    if (rc != 0) return FromMdb(rc, std::string("open the table ") + name);
+    MDB_stat stat{};
+    rc = mdb_stat(txn.get(), table, &stat);
+    if (rc == 0) rc = mdb_drop(txn.get(), table, 1);
+    if (rc != 0) return FromMdb(rc, std::string("drop the table ") + name);
+    dropped.emplace_back(name, stat.ms_entries);
+  }
+  if (dropped.empty()) return Status::Ok();
   LIAISON_RETURN_IF_ERROR(txn.Commit());
-  expiry_records_dropped_ = stat.ms_entries;
+  tables_dropped_ = std::move(dropped);
   return Status::Ok();
+}
+
+Status MailboxStore::LoadUsage() {
+  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, index_));
+  // Index keys are mailbox | seq: each mailbox's entries are adjacent.
+  UsageByMailbox usage;
+  UsageByMailbox::iterator current = usage.end();
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+  while (entry) {
+    const ByteView key = entry->key;
+    if (key.size() < 2 + 8 || key[0] == 0 || key[0] > kMaxAddressBytes || key.size() != 1u + key[0] + 8 ||
+        entry->value.size() != 4) {
+      return Status::Error(Code::kCorruption, "an index record of the wrong size or layout");
+    }
+    const ByteView mailbox = key.first(1u + key[0]);
+    if (current == usage.end() || !std::ranges::equal(current->first, mailbox)) {
+      current = usage.emplace(Bytes(mailbox.begin(), mailbox.end()), MailboxUsage{}).first;
+    }
+    const ByteView size = entry->value;
+    current->second.messages += 1;
+    current->second.bytes += static_cast<uint32_t>(size[0]) << 24 | static_cast<uint32_t>(size[1]) << 16 |
+                             static_cast<uint32_t>(size[2]) << 8 | size[3];
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
+  std::lock_guard<std::mutex> lock(usage_mutex_);
+  usage_ = std::move(usage);
+  return Status::Ok();
+}
+
+void MailboxStore::ApplyUsage(UsageByMailbox& changed) {
+  std::lock_guard<std::mutex> lock(usage_mutex_);
+  for (auto& [mailbox, usage] : changed) {
+    if (usage.messages == 0) {
+      usage_.erase(mailbox);
+    } else {
+      usage_.insert_or_assign(std::move(mailbox), usage);
+    }
+  }
 }
 
 Status MailboxStore::MigrateMailboxFirstDedup() {
@@ -234,7 +259,6 @@ Status MailboxStore::OpenTables() {
   LIAISON_ASSIGN_OR_RETURN(bodies_, txn.OpenDb("bodies", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(index_, txn.OpenDb("index", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(dedup_, txn.OpenDb("dedup_by_id", MDB_CREATE));
-  LIAISON_ASSIGN_OR_RETURN(quota_, txn.OpenDb("quota", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(keys_, txn.OpenDb("keys", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(meta_, txn.OpenDb("meta", MDB_CREATE));
   LIAISON_ASSIGN_OR_RETURN(spk_, txn.OpenDb("spk", MDB_CREATE));
@@ -246,8 +270,9 @@ Status MailboxStore::OpenTables() {
 }
 
 Result<WriteBatch> MailboxStore::BeginWrite() {
+  std::unique_lock<std::mutex> writer(writer_mutex_);
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-  return WriteBatch(this, std::move(txn));
+  return WriteBatch(this, std::move(writer), std::move(txn));
 }
 
 Status WriteBatch::CheckRoom(size_t envelope_bytes) { return ClaimRoom(std::span<const size_t>(&envelope_bytes, 1)); }
@@ -305,19 +330,19 @@ Result<uint64_t> WriteBatch::NextSeq() {
   return (*next_seq_)++;
 }
 
-Result<const MailboxUsage*> WriteBatch::UsageOf(ByteView mailbox) {
-  auto it = usage_.find(mailbox);
-  if (it == usage_.end()) {
-    LIAISON_ASSIGN_OR_RETURN(MailboxUsage held, ReadUsage(txn_, store_->quota_, mailbox));
-    it = usage_.emplace(Bytes(mailbox.begin(), mailbox.end()), CachedUsage{held, false}).first;
-  }
-  return &it->second.usage;
+MailboxUsage WriteBatch::UsageOf(ByteView mailbox) const {
+  if (auto mine = usage_.find(mailbox); mine != usage_.end()) return mine->second;
+  // The committed usage: this thread holds the writer lock, so nothing changes it meanwhile.
+  if (auto held = store_->usage_.find(mailbox); held != store_->usage_.end()) return held->second;
+  return MailboxUsage{};
 }
 
-Status WriteBatch::SetUsage(ByteView mailbox, MailboxUsage usage) {
-  LIAISON_RETURN_IF_ERROR(UsageOf(mailbox).status());
-  usage_.find(mailbox)->second = CachedUsage{usage, true};
-  return Status::Ok();
+void WriteBatch::SetUsage(ByteView mailbox, MailboxUsage usage) {
+  if (auto mine = usage_.find(mailbox); mine != usage_.end()) {
+    mine->second = usage;
+  } else {
+    usage_.emplace(Bytes(mailbox.begin(), mailbox.end()), usage);
+  }
 }
 
 Result<PutResult> WriteBatch::Put(const PutRequest& request) { return PutEntry(request, store_->clock_.NowMicros()); }
@@ -371,10 +396,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
       continue;
     }
     auto usage = usage_after.find(text(plan.mailbox()));
-    if (usage == usage_after.end()) {
-      LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* held, UsageOf(plan.mailbox()));
-      usage = usage_after.emplace(text(plan.mailbox()), *held).first;
-    }
+    if (usage == usage_after.end()) usage = usage_after.emplace(text(plan.mailbox()), UsageOf(plan.mailbox())).first;
     const size_t charged = copy.envelope.size() + broadcast.body.size();
     if (Status quota = CheckQuota(s.options_, usage->second, charged); !quota.ok()) {
       outcome[i] = quota;
@@ -414,9 +436,7 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
                                                            charged, expires_at, now, body_id));
     outcome[i] = PutResult{seq, false, expires_at};
   }
-  for (const auto& [mailbox, usage] : usage_after) {
-    LIAISON_RETURN_IF_ERROR(SetUsage(AsBytes(mailbox), usage));
-  }
+  for (const auto& [mailbox, usage] : usage_after) SetUsage(AsBytes(mailbox), usage);
   Bytes value;
   value.reserve(4 + broadcast.body.size());
   value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
@@ -441,13 +461,13 @@ Result<PutResult> WriteBatch::PutEntry(const PutRequest& request, int64_t now) {
     return PutResult{GetBigEndian64(existing->data()), true, static_cast<int64_t>(GetBigEndian64(existing->data() + 8))};
   }
 
-  LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* usage, UsageOf(mailbox));
-  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, *usage, request.envelope.size()));
+  const MailboxUsage usage = UsageOf(mailbox);
+  LIAISON_RETURN_IF_ERROR(CheckQuota(s.options_, usage, request.envelope.size()));
   LIAISON_RETURN_IF_ERROR(CheckRoom(request.envelope.size()));
   const auto charged = static_cast<uint32_t>(request.envelope.size());
   LIAISON_ASSIGN_OR_RETURN(const uint64_t seq, WriteEntry(mailbox, dedup_key.view(), request.message_id, request.envelope,
                                                          charged, expires_at, now, 0));
-  LIAISON_RETURN_IF_ERROR(SetUsage(mailbox, MailboxUsage{usage->messages + 1, usage->bytes + charged}));
+  SetUsage(mailbox, MailboxUsage{usage.messages + 1, usage.bytes + charged});
   return PutResult{seq, false, expires_at};
 }
 
@@ -514,9 +534,8 @@ Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
       LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, body_key, value));
     }
   }
-  LIAISON_ASSIGN_OR_RETURN(const MailboxUsage* held, UsageOf(mailbox));
-  LIAISON_RETURN_IF_ERROR(SetUsage(mailbox, MailboxUsage{held->messages > 0 ? held->messages - 1 : 0,
-                                                         held->bytes >= size ? held->bytes - size : 0}));
+  const MailboxUsage held = UsageOf(mailbox);
+  SetUsage(mailbox, MailboxUsage{held.messages > 0 ? held.messages - 1 : 0, held.bytes >= size ? held.bytes - size : 0});
   *deleted = true;
   return Status::Ok();
 }
@@ -623,13 +642,16 @@ Status WriteBatch::AppendRosterEpoch(uint64_t number, ByteView signed_epoch) {
 }
 
 Status WriteBatch::Commit() {
-  for (const auto& [mailbox, cached] : usage_) {
-    if (cached.changed) LIAISON_RETURN_IF_ERROR(WriteUsage(txn_, store_->quota_, mailbox, cached.usage));
+  Status committed = next_seq_ ? txn_.Put(store_->meta_, AsBytes(kNextSeqKey), Be64(*next_seq_)) : Status::Ok();
+  if (committed.ok()) {
+    committed = txn_.Commit();
+  } else {
+    txn_.Abort();
   }
-  if (next_seq_) {
-    LIAISON_RETURN_IF_ERROR(txn_.Put(store_->meta_, AsBytes(kNextSeqKey), Be64(*next_seq_)));
-  }
-  return txn_.Commit();
+  if (committed.ok()) store_->ApplyUsage(usage_);  // before writer_ is released: the next batch starts from it
+  // The batch has ended either way: the next one may begin (the object may live on unused).
+  if (writer_.owns_lock()) writer_.unlock();
+  return committed;
 }
 
 Result<std::vector<StoredMessage>> MailboxStore::Fetch(std::string_view recipient, uint64_t after_seq,
@@ -685,9 +707,10 @@ Status MailboxStore::ReleaseFreedPages() {
 
 Result<MailboxUsage> MailboxStore::Usage(std::string_view recipient) {
   LIAISON_RETURN_IF_ERROR(CheckAddress(recipient));
-  LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginRead(*env_));
-  LIAISON_ASSIGN_OR_RETURN(MailboxUsage usage, ReadUsage(txn, quota_, MailboxKey(recipient)));
-  return usage;
+  const Bytes mailbox = MailboxKey(recipient);
+  std::lock_guard<std::mutex> lock(usage_mutex_);
+  auto it = usage_.find(mailbox);
+  return it == usage_.end() ? MailboxUsage{} : it->second;
 }
 
 Result<std::optional<Bytes>> MailboxStore::GetKeyBundle(std::string_view address) {

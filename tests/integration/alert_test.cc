@@ -531,7 +531,7 @@ uint64_t StoreBytesInUse(const RelayProcess& relay) {
   MDB_stat stat{};
   REQUIRE(mdb_stat(txn->get(), 1, &stat) == 0);  // the main table, which names the others
   pages += stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages;
-  for (const char* table : {"bodies", "index", "dedup_by_id", "quota", "shared", "refs"}) {
+  for (const char* table : {"bodies", "index", "dedup_by_id", "shared", "refs"}) {
     auto dbi = txn->OpenDb(table, 0);
     REQUIRE(dbi.ok());
     REQUIRE(mdb_stat(txn->get(), *dbi, &stat) == 0);

@@ -996,3 +996,58 @@ TEST_CASE("a broadcast refused with StoreFull wrote nothing, even if its batch i
   REQUIRE(swept.ok());
   CHECK(*swept == 2);
 }
+
+TEST_CASE("each mailbox's usage is added up from the index at open: after a reopen it is what it was",
+          "[store][mailbox][quota]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  const auto recipients = Recipients(3);
+  const Bytes body = BroadcastBody(500);
+  MailboxUsage before_a, before_member;
+  {
+    auto store = OpenStore(dir, clock);
+    REQUIRE(PutOne(*store, "a/1", 1, Bytes(10, 1)).ok());
+    auto second = PutOne(*store, "a/1", 2, Bytes(20, 2));
+    REQUIRE(second.ok());
+    REQUIRE(PutOne(*store, "a/1", 3, Bytes(30, 3)).ok());
+    AckOne(*store, "a/1", second->seq);
+    REQUIRE(PutBroadcastOne(*store, recipients, body).ok());
+    before_a = *store->Usage("a/1");
+    before_member = *store->Usage(recipients[1].address);
+  }
+  CHECK(before_a.messages == 2);
+  CHECK(before_a.bytes == 40);
+  CHECK(before_member.messages == 1);
+  CHECK(before_member.bytes == recipients[1].envelope.size() + body.size());  // a copy is charged its body
+  auto store = OpenStore(dir, clock);
+  CHECK(store->Usage("a/1")->messages == before_a.messages);
+  CHECK(store->Usage("a/1")->bytes == before_a.bytes);
+  CHECK(store->Usage(recipients[1].address)->messages == before_member.messages);
+  CHECK(store->Usage(recipients[1].address)->bytes == before_member.bytes);
+  CHECK(store->Usage("nobody/1")->messages == 0);
+}
+
+TEST_CASE("an index record not of the store's layout makes Open fail with kCorruption", "[store][mailbox][corruption]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  {
+    auto store = OpenStore(dir, clock);
+    REQUIRE(PutOne(*store, "a/1", 1, Bytes{1}).ok());
+    // An index value of 3 bytes instead of the charged size's 4, as a damaged disk might hold it.
+    auto txn = Txn::BeginWrite(store->env());
+    REQUIRE(txn.ok());
+    auto index = txn->OpenDb("index");
+    REQUIRE(index.ok());
+    Bytes key{3, 'a', '/', '1'};
+    key.resize(4 + 8, 0);
+    key.back() = 200;
+    REQUIRE(txn->Put(*index, key, Bytes(3, 0)).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  MailboxStoreOptions options;
+  options.path = dir.path;
+  auto reopened = MailboxStore::Open(options, clock);
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == Code::kCorruption);
+  CHECK_THAT(reopened.status().ToString(), Catch::Contains("index record"));
+}

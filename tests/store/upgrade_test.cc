@@ -1,8 +1,11 @@
 // The upgrade of a store written before, at Open(): the move of dedup records from the
 // mailbox-first layout (table "dedup", key mailbox | message_id) to the id-first one (table
-// "dedup_by_id", key message_id | mailbox), and the drop of the table "expiry" that the sweep no
-// longer reads.
+// "dedup_by_id", key message_id | mailbox), the drop of the tables "expiry" and "quota" that
+// nothing reads any more, and the usage added up from the index instead.
 #include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
 
 #include "base/clock.h"
 #include "store/lmdb.h"
@@ -61,7 +64,9 @@ std::optional<std::vector<std::pair<Bytes, Bytes>>> Records(const StoreDir& dir,
 
 // Rewrites the closed store's dedup records as a store written before the id-first layout had
 // them, plus `extra` records written as they are into the old table; and gives it that layout's
-// table "expiry", a record per dedup record (expires_at | seq -> mailbox | message_id).
+// table "expiry", a record per dedup record (expires_at | seq -> mailbox | message_id), and its
+// table "quota" with a record for each mailbox that is wrong (99 messages of 99 bytes): the
+// usage must come from the index.
 void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Bytes, Bytes>>& extra = {}) {
   auto env = OpenEnv(dir);
   auto txn = Txn::BeginWrite(*env);
@@ -72,6 +77,8 @@ void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Byte
   REQUIRE(old.ok());
   auto expiry = txn->OpenDb("expiry", MDB_CREATE);
   REQUIRE(expiry.ok());
+  auto quota = txn->OpenDb("quota", MDB_CREATE);
+  REQUIRE(quota.ok());
   std::vector<std::pair<Bytes, Bytes>> records;
   {  // a write transaction's cursor must be closed before its commit
     auto cursor = Cursor::Open(*txn, *by_id);
@@ -90,9 +97,19 @@ void RewriteToMailboxFirst(const StoreDir& dir, const std::vector<std::pair<Byte
     Bytes expiry_key(value.begin() + 8, value.end());
     expiry_key.insert(expiry_key.end(), value.begin(), value.begin() + 8);
     REQUIRE(txn->Put(*expiry, expiry_key, mailbox_first).ok());
+    Bytes wrong_usage(16, 0);
+    wrong_usage[7] = 99;
+    wrong_usage[15] = 99;
+    REQUIRE(txn->Put(*quota, Bytes(key.begin() + 16, key.end()), wrong_usage).ok());
   }
   for (const auto& [key, value] : extra) REQUIRE(txn->Put(*old, key, value).ok());
   REQUIRE(txn->Commit().ok());
+}
+
+// The tables Open() dropped, with their records.
+std::map<std::string, size_t> Dropped(const MailboxStore& store) {
+  const auto& dropped = store.tables_dropped_at_open();
+  return std::map<std::string, size_t>(dropped.begin(), dropped.end());
 }
 
 // The id of the environment's last committed transaction: one more for each commit.
@@ -132,7 +149,12 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
     REQUIRE(store.ok());
     CHECK((*store)->dedup_records_migrated_at_open() == 5);
     CHECK((*store)->dedup_records_damaged_at_open() == 0);
-    CHECK((*store)->expiry_records_dropped_at_open() == 5);
+    CHECK(Dropped(**store) == std::map<std::string, size_t>{{"expiry", 5}, {"quota", 2}});
+    // The usage is the index's (each envelope is one byte), not the dropped table's.
+    CHECK((*store)->Usage("a/1")->messages == 3);
+    CHECK((*store)->Usage("a/1")->bytes == 3);
+    CHECK((*store)->Usage("b/1")->messages == 2);
+    CHECK((*store)->Usage("b/1")->bytes == 2);
     // A retry of each is still recognised, under the seq it was stored with.
     for (uint8_t id = 1; id <= 5; ++id) {
       auto retry = PutOne(**store, id <= 3 ? "a/1" : "b/1", id);
@@ -151,6 +173,7 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
   }
   CHECK_FALSE(Records(dir, "dedup").has_value());  // the old tables are gone
   CHECK_FALSE(Records(dir, "expiry").has_value());
+  CHECK_FALSE(Records(dir, "quota").has_value());
   // Keys begin with the id: a/1's new id-1 record sorts before b/1's ids 4 and 5.
   const auto moved = Records(dir, "dedup_by_id");
   REQUIRE(moved->size() == 3);
@@ -161,7 +184,7 @@ TEST_CASE("dedup records of the mailbox-first layout are moved to id-first keys 
   auto again = Open(dir, clock);
   REQUIRE(again.ok());
   CHECK((*again)->dedup_records_migrated_at_open() == 0);
-  CHECK((*again)->expiry_records_dropped_at_open() == 0);
+  CHECK((*again)->tables_dropped_at_open().empty());
 }
 
 TEST_CASE("the expiry table of a store written before is dropped at open, and its messages are still swept at their "
@@ -188,7 +211,7 @@ TEST_CASE("the expiry table of a store written before is dropped at open, and it
   {
     auto store = Open(dir, clock);
     REQUIRE(store.ok());
-    CHECK((*store)->expiry_records_dropped_at_open() == 2);
+    CHECK(Dropped(**store) == std::map<std::string, size_t>{{"expiry", 2}});
     CHECK((*store)->dedup_records_migrated_at_open() == 0);
     clock.Advance(11 * kMicrosPerSecond);
     auto swept = (*store)->SweepExpired(100);
@@ -197,6 +220,7 @@ TEST_CASE("the expiry table of a store written before is dropped at open, and it
     CHECK((*store)->Usage("a/1")->messages == 1);
   }
   CHECK_FALSE(Records(dir, "expiry").has_value());
+  CHECK_FALSE(Records(dir, "quota").has_value());
 }
 
 TEST_CASE("the move of old dedup records takes one durable commit per migration_records_per_commit records",
