@@ -637,9 +637,10 @@ void StoreCorpus() {
             .Put(0, 0, kDef, 16)                                // unswept: still a duplicate
             .Commit().Sweep(1).Put(0, 0, kDef, 16).Commit()     // swept: stored anew
             .Advance(6).Sweep(3).bytes());
-  // Sweeps that stop early and go on (seed / 3 % 3 picks the records a sweep looks at: seed 13
-  // looks at 3, seed 10 at 1; both use config 1): expired and live, pending and acknowledged records of three
-  // mailboxes, swept in slices, across a reopen (which starts the walk again).
+  // Sweeps that stop early and go on (seed / 3 % 3 picks the records a sweep looks at, seed / 9
+  // % 2 whether a pass must take at most two sweeps: seed 13 looks at 3 or half; seed 1 at 1;
+  // seed 10 at 1 or half; all three use config 1): expired and live, pending and acknowledged
+  // records of three mailboxes, swept in slices, across a reopen (which starts the walk again).
   Write("store", "sweep-in-slices",
         Program(13)
             .Put(0, 0, ExpiryChoice::kSecond, 16).Put(1, 0, ExpiryChoice::kHour, 16).Put(2, 0, ExpiryChoice::kSecond, 16)
@@ -647,9 +648,14 @@ void StoreCorpus() {
             .Ack(0, {{AckSeqChoice::kPendingOfMailbox, 0}}).Commit()
             .Advance(2).Sweep(3).Sweep(1).Reopen().Sweep(3).Sweep(3).Advance(4).Sweep(3).Sweep(3).bytes());
   Write("store", "sweep-one-record-a-call",
-        Program(10)
+        Program(1)
             .Put(0, 0, ExpiryChoice::kSecond, 16).Put(0, 1, ExpiryChoice::kHour, 16).Put(1, 2, ExpiryChoice::kSecond, 16)
             .Commit().Advance(2).Sweep(3).Sweep(3).Sweep(3).Sweep(3).Drain().bytes());
+  Write("store", "sweep-half-the-records-a-call",
+        Program(10)
+            .Put(0, 0, ExpiryChoice::kSecond, 16).Put(0, 1, ExpiryChoice::kSecond, 16).Put(1, 2, ExpiryChoice::kHour, 16)
+            .Put(2, 3, ExpiryChoice::kSecond, 16).Put(2, 4, ExpiryChoice::kSecond, 16).Commit()
+            .Advance(2).Sweep(3).Sweep(3).Sweep(3).Advance(4).Sweep(3).bytes());
   // A sweep that stops at the table's last record (its one entry found there): the next starts
   // again at the beginning, where a record has expired since.
   Write("store", "sweep-stops-at-the-last-record",

@@ -17,7 +17,8 @@
 //  - SweepExpired removes exactly the expired records among those it looks at (the next
 //    sweep_records_per_call dedup records in key order, message id then mailbox, after the last
 //    one the previous sweep of this store object looked at; from the beginning after one that
-//    looked at the last) and reports the pending ones; repeated sweeps remove every expired one.
+//    looked at the last; more records a sweep when sweep_calls_per_pass requires it) and
+//    reports the pending ones; repeated sweeps remove every expired one.
 //    The dedup table, read directly, holds exactly the model's records after every action.
 //  - After a full drain (ack all, expire all, sweep, release freed pages) a small put succeeds,
 //    each step using the documented recovery: on kStoreFull, ReleaseFreedPages() and retry once.
@@ -70,6 +71,9 @@ const std::array<std::string, 3> kMailboxes = {"alice/phone", "bob/laptop", "car
 // stops after each record, one that stops within the few records an input makes, and one that
 // never stops early.
 constexpr std::array<size_t, 3> kSweepRecordsPerCall = {1, 3, 100'000};
+// MailboxStoreOptions::sweep_calls_per_pass (seed / 9 % 2): one that never matters here, and
+// one that makes a sweep look at half the records whenever that is more.
+constexpr std::array<size_t, 2> kSweepCallsPerPass = {1'000'000, 2};
 const std::array<std::string, 2> kBadAddresses = {"", std::string(65, 'x')};
 
 // What the harness did so far in this input; printed when an invariant fails.
@@ -225,9 +229,11 @@ class Harness {
     options_.default_ttl_micros = kDefaultTtl;
     options_.max_ttl_micros = kMaxTtl;
     options_.sweep_records_per_call = kSweepRecordsPerCall[seed / fuzz::kStoreConfigs.size() % kSweepRecordsPerCall.size()];
-    Trace("config: map %zu bytes, %llu messages and %llu bytes per mailbox, sweeps of %zu records", config_.map_size_bytes,
-          static_cast<unsigned long long>(config_.max_mailbox_messages),
-          static_cast<unsigned long long>(config_.max_mailbox_bytes), options_.sweep_records_per_call);
+    options_.sweep_calls_per_pass = kSweepCallsPerPass[seed / 9 % kSweepCallsPerPass.size()];
+    Trace("config: map %zu bytes, %llu messages and %llu bytes per mailbox, sweeps of %zu records or a pass in %zu",
+          config_.map_size_bytes, static_cast<unsigned long long>(config_.max_mailbox_messages),
+          static_cast<unsigned long long>(config_.max_mailbox_bytes), options_.sweep_records_per_call,
+          options_.sweep_calls_per_pass);
     dir_.Wipe();
     Open();
   }
@@ -684,11 +690,13 @@ class Harness {
     auto it = sweep_resume_after_ ? by_key.upper_bound(*sweep_resume_after_) : by_key.begin();
     std::optional<Bytes> resume_after;
     std::vector<uint64_t> expired;
+    const size_t calls = options_.sweep_calls_per_pass;
+    const size_t max_looked_at = std::max(options_.sweep_records_per_call, (by_key.size() + calls - 1) / calls);
     size_t looked_at = 0;
     for (; max_entries > 0 && it != by_key.end(); ++it) {
       ++looked_at;
       if (committed_.records.at(it->second).expires_at <= now) expired.push_back(it->second);
-      if (expired.size() == max_entries || looked_at == options_.sweep_records_per_call) {
+      if (expired.size() == max_entries || looked_at == max_looked_at) {
         if (std::next(it) != by_key.end()) resume_after = it->first;
         break;
       }
@@ -793,6 +801,7 @@ class Harness {
       Trace("  release freed pages: %s", released.ToString().c_str());
       released_once = true;
     }
+    STORE_CHECK(committed_.records.empty(), "drain: cannot sweep, even after releasing freed pages");
     for (int i = 0; i < 2; ++i) {
       const Status st = store_->ReleaseFreedPages();
       Trace("  release freed pages: %s", st.ToString().c_str());

@@ -171,6 +171,7 @@ class RelayServer {
   Counters last_logged_;
   int64_t next_counters_log_micros_ = 0;
   int64_t next_sweep_micros_ = 0;
+  size_t dedup_set_aside_logged_ = 0;  // the store's dedup_records_set_aside() when last logged
   int64_t next_reader_check_micros_ = 0;
 };
 

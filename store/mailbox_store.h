@@ -70,8 +70,10 @@ struct MailboxStoreOptions {
   // Open() moves a store's dedup records from the mailbox-first layout in durable commits of
   // this many records each.
   size_t migration_records_per_commit = 10'000;
-  // SweepExpired() looks at this many dedup records per call at most (see there).
+  // SweepExpired() looks at this many dedup records per call at most, or at more if a pass over
+  // the whole table would otherwise take more than sweep_calls_per_pass calls (see there).
   size_t sweep_records_per_call = 4'096;
+  size_t sweep_calls_per_pass = 3'600;
 };
 
 struct PutRequest {
@@ -215,7 +217,9 @@ class MailboxStore {
   //    that is not well-formed is moved as it is into the table "dedup_damaged" (its message is
   //    then no longer recognised as a retry);
   //  - drops the tables "expiry" and "quota", in one commit: every record of them repeats what a
-  //    dedup record or the index holds, and nothing reads them any more;
+  //    dedup record or the index holds, and nothing reads them any more; first, a message with
+  //    an expiry record but no dedup record (an older layout's record the move set aside) gets
+  //    its dedup record from the expiry record, so that the sweep still finds it;
   // and then adds up each mailbox's usage from the index (one read of every index record).
   // Errors: Env::Open's; kStoreFull (raise the map size: what was not yet moved or dropped stays
   // where it was), kIoError; kCorruption (an index record not of this store's layout). An upgrade cut short by a crash or an error goes on at the next
@@ -226,8 +230,11 @@ class MailboxStore {
   // records it found damaged and kept aside, and the tables it dropped, each with the number of
   // records it held.
   size_t dedup_records_migrated_at_open() const { return dedup_records_migrated_; }
+  // How many dedup records not of this store's layout SweepExpired() has set aside since Open().
+  size_t dedup_records_set_aside() const { return dedup_records_set_aside_; }
   size_t dedup_records_damaged_at_open() const { return dedup_records_damaged_; }
   const std::vector<std::pair<std::string, size_t>>& tables_dropped_at_open() const { return tables_dropped_; }
+  size_t dedup_records_restored_at_open() const { return dedup_records_restored_; }
 
   // The store's one write batch; waits until the previous one (of any thread) has ended. A
   // thread that holds a batch and asks for another deadlocks, as LMDB would.
@@ -247,14 +254,17 @@ class MailboxStore {
 
   // Deletes up to `max_entries` expired entries (messages and their dedup records) in one commit,
   // found by walking the dedup table in key order from where the previous call of this store
-  // object stopped. A call looks at no more than `sweep_records_per_call` records and stops after
-  // the last one it looked at, or after the one that made `max_entries` expired entries; the call
-  // after one that looked at the table's last record starts again at its beginning. So an expired
-  // message leaves within about (records held / sweep_records_per_call) calls, not in expiry
-  // order, and a call costs at most that many record reads, however large the store. Returns how
-  // many pending messages were removed unacknowledged. Errors: kCorruption (a dedup record not
-  // of this store's layout: nothing is deleted, and the next call looks at the same records),
-  // kStoreFull, kIoError; after an error the next call starts where this one did.
+  // object stopped. A call looks at L = max(sweep_records_per_call, records held /
+  // sweep_calls_per_pass) records at most, and stops after the last one it looked at, or after
+  // the one that made `max_entries` expired entries; the call after one that looked at the
+  // table's last record starts again at its beginning. So a pass over the table takes at most
+  // about sweep_calls_per_pass calls (fewer for a table of under sweep_records_per_call x
+  // sweep_calls_per_pass records), an expired message leaves within one pass (not in expiry
+  // order), and a call reads L records. A record not of this store's layout is moved as it is to
+  // the table "dedup_damaged" (counted in dedup_records_set_aside()) and the walk goes on.
+  // Returns how many pending messages were removed unacknowledged. Errors: kCorruption (an
+  // expired message whose index and body disagree: nothing is deleted), kStoreFull, kIoError;
+  // after an error the next call starts where this one did. Calls from one thread at a time.
   Result<size_t> SweepExpired(size_t max_entries);
 
   // The expiry a put at `now` with `requested` (0: the default TTL) gets, clamped to the
@@ -291,6 +301,8 @@ class MailboxStore {
   size_t dedup_records_migrated_ = 0;
   size_t dedup_records_damaged_ = 0;
   std::vector<std::pair<std::string, size_t>> tables_dropped_;
+  size_t dedup_records_restored_ = 0;
+  size_t dedup_records_set_aside_ = 0;
   // Held by the one WriteBatch. usage_ is the committed usage of every mailbox that holds
   // messages: changed only by ApplyUsage, with both mutexes held; read by the batch's thread
   // without usage_mutex_ (no other thread can change it then), by other threads with it.

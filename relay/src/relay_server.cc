@@ -165,6 +165,9 @@ Status RelayServer::Setup() {
                  "their messages are no longer recognised",
                  damaged);
   }
+  if (const size_t restored = store_->dedup_records_restored_at_open(); restored > 0) {
+    spdlog::info("gave {} messages of an older layout their dedup records back from their expiry records", restored);
+  }
   for (const auto& [table, records] : store_->tables_dropped_at_open()) {
     spdlog::info("dropped the store's table {} of {} records, which repeated what the dedup records and the index hold",
                  table, records);
@@ -1084,6 +1087,12 @@ void RelayServer::Periodic() {
     } else if (*swept > 0) {
       counters_.expired += *swept;
       spdlog::info("purged {} expired messages nobody acknowledged", *swept);
+    }
+    if (const size_t set_aside = store_->dedup_records_set_aside(); set_aside > dedup_set_aside_logged_) {
+      spdlog::warn("the expiry sweep found {} damaged dedup records and kept them in the store's table dedup_damaged; "
+                   "retries of their messages are no longer recognised",
+                   set_aside - dedup_set_aside_logged_);
+      dedup_set_aside_logged_ = set_aside;
     }
   }
   if (now >= next_counters_log_micros_) {

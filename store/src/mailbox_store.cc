@@ -152,11 +152,31 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
 Status MailboxStore::DropUnusedTables() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   std::vector<std::pair<std::string, size_t>> dropped;
+  size_t restored = 0;
   for (const char* name : kUnusedTables) {
     MDB_dbi table = 0;
     int rc = mdb_dbi_open(txn.get(), name, 0, &table);
     if (rc == MDB_NOTFOUND) continue;  // a store of this layout, or dropped before
     if (rc != 0) return FromMdb(rc, std::string("open the table ") + name);
+    if (std::string_view(name) == "expiry") {
+      // A message the sweep must still find needs its dedup record: one that an older layout
+      // wrote in a form the move above set aside (or lost) gets it back from its expiry record.
+      LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, table));
+      LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+      while (entry) {
+        if (entry->key.size() == 16 && IsMailboxThenId(entry->value)) {
+          const KeyBuffer dedup_key = DedupKeyOf(entry->value);
+          LIAISON_ASSIGN_OR_RETURN(auto existing, txn.Get(dedup_, dedup_key.view()));
+          if (!existing) {
+            // expiry key = expires_at | seq; dedup value = seq | expires_at.
+            LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, dedup_key.view(),
+                                            KeyBuffer().Add(entry->key.subspan(8)).Add(entry->key.first(8)).view()));
+            ++restored;
+          }
+        }
+        LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+      }
+    }
     MDB_stat stat{};
     rc = mdb_stat(txn.get(), table, &stat);
     if (rc == 0) rc = mdb_drop(txn.get(), table, 1);
@@ -166,6 +186,7 @@ Status MailboxStore::DropUnusedTables() {
   if (dropped.empty()) return Status::Ok();
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   tables_dropped_ = std::move(dropped);
+  dedup_records_restored_ = restored;
   return Status::Ok();
 }
 
@@ -749,14 +770,19 @@ Result<std::optional<Bytes>> MailboxStore::RosterEpoch(uint64_t number) {
 Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
   if (max_entries == 0) return size_t{0};
   const int64_t now = clock_.NowMicros();
-  const size_t max_looked_at = std::max<size_t>(1, options_.sweep_records_per_call);
   LIAISON_ASSIGN_OR_RETURN(WriteBatch batch, BeginWrite());
+  MDB_stat stat{};
+  if (const int rc = mdb_stat(batch.txn_.get(), dedup_, &stat); rc != 0) return FromMdb(rc, "count the dedup records");
+  const size_t calls_per_pass = std::max<size_t>(1, options_.sweep_calls_per_pass);
+  const size_t max_looked_at = std::max<size_t>(
+      {size_t{1}, options_.sweep_records_per_call, (stat.ms_entries + calls_per_pass - 1) / calls_per_pass});
   // Collect first, delete after: deleting under an open cursor is where LMDB has had bugs.
   struct Expired {
     Bytes dedup_key;
     uint64_t seq = 0;
   };
   std::vector<Expired> expired;
+  std::vector<std::pair<Bytes, Bytes>> damaged;  // records not of this layout: set aside
   Bytes last_looked_at;  // stays empty if the walk looked at the table's last record
   {
     LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(batch.txn_, dedup_));
@@ -771,11 +797,10 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
     }
     size_t looked_at = 0;
     while (entry) {
-      if (!IsDedupKey(entry->key) || entry->value.size() != 16) {
-        return Status::Error(Code::kCorruption, "a dedup record of the wrong size or layout");
-      }
       ++looked_at;
-      if (static_cast<int64_t>(GetBigEndian64(entry->value.data() + 8)) <= now) {
+      if (!IsDedupKey(entry->key) || entry->value.size() != 16) {
+        damaged.emplace_back(Bytes(entry->key.begin(), entry->key.end()), Bytes(entry->value.begin(), entry->value.end()));
+      } else if (static_cast<int64_t>(GetBigEndian64(entry->value.data() + 8)) <= now) {
         expired.push_back({Bytes(entry->key.begin(), entry->key.end()), GetBigEndian64(entry->value.data())});
       }
       if (expired.size() == max_entries || looked_at == max_looked_at) {
@@ -796,8 +821,18 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
     LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, e.dedup_key));
     (void)dedup_deleted;
   }
-  if (!expired.empty()) LIAISON_RETURN_IF_ERROR(batch.Commit());
+  if (!damaged.empty()) {
+    // Kept as they are, out of the sweep's way (as the migration keeps old records it cannot read).
+    LIAISON_ASSIGN_OR_RETURN(MDB_dbi kept, batch.txn_.OpenDb(kDamagedDedupTable, MDB_CREATE));
+    for (const auto& [key, value] : damaged) {
+      LIAISON_RETURN_IF_ERROR(batch.txn_.Put(kept, key, value));
+      LIAISON_ASSIGN_OR_RETURN(bool moved, batch.txn_.Del(dedup_, key));
+      (void)moved;
+    }
+  }
+  if (!expired.empty() || !damaged.empty()) LIAISON_RETURN_IF_ERROR(batch.Commit());
   sweep_resume_after_ = std::move(last_looked_at);
+  dedup_records_set_aside_ += damaged.size();
   return removed_pending;
 }
 

@@ -192,32 +192,65 @@ TEST_CASE("expired messages are not fetched and are swept with their dedup recor
   CHECK(*store->SweepExpired(100) == 0);  // nothing else is due yet
 }
 
-TEST_CASE("a dedup record naming a mailbox longer than any address is reported as corruption, and nothing is swept",
+TEST_CASE("the sweep sets a damaged dedup record aside as it was and goes on sweeping",
           "[store][mailbox][expiry][corruption]") {
   StoreDir dir;
   FakeClock clock(kStart);
   auto store = OpenStore(dir, clock);
-  REQUIRE(PutOne(*store, "a/1", 1, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
+  REQUIRE(PutOne(*store, "a/1", 0, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
+  REQUIRE(PutOne(*store, "a/1", 3, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
+  Bytes long_mailbox(Id(1).begin(), Id(1).end());
+  long_mailbox.push_back(200);
+  long_mailbox.resize(16 + 1 + 200, 'x');
+  Bytes short_value(Id(2).begin(), Id(2).end());
+  short_value.insert(short_value.end(), {3, 'a', '/', '1'});
   {
-    // A record as a damaged disk might hold it, expired, after the good one (id 2 sorts after id
-    // 1): a mailbox length of 200, with that many bytes present.
+    // Records as a damaged disk might hold them, between the good ones (ids 0 and 3 around ids 1
+    // and 2): a mailbox length of 200 with that many bytes present, and a value of 3 bytes.
     auto txn = Txn::BeginWrite(store->env());
     REQUIRE(txn.ok());
     auto dedup = txn->OpenDb("dedup_by_id");
     REQUIRE(dedup.ok());
-    Bytes key(Id(2).begin(), Id(2).end());
-    key.push_back(200);
-    key.resize(16 + 1 + 200, 'x');
-    REQUIRE(txn->Put(*dedup, key, Bytes(16, 0)).ok());
+    REQUIRE(txn->Put(*dedup, long_mailbox, Bytes(16, 0)).ok());
+    REQUIRE(txn->Put(*dedup, short_value, Bytes(3, 0)).ok());
     REQUIRE(txn->Commit().ok());
   }
   clock.Advance(11 * kMicrosPerSecond);
-  for (int call = 0; call < 2; ++call) {  // the next call looks at the same records again
-    auto swept = store->SweepExpired(100);
-    REQUIRE_FALSE(swept.ok());
-    CHECK(swept.status().code() == Code::kCorruption);
-    CHECK(store->Usage("a/1")->messages == 1);  // the sweep's batch wrote nothing
-  }
+  auto swept = store->SweepExpired(100);
+  REQUIRE(swept.ok());
+  CHECK(*swept == 2);  // both good records, before and after the damaged ones
+  CHECK(store->Usage("a/1")->messages == 0);
+  CHECK(store->dedup_records_set_aside() == 2);
+  auto txn = Txn::BeginRead(store->env());
+  REQUIRE(txn.ok());
+  auto kept = txn->OpenDb("dedup_damaged", 0);
+  REQUIRE(kept.ok());
+  CHECK((*txn->Get(*kept, long_mailbox)).value_or(ByteView()).size() == 16);
+  CHECK((*txn->Get(*kept, short_value)).value_or(ByteView()).size() == 3);
+  auto dedup = txn->OpenDb("dedup_by_id", 0);
+  REQUIRE(dedup.ok());
+  MDB_stat stat{};
+  REQUIRE(mdb_stat(txn->get(), *dedup, &stat) == 0);
+  CHECK(stat.ms_entries == 0);
+}
+
+TEST_CASE("a sweep looks at more records than sweep_records_per_call when a pass would otherwise take more than "
+          "sweep_calls_per_pass calls",
+          "[store][mailbox][expiry]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  MailboxStoreOptions options;
+  options.sweep_records_per_call = 2;
+  options.sweep_calls_per_pass = 3;
+  auto store = OpenStore(dir, clock, options);
+  // Ten records, all expired: each call looks at ceil(10 / 3) = 4 of them, so a pass takes three.
+  for (uint8_t id = 1; id <= 10; ++id) REQUIRE(PutOne(*store, "a/1", id, Bytes{id}, kStart + kMicrosPerSecond).ok());
+  clock.Advance(2 * kMicrosPerSecond);
+  CHECK(*store->SweepExpired(100) == 4);
+  CHECK(*store->SweepExpired(100) == 2);  // six left: now ceil(6 / 3) = 2 a call (the floor of 2)
+  CHECK(*store->SweepExpired(100) == 2);
+  CHECK(*store->SweepExpired(100) == 2);
+  CHECK(store->Usage("a/1")->messages == 0);
 }
 
 TEST_CASE("the sweep looks at no more than sweep_records_per_call dedup records a call, and goes on where the last "

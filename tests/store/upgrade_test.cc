@@ -279,3 +279,39 @@ TEST_CASE("a damaged mailbox-first dedup record is kept aside as it was, and the
   CHECK(kept->at(1).first == long_mailbox);
   CHECK(kept->at(1).second == Bytes(16, 0));
 }
+
+TEST_CASE("a message whose old dedup record the move set aside gets its dedup record back from its expiry record: "
+          "its retries are recognised and the sweep still finds it",
+          "[store][mailbox][migration][expiry]") {
+  StoreDir dir;
+  FakeClock clock(kStart);
+  const std::vector<uint64_t> seqs = FiveInTheOldLayout(dir, clock);
+  {  // a/1's id 2 as a layout older still wrote its dedup record: the seq alone, 8 bytes
+    auto env = OpenEnv(dir);
+    auto txn = Txn::BeginWrite(*env);
+    REQUIRE(txn.ok());
+    auto old = txn->OpenDb("dedup", 0);
+    REQUIRE(old.ok());
+    const MessageId id = Id(2);
+    Bytes key{3, 'a', '/', '1'};
+    key.insert(key.end(), id.begin(), id.end());
+    Bytes seq_only(8, 0);
+    PutBigEndian64(seqs[1], seq_only.data());
+    REQUIRE(txn->Put(*old, key, seq_only).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  auto store = Open(dir, clock);
+  REQUIRE(store.ok());
+  CHECK((*store)->dedup_records_migrated_at_open() == 4);
+  CHECK((*store)->dedup_records_damaged_at_open() == 1);
+  CHECK((*store)->dedup_records_restored_at_open() == 1);
+  auto retry = PutOne(**store, "a/1", 2);
+  REQUIRE(retry.ok());
+  CHECK(retry->duplicate);
+  CHECK(retry->seq == seqs[1]);
+  clock.Advance(11 * kMicrosPerSecond);
+  auto swept = (*store)->SweepExpired(100);
+  REQUIRE(swept.ok());
+  CHECK(*swept == 3);  // a/1's three, id 2 among them
+  CHECK((*store)->Usage("a/1")->messages == 0);
+}
