@@ -29,8 +29,9 @@ inline constexpr uint32_t kPushWindow = 512;
 // per-item overhead always fits.
 inline constexpr size_t kMaxDeliveryBytesPerFrame = 512 * 1024;
 
-// Expired entries removed per sweep commit; the sweep runs once a second, and looks at up to
-// MailboxStoreOptions::sweep_records_per_call (4,096) dedup records each time.
+// Expired entries removed per sweep commit; the sweep runs once a second, and looks at
+// max(4,096, dedup records / 3,600) records each time (MailboxStoreOptions): a backlog of expired
+// entries leaves at this many a second.
 inline constexpr size_t kMaxSweepPerCommit = 4096;
 
 // Per-peer queues in messages (ZeroMQ's high-water marks count messages, not bytes). Inbound,

@@ -235,6 +235,10 @@ class MailboxStore {
   size_t dedup_records_damaged_at_open() const { return dedup_records_damaged_; }
   const std::vector<std::pair<std::string, size_t>>& tables_dropped_at_open() const { return tables_dropped_; }
   size_t dedup_records_restored_at_open() const { return dedup_records_restored_; }
+  // Expiry records dropped whose message id was stored again under a newer seq after the old
+  // dedup record was set aside: those older copies have no record the sweep reads, and stay
+  // until acknowledged.
+  size_t messages_left_unswept_at_open() const { return messages_left_unswept_; }
 
   // The store's one write batch; waits until the previous one (of any thread) has ended. A
   // thread that holds a batch and asks for another deadlocks, as LMDB would.
@@ -257,10 +261,12 @@ class MailboxStore {
   // object stopped. A call looks at L = max(sweep_records_per_call, records held /
   // sweep_calls_per_pass) records at most, and stops after the last one it looked at, or after
   // the one that made `max_entries` expired entries; the call after one that looked at the
-  // table's last record starts again at its beginning. So a pass over the table takes at most
-  // about sweep_calls_per_pass calls (fewer for a table of under sweep_records_per_call x
+  // table's last record starts again at its beginning. So, while a call finds fewer than
+  // `max_entries` expired entries in its slice, a pass over the table takes at most about
+  // sweep_calls_per_pass calls (fewer for a table of under sweep_records_per_call x
   // sweep_calls_per_pass records), an expired message leaves within one pass (not in expiry
-  // order), and a call reads L records. A record not of this store's layout is moved as it is to
+  // order), and a call reads L records; a backlog of expired entries leaves at `max_entries` a
+  // call. A record not of this store's layout is moved as it is to
   // the table "dedup_damaged" (counted in dedup_records_set_aside()) and the walk goes on.
   // Returns how many pending messages were removed unacknowledged. Errors: kCorruption (an
   // expired message whose index and body disagree: nothing is deleted), kStoreFull, kIoError;
@@ -302,6 +308,7 @@ class MailboxStore {
   size_t dedup_records_damaged_ = 0;
   std::vector<std::pair<std::string, size_t>> tables_dropped_;
   size_t dedup_records_restored_ = 0;
+  size_t messages_left_unswept_ = 0;
   size_t dedup_records_set_aside_ = 0;
   // Held by the one WriteBatch. usage_ is the committed usage of every mailbox that holds
   // messages: changed only by ApplyUsage, with both mutexes held; read by the batch's thread

@@ -161,9 +161,14 @@ Status RelayServer::Setup() {
     spdlog::info("moved {} dedup records to the store's id-first keys", moved);
   }
   if (const size_t damaged = store_->dedup_records_damaged_at_open(); damaged > 0) {
-    spdlog::warn("{} old dedup records were damaged: kept in the store's table dedup_damaged; retries of "
-                 "their messages are no longer recognised",
+    spdlog::warn("{} old dedup records were damaged: kept in the store's table dedup_damaged (a message whose expiry "
+                 "record is held gets its dedup record back from it)",
                  damaged);
+  }
+  if (const size_t unswept = store_->messages_left_unswept_at_open(); unswept > 0) {
+    spdlog::warn("{} messages of an older layout were stored again under the same id: the older copies are delivered "
+                 "and acknowledged as usual, but if they expire unacknowledged the sweep will not remove them",
+                 unswept);
   }
   if (const size_t restored = store_->dedup_records_restored_at_open(); restored > 0) {
     spdlog::info("gave {} messages of an older layout their dedup records back from their expiry records", restored);

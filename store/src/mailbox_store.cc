@@ -153,6 +153,7 @@ Status MailboxStore::DropUnusedTables() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   std::vector<std::pair<std::string, size_t>> dropped;
   size_t restored = 0;
+  size_t unsweepable = 0;
   for (const char* name : kUnusedTables) {
     MDB_dbi table = 0;
     int rc = mdb_dbi_open(txn.get(), name, 0, &table);
@@ -167,6 +168,12 @@ Status MailboxStore::DropUnusedTables() {
         if (entry->key.size() == 16 && IsMailboxThenId(entry->value)) {
           const KeyBuffer dedup_key = DedupKeyOf(entry->value);
           LIAISON_ASSIGN_OR_RETURN(auto existing, txn.Get(dedup_, dedup_key.view()));
+          if (existing && (existing->size() < 8 || !std::equal(existing->begin(), existing->begin() + 8,
+                                                                entry->key.begin() + 8))) {
+            // The id was stored again after its old record was set aside: this copy keeps no
+            // record the sweep reads (it is delivered and acknowledged as usual).
+            ++unsweepable;
+          }
           if (!existing) {
             // expiry key = expires_at | seq; dedup value = seq | expires_at.
             LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, dedup_key.view(),
@@ -187,6 +194,7 @@ Status MailboxStore::DropUnusedTables() {
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   tables_dropped_ = std::move(dropped);
   dedup_records_restored_ = restored;
+  messages_left_unswept_ = unsweepable;
   return Status::Ok();
 }
 

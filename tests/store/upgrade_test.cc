@@ -298,6 +298,14 @@ TEST_CASE("a message whose old dedup record the move set aside gets its dedup re
     Bytes seq_only(8, 0);
     PutBigEndian64(seqs[1], seq_only.data());
     REQUIRE(txn->Put(*old, key, seq_only).ok());
+    // And an expiry record of the same id under another seq (999): a copy stored again after
+    // its record was set aside. The restored record names seqs[1], so this copy stays unswept.
+    auto expiry = txn->OpenDb("expiry", 0);
+    REQUIRE(expiry.ok());
+    Bytes expiry_key(16, 0);
+    PutBigEndian64(static_cast<uint64_t>(kStart + 10 * kMicrosPerSecond), expiry_key.data());
+    PutBigEndian64(999, expiry_key.data() + 8);
+    REQUIRE(txn->Put(*expiry, expiry_key, key).ok());
     REQUIRE(txn->Commit().ok());
   }
   auto store = Open(dir, clock);
@@ -305,6 +313,7 @@ TEST_CASE("a message whose old dedup record the move set aside gets its dedup re
   CHECK((*store)->dedup_records_migrated_at_open() == 4);
   CHECK((*store)->dedup_records_damaged_at_open() == 1);
   CHECK((*store)->dedup_records_restored_at_open() == 1);
+  CHECK((*store)->messages_left_unswept_at_open() == 1);
   auto retry = PutOne(**store, "a/1", 2);
   REQUIRE(retry.ok());
   CHECK(retry->duplicate);
