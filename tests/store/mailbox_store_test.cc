@@ -199,10 +199,11 @@ TEST_CASE("the sweep sets a damaged dedup record aside as it was and goes on swe
   auto store = OpenStore(dir, clock);
   REQUIRE(PutOne(*store, "a/1", 0, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
   REQUIRE(PutOne(*store, "a/1", 3, Bytes{1}, kStart + 10 * kMicrosPerSecond).ok());
-  Bytes long_mailbox(Id(1).begin(), Id(1).end());
+  const MessageId id1 = Id(1), id2 = Id(2);
+  Bytes long_mailbox(id1.begin(), id1.end());
   long_mailbox.push_back(200);
   long_mailbox.resize(16 + 1 + 200, 'x');
-  Bytes short_value(Id(2).begin(), Id(2).end());
+  Bytes short_value(id2.begin(), id2.end());
   short_value.insert(short_value.end(), {3, 'a', '/', '1'});
   {
     // Records as a damaged disk might hold them, between the good ones (ids 0 and 3 around ids 1
