@@ -44,6 +44,8 @@ Result<std::array<uint8_t, N>> FromHexArray(std::string_view hex, std::string_vi
 // Big-endian fixed-width integers, for LMDB keys that must sort numerically.
 void PutBigEndian64(uint64_t v, uint8_t* out);
 uint64_t GetBigEndian64(const uint8_t* in);
+void PutBigEndian32(uint32_t v, uint8_t* out);
+uint32_t GetBigEndian32(const uint8_t* in);
 
 }  // namespace liaison
 

@@ -297,6 +297,10 @@ class MailboxStore {
   // The steps that Open() describes.
   Status MigrateMailboxFirstDedup();
   Status DropUnusedTables();
+  // Part of DropUnusedTables, in its transaction: each expiry record whose message has no dedup
+  // record gives it one (counted in dedup_records_restored_); one whose id has a dedup record
+  // under another seq is counted in messages_left_unswept_.
+  Status RestoreDedupFromExpiry(Txn& txn, MDB_dbi expiry);
   Status LoadUsage();
   // Makes a committed batch's usage the store's (under usage_mutex_; the caller holds writer_mutex_).
   void ApplyUsage(UsageByMailbox& changed);

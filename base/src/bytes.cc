@@ -51,4 +51,17 @@ uint64_t GetBigEndian64(const uint8_t* in) {
   return v;
 }
 
+void PutBigEndian32(uint32_t v, uint8_t* out) {
+  for (int i = 3; i >= 0; --i) {
+    out[i] = static_cast<uint8_t>(v);
+    v >>= 8;
+  }
+}
+
+uint32_t GetBigEndian32(const uint8_t* in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = v << 8 | in[i];
+  return v;
+}
+
 }  // namespace liaison

@@ -72,11 +72,15 @@ KeyBuffer IndexKey(ByteView mailbox, uint64_t seq) { return KeyBuffer().Add(mail
 // together, land on a few adjacent pages instead of one page per recipient.
 KeyBuffer DedupKey(const MessageId& message_id, ByteView mailbox) { return KeyBuffer().Add(message_id).Add(mailbox); }
 
-// Whether `bytes` is mailbox | message_id (an old dedup key): a mailbox length of 1..64 and
-// exactly the bytes it needs. Checked before its parts are used.
-bool IsMailboxThenId(ByteView bytes) {
-  return !bytes.empty() && bytes[0] != 0 && bytes[0] <= kMaxAddressBytes && bytes.size() == 1u + bytes[0] + 16;
+// Whether `bytes` is a mailbox (a length of 1..64 and that many bytes) followed by exactly
+// `tail` more bytes. Every stored key or value with a mailbox in it is checked with this before
+// its parts are used.
+bool IsMailboxThen(ByteView bytes, size_t tail) {
+  return !bytes.empty() && bytes[0] != 0 && bytes[0] <= kMaxAddressBytes && bytes.size() == 1u + bytes[0] + tail;
 }
+
+// mailbox | message_id: an old dedup key, an expiry record's value.
+bool IsMailboxThenId(ByteView bytes) { return IsMailboxThen(bytes, sizeof(MessageId)); }
 
 // The dedup key of mailbox | message_id. Precondition: IsMailboxThenId(mailbox_then_id).
 KeyBuffer DedupKeyOf(ByteView mailbox_then_id) {
@@ -86,10 +90,7 @@ KeyBuffer DedupKeyOf(ByteView mailbox_then_id) {
 
 // Whether `key` is a dedup key, message_id | mailbox, with a mailbox length of 1..64 and exactly
 // the bytes it needs; and its mailbox (precondition: IsDedupKey(key)).
-bool IsDedupKey(ByteView key) {
-  return key.size() > sizeof(MessageId) && key[sizeof(MessageId)] != 0 && key[sizeof(MessageId)] <= kMaxAddressBytes &&
-         key.size() == sizeof(MessageId) + 1u + key[sizeof(MessageId)];
-}
+bool IsDedupKey(ByteView key) { return key.size() > sizeof(MessageId) && IsMailboxThen(key.subspan(sizeof(MessageId)), 0); }
 ByteView MailboxOfDedupKey(ByteView key) { return key.subspan(sizeof(MessageId)); }
 
 // The table's name before dedup keys began with the message id (mailbox | message_id then), and
@@ -99,7 +100,15 @@ constexpr char kDamagedDedupTable[] = "dedup_damaged";
 // Tables of a store written before, whose records repeat what others hold: the expiry records
 // (before the sweep walked the dedup table) and the usage records (before the usage was added up
 // from the index at open).
-constexpr std::array<const char*, 2> kUnusedTables = {"expiry", "quota"};
+constexpr char kExpiryTable[] = "expiry";
+constexpr std::array<const char*, 2> kUnusedTables = {kExpiryTable, "quota"};
+
+// Keeps a dedup record that is not of this layout as it is, in its own table, out of the way of
+// lookups and the sweep (its message is then no longer recognised as a retry).
+Status SetDamagedDedupRecordAside(Txn& txn, ByteView key, ByteView value) {
+  LIAISON_ASSIGN_OR_RETURN(MDB_dbi kept, txn.OpenDb(kDamagedDedupTable, MDB_CREATE));
+  return txn.Put(kept, key, value);
+}
 
 bool HasPrefix(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.begin());
@@ -152,38 +161,12 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
 Status MailboxStore::DropUnusedTables() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   std::vector<std::pair<std::string, size_t>> dropped;
-  size_t restored = 0;
-  size_t unsweepable = 0;
   for (const char* name : kUnusedTables) {
     MDB_dbi table = 0;
     int rc = mdb_dbi_open(txn.get(), name, 0, &table);
     if (rc == MDB_NOTFOUND) continue;  // a store of this layout, or dropped before
     if (rc != 0) return FromMdb(rc, std::string("open the table ") + name);
-    if (std::string_view(name) == "expiry") {
-      // A message the sweep must still find needs its dedup record: one that an older layout
-      // wrote in a form the move above set aside (or lost) gets it back from its expiry record.
-      LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, table));
-      LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
-      while (entry) {
-        if (entry->key.size() == 16 && IsMailboxThenId(entry->value)) {
-          const KeyBuffer dedup_key = DedupKeyOf(entry->value);
-          LIAISON_ASSIGN_OR_RETURN(auto existing, txn.Get(dedup_, dedup_key.view()));
-          if (existing && (existing->size() < 8 || !std::equal(existing->begin(), existing->begin() + 8,
-                                                                entry->key.begin() + 8))) {
-            // The id was stored again after its old record was set aside: this copy keeps no
-            // record the sweep reads (it is delivered and acknowledged as usual).
-            ++unsweepable;
-          }
-          if (!existing) {
-            // expiry key = expires_at | seq; dedup value = seq | expires_at.
-            LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, dedup_key.view(),
-                                            KeyBuffer().Add(entry->key.subspan(8)).Add(entry->key.first(8)).view()));
-            ++restored;
-          }
-        }
-        LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
-      }
-    }
+    if (std::string_view(name) == kExpiryTable) LIAISON_RETURN_IF_ERROR(RestoreDedupFromExpiry(txn, table));
     MDB_stat stat{};
     rc = mdb_stat(txn.get(), table, &stat);
     if (rc == 0) rc = mdb_drop(txn.get(), table, 1);
@@ -193,6 +176,31 @@ Status MailboxStore::DropUnusedTables() {
   if (dropped.empty()) return Status::Ok();
   LIAISON_RETURN_IF_ERROR(txn.Commit());
   tables_dropped_ = std::move(dropped);
+  return Status::Ok();
+}
+
+Status MailboxStore::RestoreDedupFromExpiry(Txn& txn, MDB_dbi expiry) {
+  size_t restored = 0;
+  size_t unsweepable = 0;
+  LIAISON_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(txn, expiry));
+  LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
+  while (entry) {
+    // expiry key = expires_at | seq, value = mailbox | message_id; dedup value = seq | expires_at.
+    if (entry->key.size() == 16 && IsMailboxThenId(entry->value)) {
+      const KeyBuffer dedup_key = DedupKeyOf(entry->value);
+      const ByteView seq_be = entry->key.subspan(8);
+      LIAISON_ASSIGN_OR_RETURN(auto existing, txn.Get(dedup_, dedup_key.view()));
+      if (!existing) {
+        LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, dedup_key.view(), KeyBuffer().Add(seq_be).Add(entry->key.first(8)).view()));
+        ++restored;
+      } else if (existing->size() < 8 || !std::equal(seq_be.begin(), seq_be.end(), existing->begin())) {
+        // The id was stored again after its old record was set aside: this copy keeps no record
+        // the sweep reads (it is delivered and acknowledged as usual).
+        ++unsweepable;
+      }
+    }
+    LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
+  }
   dedup_records_restored_ = restored;
   messages_left_unswept_ = unsweepable;
   return Status::Ok();
@@ -207,18 +215,15 @@ Status MailboxStore::LoadUsage() {
   LIAISON_ASSIGN_OR_RETURN(auto entry, cursor.First());
   while (entry) {
     const ByteView key = entry->key;
-    if (key.size() < 2 + 8 || key[0] == 0 || key[0] > kMaxAddressBytes || key.size() != 1u + key[0] + 8 ||
-        entry->value.size() != 4) {
+    if (!IsMailboxThen(key, 8) || entry->value.size() != 4) {
       return Status::Error(Code::kCorruption, "an index record of the wrong size or layout");
     }
     const ByteView mailbox = key.first(1u + key[0]);
     if (current == usage.end() || !std::ranges::equal(current->first, mailbox)) {
       current = usage.emplace(Bytes(mailbox.begin(), mailbox.end()), MailboxUsage{}).first;
     }
-    const ByteView size = entry->value;
     current->second.messages += 1;
-    current->second.bytes += static_cast<uint32_t>(size[0]) << 24 | static_cast<uint32_t>(size[1]) << 16 |
-                             static_cast<uint32_t>(size[2]) << 8 | size[3];
+    current->second.bytes += GetBigEndian32(entry->value.data());
     LIAISON_ASSIGN_OR_RETURN(entry, cursor.Next());
   }
   std::lock_guard<std::mutex> lock(usage_mutex_);
@@ -266,10 +271,8 @@ Status MailboxStore::MigrateMailboxFirstDedup() {
       if (IsMailboxThenId(key) && value.size() == 16) {
         LIAISON_RETURN_IF_ERROR(txn.Put(dedup_, DedupKeyOf(key).view(), value));
       } else {
-        // Not a record this store wrote (a damaged disk, or an edit): kept as it is, out of the
-        // way, and its message is no longer recognised as a retry.
-        LIAISON_ASSIGN_OR_RETURN(MDB_dbi kept, txn.OpenDb(kDamagedDedupTable, MDB_CREATE));
-        LIAISON_RETURN_IF_ERROR(txn.Put(kept, key, value));
+        // Not a record this store wrote (a damaged disk, or an edit).
+        LIAISON_RETURN_IF_ERROR(SetDamagedDedupRecordAside(txn, key, value));
         ++damaged;
       }
       LIAISON_ASSIGN_OR_RETURN(bool deleted, txn.Del(old_table, key));
@@ -466,11 +469,9 @@ Result<BroadcastOutcome> WriteBatch::PutBroadcast(const BroadcastPut& broadcast)
     outcome[i] = PutResult{seq, false, expires_at};
   }
   for (const auto& [mailbox, usage] : usage_after) SetUsage(AsBytes(mailbox), usage);
-  Bytes value;
-  value.reserve(4 + broadcast.body.size());
-  value = {static_cast<uint8_t>(refs >> 24), static_cast<uint8_t>(refs >> 16), static_cast<uint8_t>(refs >> 8),
-           static_cast<uint8_t>(refs)};
-  value.insert(value.end(), broadcast.body.begin(), broadcast.body.end());
+  Bytes value(4 + broadcast.body.size());
+  PutBigEndian32(refs, value.data());
+  std::copy(broadcast.body.begin(), broadcast.body.end(), value.begin() + 4);
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, Be64(body_id), value, MDB_APPEND).WithContext("storing a broadcast body"));
   return outcome;
 }
@@ -517,8 +518,8 @@ Result<uint64_t> WriteBatch::WriteEntry(ByteView mailbox, ByteView dedup_key, co
     out += part.size();
   }
   if (body_id != 0) LIAISON_RETURN_IF_ERROR(txn_.Put(s.refs_, seq_be, Be64(body_id), MDB_APPEND));
-  const std::array<uint8_t, 4> size_be{static_cast<uint8_t>(charged_bytes >> 24), static_cast<uint8_t>(charged_bytes >> 16),
-                                       static_cast<uint8_t>(charged_bytes >> 8), static_cast<uint8_t>(charged_bytes)};
+  std::array<uint8_t, 4> size_be{};
+  PutBigEndian32(charged_bytes, size_be.data());
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.index_, IndexKey(mailbox, seq).view(), size_be));
   LIAISON_RETURN_IF_ERROR(txn_.Put(s.dedup_, dedup_key, KeyBuffer().Add(seq_be).Add(expires_be).view()));
   return seq;
@@ -531,8 +532,7 @@ Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
   LIAISON_ASSIGN_OR_RETURN(auto entry, txn_.Get(s.index_, index_key.view()));
   if (!entry) return Status::Ok();
   if (entry->size() != 4) return Status::Error(Code::kCorruption, "index record of wrong size");
-  const uint32_t size = static_cast<uint32_t>((*entry)[0]) << 24 | static_cast<uint32_t>((*entry)[1]) << 16 |
-                        static_cast<uint32_t>((*entry)[2]) << 8 | (*entry)[3];
+  const uint32_t size = GetBigEndian32(entry->data());
   LIAISON_ASSIGN_OR_RETURN(bool removed_index, txn_.Del(s.index_, index_key.view()));
   LIAISON_ASSIGN_OR_RETURN(bool removed_body, txn_.Del(s.bodies_, Be64(seq)));
   if (!removed_index || !removed_body) {
@@ -548,18 +548,13 @@ Status WriteBatch::DeleteEntry(ByteView mailbox, uint64_t seq, bool* deleted) {
     if (!shared || shared->size() < 5) {
       return Status::Error(Code::kCorruption, "message " + std::to_string(seq) + " refers to a missing broadcast body");
     }
-    const uint32_t refs = static_cast<uint32_t>((*shared)[0]) << 24 | static_cast<uint32_t>((*shared)[1]) << 16 |
-                          static_cast<uint32_t>((*shared)[2]) << 8 | (*shared)[3];
+    const uint32_t refs = GetBigEndian32(shared->data());
     if (refs <= 1) {
       LIAISON_ASSIGN_OR_RETURN(bool removed_shared, txn_.Del(s.shared_, body_key));
       (void)removed_shared;
     } else {
       Bytes value(shared->begin(), shared->end());
-      const uint32_t left = refs - 1;
-      value[0] = static_cast<uint8_t>(left >> 24);
-      value[1] = static_cast<uint8_t>(left >> 16);
-      value[2] = static_cast<uint8_t>(left >> 8);
-      value[3] = static_cast<uint8_t>(left);
+      PutBigEndian32(refs - 1, value.data());
       LIAISON_RETURN_IF_ERROR(txn_.Put(s.shared_, body_key, value));
     }
   }
@@ -829,14 +824,10 @@ Result<size_t> MailboxStore::SweepExpired(size_t max_entries) {
     LIAISON_ASSIGN_OR_RETURN(bool dedup_deleted, batch.txn_.Del(dedup_, e.dedup_key));
     (void)dedup_deleted;
   }
-  if (!damaged.empty()) {
-    // Kept as they are, out of the sweep's way (as the migration keeps old records it cannot read).
-    LIAISON_ASSIGN_OR_RETURN(MDB_dbi kept, batch.txn_.OpenDb(kDamagedDedupTable, MDB_CREATE));
-    for (const auto& [key, value] : damaged) {
-      LIAISON_RETURN_IF_ERROR(batch.txn_.Put(kept, key, value));
-      LIAISON_ASSIGN_OR_RETURN(bool moved, batch.txn_.Del(dedup_, key));
-      (void)moved;
-    }
+  for (const auto& [key, value] : damaged) {
+    LIAISON_RETURN_IF_ERROR(SetDamagedDedupRecordAside(batch.txn_, key, value));
+    LIAISON_ASSIGN_OR_RETURN(bool moved, batch.txn_.Del(dedup_, key));
+    (void)moved;
   }
   if (!expired.empty() || !damaged.empty()) LIAISON_RETURN_IF_ERROR(batch.Commit());
   sweep_resume_after_ = std::move(last_looked_at);

@@ -44,3 +44,15 @@ TEST_CASE("big-endian integers sort like numbers", "[base][bytes]") {
   CHECK(std::lexicographical_compare(a, a + 8, b, b + 8));
   CHECK(GetBigEndian64(b) == 256);
 }
+
+TEST_CASE("32-bit big-endian integers are written most significant byte first and read back", "[base][bytes]") {
+  uint8_t out[4];
+  PutBigEndian32(0x01020304u, out);
+  CHECK(out[0] == 1);
+  CHECK(out[1] == 2);
+  CHECK(out[2] == 3);
+  CHECK(out[3] == 4);
+  CHECK(GetBigEndian32(out) == 0x01020304u);
+  PutBigEndian32(UINT32_MAX, out);
+  CHECK(GetBigEndian32(out) == UINT32_MAX);
+}
