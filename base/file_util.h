@@ -13,6 +13,15 @@ namespace liaison {
 // over `path`; then fsyncs the directory. Readers see the old or the new file, never a mix.
 Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode);
 
+// fsyncs the directory `dir`, so that the entries created, renamed or removed in it last through
+// a power loss. kIoError, naming the directory, if it cannot be opened or synced.
+Status SyncDirectory(const std::string& dir);
+
+// Creates `dir` and any missing parents, then fsyncs the parent of each directory it created, so
+// that they outlive a power loss. OK if `dir` already exists. kIoError, naming the directory, on
+// failure.
+Status CreateDirectoriesDurably(const std::string& dir);
+
 // Reads a whole file of at most `max_bytes`. kNotFound if absent, kTooLarge if longer.
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 1 << 20);
 

@@ -38,7 +38,9 @@ class Env {
  public:
   // Opens (creating if needed) the environment. Refuses with kInvalidArgument if the resulting
   // flags include MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC or MDB_WRITEMAP: liaison acknowledges
-  // only what is on disk. Clears stale reader slots left by killed processes.
+  // only what is on disk. fsyncs the store's directory, and the parent of each directory it
+  // created, so that a new store's files outlive a power loss (kIoError if that fails). Clears
+  // stale reader slots left by killed processes.
   static Result<std::unique_ptr<Env>> Open(const EnvOptions& options);
   ~Env();
   Env(const Env&) = delete;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace liaison {
 
@@ -37,12 +38,29 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
   if (::close(fd) != 0) return Errno("close " + tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename " + tmp);
   std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("open " + dir);
-  int rc = ::fsync(dfd);
+  return SyncDirectory(dir.empty() ? "." : dir);
+}
+
+Status SyncDirectory(const std::string& dir) {
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Errno("open directory " + dir);
+  const int rc = ::fsync(dfd);
+  const Status status = rc != 0 ? Errno("fsync directory " + dir) : Status::Ok();
   ::close(dfd);
-  if (rc != 0) return Errno("fsync " + dir);
+  return status;
+}
+
+Status CreateDirectoriesDurably(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> parents;  // of each directory about to be created, deepest first
+  for (fs::path p = fs::absolute(dir, ec); !ec && p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path()) {
+    parents.push_back(p.parent_path().string());
+  }
+  if (ec) return Status::Error(Code::kIoError, "cannot look up " + dir + ": " + ec.message());
+  fs::create_directories(dir, ec);
+  if (ec) return Status::Error(Code::kIoError, "cannot create " + dir + ": " + ec.message());
+  for (const auto& parent : parents) LIAISON_RETURN_IF_ERROR(SyncDirectory(parent));
   return Status::Ok();
 }
 

@@ -350,9 +350,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Init(const CoordinatorOptions&
   if (std::filesystem::exists(key_path)) {
     return Status::Error(Code::kAlreadyExists, options.admin_dir + " already holds a coordinator key");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options.admin_dir + "/epochs", ec);
-  if (ec) return Status::Error(Code::kIoError, "cannot create " + options.admin_dir + ": " + ec.message());
+  LIAISON_RETURN_IF_ERROR(CreateDirectoriesDurably(options.admin_dir + "/epochs"));
   const auto key = crypto::SigningKeyPair::Generate();
   const auto transport = crypto::DhKeyPair::Generate();
   crypto::WipedBytes secrets;

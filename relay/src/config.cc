@@ -133,9 +133,7 @@ Result<RelayConfig> LoadConfig(const std::string& data_dir) {
 Status InitDataDir(const std::string& data_dir, const std::string& listen_override) {
   RelayConfig config;
   config.data_dir = data_dir;
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) return Status::Error(Code::kIoError, "cannot create " + data_dir + ": " + ec.message());
+  LIAISON_RETURN_IF_ERROR(CreateDirectoriesDurably(data_dir));
   if (std::filesystem::exists(config.SecretKeyPath())) {
     return Status::Error(Code::kAlreadyExists, data_dir + " already holds a relay key; refusing to overwrite it");
   }

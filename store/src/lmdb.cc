@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/file_util.h"
+
 namespace liaison::store {
 
 Status FromMdb(int rc, std::string_view context) {
@@ -30,9 +32,7 @@ Status FromMdb(int rc, std::string_view context) {
 }
 
 Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.path, ec);
-  if (ec) return Status::Error(Code::kIoError, "cannot create " + options.path + ": " + ec.message());
+  LIAISON_RETURN_IF_ERROR(CreateDirectoriesDurably(options.path));
   MDB_env* raw = nullptr;
   int rc = mdb_env_create(&raw);
   if (rc != 0) return FromMdb(rc, "mdb_env_create");
@@ -52,6 +52,9 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
                          "refusing to open " + options.path +
                              " with a durability-weakening LMDB flag (NOSYNC, NOMETASYNC, MAPASYNC or WRITEMAP)");
   }
+  // The entries of data.mdb and lock.mdb if the open created them: an fdatasync of a new file
+  // does not make its name durable.
+  LIAISON_RETURN_IF_ERROR(SyncDirectory(options.path));
   LIAISON_ASSIGN_OR_RETURN(env->readers_cleared_at_open_, env->CheckReaders());
   return env;
 }
