@@ -30,7 +30,7 @@ out=${OUT_DIR:-$(mktemp -d /tmp/liaison-bench-run-XXXXXX)}
 mkdir -p "$out"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 --target liaison-relay liaison-bench liaison-bench-mosquitto liaison-bench-redis \
-  liaison-bench-lmdb-probe liaison-bench-curve-probe liaison-bench-sessions liaison-bench-fsync-noop >"$out/build.log"
+  liaison-bench-lmdb-probe liaison-bench-log-probe liaison-bench-curve-probe liaison-bench-sessions liaison-bench-fsync-noop >"$out/build.log"
 b="$build/bench"
 if [ "$quick" = 1 ]; then
   sizes=(--messages 10000 --latency-messages 2000 --durability 2000 --idle 200)
@@ -59,6 +59,8 @@ step() {  # step NAME COMMAND...: RESULT lines to results.txt
   redis-server --version || true
 } >"$out/machine.txt" 2>&1
 step probe-lmdb "$b/liaison-bench-lmdb-probe" 2 1 22 32 48 64 100 512
+# One device write per batch, as a write-ahead log would make (docs/performance.md, next step 1).
+step probe-log "$b/liaison-bench-log-probe" 2 1 40 100
 step probe-curve "$b/liaison-bench-curve-probe" 200000 100
 step sessions "$b/liaison-bench-sessions" 20000
 step liaison "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --fanout 1000

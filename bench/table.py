@@ -145,6 +145,16 @@ _batch = g("liaison", "A.writes_per_commit")
 if _batch:
     _n = int(_batch + 0.5)
     print(f"  {f'LMDB durable values/s, {_n} per commit (the relay in A)':<58} {fmt(g('lmdb', f'values_per_s.batch{_n}'))}")
+for key, label in [
+    ("records_per_s.append.batch1", "log, 1 KiB records/s, 1 per fdatasync, growing file"),
+    ("records_per_s.append.batch40", "log, 1 KiB records/s, 40 per fdatasync, growing file"),
+    ("records_per_s.append.batch100", "log, 1 KiB records/s, 100 per fdatasync, growing file"),
+    ("records_per_s.preallocated.batch40", "log, 1 KiB records/s, 40 per fdatasync, preallocated"),
+    ("records_per_s.preallocated.batch100", "log, 1 KiB records/s, 100 per fdatasync, preallocated"),
+    ("records_per_s.lmdb-nosync.batch40", "log + LMDB NOSYNC commit, 40 per fdatasync"),
+    ("records_per_s.lmdb-nosync.batch100", "log + LMDB NOSYNC commit, 100 per fdatasync"),
+]:
+    print(f"  {label:<58} {fmt(g('log', key))}")
 print(f"  {'CURVE one-way 1 KiB msgs/s (PUSH/PULL, loopback)':<58} {fmt(g('curve', 'oneway_msgs_per_s'))}")
 print(f"  {'NULL mechanism one-way 1 KiB msgs/s':<58} {fmt(g('curve', 'oneway_null_msgs_per_s'))}")
 print(f"  {'CURVE request/reply, 1 KiB, 100 in flight, 1 connection':<58} {fmt(g('curve', 'request_reply_msgs_per_s'))}")
