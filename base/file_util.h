@@ -14,11 +14,14 @@ namespace liaison {
 Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode);
 
 // fsyncs the directory `dir`, so that the entries created, renamed or removed in it last through
-// a power loss. kIoError, naming the directory, if it cannot be opened or synced.
+// a power loss. kIoError, naming the directory, if it cannot be opened or synced; except that,
+// as PostgreSQL does, a directory this process may not read (EACCES) or a file system that does
+// not sync directories (EINVAL) counts as done.
 Status SyncDirectory(const std::string& dir);
 
-// Creates `dir` and any missing parents, then fsyncs the parent of each directory it created, so
-// that they outlive a power loss. OK if `dir` already exists. kIoError, naming the directory, on
+// Creates `dir` and any missing parents, then fsyncs every directory above `dir` up to the root,
+// so that the whole path outlives a power loss, also when an earlier process created part of it
+// and crashed before syncing. OK if `dir` already exists. kIoError, naming the directory, on
 // failure.
 Status CreateDirectoriesDurably(const std::string& dir);
 

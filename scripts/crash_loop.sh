@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full crash loop of docs/reliability (issue 6): 10,000 messages of 1 byte to 64 KiB from two
 # senders to two recipients while the relay is killed with SIGKILL 50 times at random moments.
-# With --power-loss each kill is a power cut instead: the store is rebuilt after it as the disk
+# With --power-loss every second kill is a power cut: the store is rebuilt after it as the disk
 # could hold it (tests/reliability/power_loss_shim.cc).
 #   scripts/crash_loop.sh [--power-loss] [MESSAGES] [KILLS] [SEED]
 set -euo pipefail

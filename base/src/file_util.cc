@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <vector>
 
 namespace liaison {
 
@@ -43,9 +42,9 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
 
 Status SyncDirectory(const std::string& dir) {
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("open directory " + dir);
+  if (dfd < 0) return errno == EACCES ? Status::Ok() : Errno("open directory " + dir);
   const int rc = ::fsync(dfd);
-  const Status status = rc != 0 ? Errno("fsync directory " + dir) : Status::Ok();
+  const Status status = rc != 0 && errno != EINVAL ? Errno("fsync directory " + dir) : Status::Ok();
   ::close(dfd);
   return status;
 }
@@ -53,14 +52,16 @@ Status SyncDirectory(const std::string& dir) {
 Status CreateDirectoriesDurably(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  std::vector<std::string> parents;  // of each directory about to be created, deepest first
-  for (fs::path p = fs::absolute(dir, ec); !ec && p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path()) {
-    parents.push_back(p.parent_path().string());
-  }
-  if (ec) return Status::Error(Code::kIoError, "cannot look up " + dir + ": " + ec.message());
   fs::create_directories(dir, ec);
   if (ec) return Status::Error(Code::kIoError, "cannot create " + dir + ": " + ec.message());
-  for (const auto& parent : parents) LIAISON_RETURN_IF_ERROR(SyncDirectory(parent));
+  const fs::path absolute = fs::absolute(dir, ec).lexically_normal();
+  if (ec) return Status::Error(Code::kIoError, "cannot look up " + dir + ": " + ec.message());
+  // lexically_normal keeps a trailing separator as an empty last element: start above it.
+  fs::path p = absolute.has_filename() ? absolute : absolute.parent_path();
+  while (p.has_relative_path()) {
+    p = p.parent_path();
+    LIAISON_RETURN_IF_ERROR(SyncDirectory(p.string()));
+  }
   return Status::Ok();
 }
 

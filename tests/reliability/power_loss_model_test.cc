@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -89,8 +90,10 @@ TEST_CASE("power-loss model: a write that fdatasync covered survives, later unsy
   const RestoreReport report = RestoreOrFail(scratch, 0);
   CHECK(Contents(scratch.file()) == std::string(1024, 'a'));
   CHECK(report.files_rebuilt == 1);
-  CHECK(report.unsynced_sectors == 3);  // the 512-byte write, the 100-byte write, the truncation
+  CHECK(report.unsynced_sectors == 1);  // the 512-byte and the 100-byte write share sector 0
   CHECK(report.unsynced_kept == 0);
+  CHECK(report.unsynced_truncations == 1);
+  CHECK(report.unsynced_truncations_kept == 0);
   CHECK(fs::is_empty(scratch.state()));
 }
 
@@ -135,6 +138,66 @@ TEST_CASE("power-loss model: an unsynced write comes back sector by sector, each
   CHECK(kept < 16);
 }
 
+TEST_CASE("power-loss model: each sector holds a prefix of its unsynced writes, never a later one without an earlier") {
+  const std::string old_bytes(512, '0');
+  const std::string after_first = std::string(200, 'a') + std::string(312, '0');
+  const std::string after_both = std::string(100, 'a') + std::string(200, 'b') + std::string(212, '0');
+  std::set<std::string> seen;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    Scratch scratch;
+    Put(scratch.file(), old_bytes);
+    REQUIRE(RunWriter(scratch, scratch.data(), {"open", scratch.file(), "pwrite", "0", "a", "200", "pwrite", "100", "b", "200"}));
+    RestoreOrFail(scratch, 0.5, seed);
+    const std::string after = Contents(scratch.file());
+    INFO("seed " << seed);
+    CHECK((after == old_bytes || after == after_first || after == after_both));
+    seen.insert(after);
+  }
+  CHECK(seen.size() == 3);  // with these seeds, each of the three
+}
+
+TEST_CASE("power-loss model: a truncation by O_TRUNC is a change like any other") {
+  Scratch scratch;
+  SECTION("unsynced, the old content comes back") {
+    Put(scratch.file(), "0123456789");
+    REQUIRE(RunWriter(scratch, scratch.data(), {"open-trunc", scratch.file(), "pwrite", "0", "x", "3"}));
+    RestoreOrFail(scratch, 0);
+    CHECK(Contents(scratch.file()) == "0123456789");
+  }
+  SECTION("synced after a reopen with O_TRUNC, only what followed it") {
+    Put(scratch.file(), "");
+    REQUIRE(RunWriter(scratch, scratch.data(),
+                      {"open", scratch.file(), "pwrite", "0", "a", "1024", "fdatasync", "open-trunc", scratch.file(),
+                       "pwrite", "0", "b", "10", "fdatasync"}));
+    RestoreOrFail(scratch, 0);
+    CHECK(Contents(scratch.file()) == std::string(10, 'b'));
+  }
+}
+
+TEST_CASE("power-loss model: a plain crash keeps the record, so a later cut still loses what was never synced") {
+  Scratch scratch;
+  Put(scratch.file(), std::string(1024, '0'));
+  SECTION("unsynced in the first process, unsynced in the second") {
+    REQUIRE(RunWriter(scratch, scratch.data(), {"open", scratch.file(), "pwrite", "0", "a", "1024"}));
+    REQUIRE(RunWriter(scratch, scratch.data(), {"open", scratch.file(), "pwrite", "2048", "c", "10"}));
+    RestoreOrFail(scratch, 0);
+    CHECK(Contents(scratch.file()) == std::string(1024, '0'));
+  }
+  SECTION("the second process's fdatasync covers the first one's writes, still in the page cache") {
+    REQUIRE(RunWriter(scratch, scratch.data(), {"open", scratch.file(), "pwrite", "0", "a", "1024"}));
+    REQUIRE(RunWriter(scratch, scratch.data(), {"open", scratch.file(), "pwrite", "2048", "c", "10", "fdatasync"}));
+    RestoreOrFail(scratch, 0);
+    CHECK(Contents(scratch.file()) == std::string(1024, 'a') + std::string(1024, '\0') + std::string(10, 'c'));
+  }
+  SECTION("a directory the first process made and never synced is lost, whatever the second synced inside it") {
+    const std::string dir = scratch.data() + "/store", file = dir + "/data";
+    REQUIRE(RunWriter(scratch, dir, {"mkdir", dir}));
+    REQUIRE(RunWriter(scratch, dir, {"open", file, "pwrite", "0", "x", "10", "fdatasync", "dirsync", dir}));
+    CHECK(RestoreOrFail(scratch, 1).entries_removed == 1);  // the directory, and the file with it
+    CHECK_FALSE(fs::exists(dir));
+  }
+}
+
 TEST_CASE("power-loss model: what a process creates lasts only once its parent directory is synced") {
   Scratch scratch;
   const std::string dir = scratch.data() + "/store", file = dir + "/data";
@@ -164,7 +227,11 @@ TEST_CASE("power-loss model: a store created in new directories keeps its first 
   // everything committed to it, would be gone (the power-cut loop lost 81 of 400 messages so).
   Scratch scratch;
   const std::string top = scratch.data() + "/relay", dir = top + "/nested/store";
-  REQUIRE(RunWriter(scratch, top, {"store-put", dir, "key", "committed"}));
+  SECTION("created by the open") { REQUIRE(RunWriter(scratch, top, {"store-put", dir, "key", "committed"})); }
+  SECTION("its directories made by an earlier process that crashed before syncing them") {
+    REQUIRE(RunWriter(scratch, top, {"mkdir", top, "mkdir", top + "/nested", "mkdir", dir}));
+    REQUIRE(RunWriter(scratch, top, {"store-put", dir, "key", "committed"}));
+  }
   const RestoreReport report = RestoreOrFail(scratch, 0);
   CHECK(report.entries_removed == 0);
   CHECK(report.files_rebuilt == 1);  // data.mdb; lock.mdb is not tracked

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <set>
+#include <unordered_map>
 #include <sstream>
 #include <vector>
 
@@ -38,29 +38,39 @@ Status Overwrite(const std::string& path, const std::string& content) {
   return Status::Ok();
 }
 
-// The created paths whose entry no later fsync of their parent directory made durable.
+// The created paths whose entry no fsync of their parent directory, begun after the creation,
+// made durable. Lines: "created PATH", "dirsync N PATH" (N: the lines before that fsync began).
 Result<std::vector<std::string>> LostEntries(const std::string& events_path) {
-  std::vector<std::pair<std::string, std::string>> events;  // kind, path
+  struct Line {
+    bool created;
+    uint64_t before;  // dirsync: the lines written before the fsync began
+    std::string path;
+  };
+  std::vector<Line> lines;
   if (fs::exists(events_path)) {
     LIAISON_ASSIGN_OR_RETURN(std::string text, Slurp(events_path));
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (lines.eof() && !text.empty() && text.back() != '\n') break;  // cut short by the kill
-      const size_t space = line.find(' ');
-      if (space == std::string::npos) return Status::Error(Code::kCorruption, "bad event line: " + line);
-      events.emplace_back(line.substr(0, space), line.substr(space + 1));
+    size_t at = 0;
+    for (size_t end; (end = text.find('\n', at)) != std::string::npos; at = end + 1) {  // a cut-short last line is ignored
+      const std::string line = text.substr(at, end - at);
+      if (line.rfind("created ", 0) == 0) {
+        lines.push_back({true, 0, line.substr(8)});
+      } else if (line.rfind("dirsync ", 0) == 0 && line.find(' ', 8) != std::string::npos) {
+        const size_t space = line.find(' ', 8);
+        lines.push_back({false, std::stoull(line.substr(8, space - 8)), line.substr(space + 1)});
+      } else {
+        return Status::Error(Code::kCorruption, "bad event line: " + line);
+      }
     }
   }
   std::vector<std::string> lost;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i].first != "created") continue;
-    const std::string parent = fs::path(events[i].second).parent_path().string();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i].created) continue;
+    const std::string parent = fs::path(lines[i].path).parent_path().string();
     bool durable = false;
-    for (size_t j = i + 1; j < events.size() && !durable; ++j) {
-      durable = events[j].first == "dirsync" && events[j].second == parent;
+    for (size_t j = i + 1; j < lines.size() && !durable; ++j) {
+      durable = !lines[j].created && lines[j].path == parent && lines[j].before > i;
     }
-    if (!durable) lost.push_back(events[i].second);
+    if (!durable) lost.push_back(lines[i].path);
   }
   return lost;
 }
@@ -103,17 +113,37 @@ class Rebuilder {
         records.push_back(r);
       }
     }
+    // Of each sector's unsynced writes, the disk holds the first k, k chosen per sector: the
+    // page cache's content of some moment reached it, or nothing did.
+    std::unordered_map<uint64_t, uint64_t> unsynced_writes, reached, applied;  // by sector
+    auto durable = [&](const Record& r) {
+      return r.end <= covered || static_cast<RecordType>(r.header.type) == RecordType::kDsyncWrite;
+    };
     for (const Record& r : records) {
-      const bool durable = r.end <= covered || static_cast<RecordType>(r.header.type) == RecordType::kDsyncWrite;
+      if (static_cast<RecordType>(r.header.type) != RecordType::kWrite || durable(r)) continue;
+      ForEachSector(r.header.offset, r.header.length, [&](uint64_t sector, uint64_t, uint64_t) { ++unsynced_writes[sector]; });
+    }
+    for (const auto& [sector, count] : unsynced_writes) {
+      reached[sector] = keep_ <= 0 ? 0 : Chance() ? count : Uniform(count);
+      report_.unsynced_sectors += 1;
+      report_.unsynced_kept += reached[sector] > 0 ? 1 : 0;
+    }
+    for (const Record& r : records) {
+      const char* data = journal.data() + r.data;
       switch (static_cast<RecordType>(r.header.type)) {
         case RecordType::kWrite:
         case RecordType::kDsyncWrite:
-          WriteSectors(image, r.header.offset, journal.data() + r.data, r.header.length, durable);
+          ForEachSector(r.header.offset, r.header.length, [&](uint64_t sector, uint64_t offset, uint64_t done) {
+            const uint64_t piece = std::min(r.header.length - done, kSectorBytes - offset % kSectorBytes);
+            if (!durable(r) && applied[sector]++ >= reached[sector]) return;
+            if (image.size() < offset + piece) image.resize(offset + piece, '\0');
+            image.replace(offset, piece, data + done, piece);
+          });
           break;
         case RecordType::kTruncate:
-          if (!durable) ++report_.unsynced_sectors;
-          if (durable || Chance()) {
-            if (!durable) ++report_.unsynced_kept;
+          if (!durable(r)) ++report_.unsynced_truncations;
+          if (durable(r) || Chance()) {
+            if (!durable(r)) ++report_.unsynced_truncations_kept;
             image.resize(r.header.offset, '\0');
           }
           break;
@@ -125,23 +155,15 @@ class Rebuilder {
 
  private:
   bool Chance() { return keep_ > 0 && static_cast<double>(rng_() >> 11) * 0x1.0p-53 < keep_; }
+  uint64_t Uniform(uint64_t below) { return rng_() % below; }  // 0 .. below-1; the bias is immaterial here
 
-  void WriteSectors(std::string& image, uint64_t offset, const char* data, uint64_t length, bool durable) {
-    uint64_t done = 0;
-    while (done < length) {
+  // Calls f(sector, file offset, bytes of the write before it) for each sector the write touches.
+  template <typename F>
+  static void ForEachSector(uint64_t offset, uint64_t length, F f) {
+    for (uint64_t done = 0; done < length;) {
       const uint64_t at = offset + done;
-      const uint64_t piece = std::min(length - done, kSectorBytes - at % kSectorBytes);
-      bool keep = durable;
-      if (!durable) {
-        ++report_.unsynced_sectors;
-        keep = Chance();
-        if (keep) ++report_.unsynced_kept;
-      }
-      if (keep) {
-        if (image.size() < at + piece) image.resize(at + piece, '\0');
-        image.replace(at, piece, data + done, piece);
-      }
-      done += piece;
+      f(at / kSectorBytes, at, done);
+      done += std::min(length - done, kSectorBytes - at % kSectorBytes);
     }
   }
 
@@ -161,6 +183,7 @@ Result<RestoreReport> Restore(const std::string& state_dir, const RestoreOptions
     const std::string base = files + "/" + std::to_string(n);
     LIAISON_ASSIGN_OR_RETURN(std::string path, Slurp(base + ".path"));
     if (IsAtOrUnder(path, lost)) continue;              // goes with its entry below
+    if (!fs::exists(path)) continue;                    // removed by the process itself
     if (!fs::exists(base + ".image")) continue;         // killed before its first change
     LIAISON_ASSIGN_OR_RETURN(std::string image, Slurp(base + ".image"));
     std::string journal;

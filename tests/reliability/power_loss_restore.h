@@ -16,8 +16,10 @@
 namespace liaison::power_loss {
 
 struct RestoreOptions {
-  // The chance that each 512-byte sector of a write no sync covered (and each such truncation)
-  // reached the disk anyway, on its own: 0 keeps only what was synced, 1 everything written.
+  // The chance that a 512-byte sector written since the last sync that covered it holds its
+  // last content; otherwise it holds what it held after one of its earlier writes, or before
+  // all of them (chosen evenly). Each truncation no sync covered is kept with the same chance.
+  // 0 keeps only what was synced, 1 everything as last written.
   double keep_unsynced = 0;
   uint64_t seed = 0;  // for the choice of those sectors
 };
@@ -25,7 +27,9 @@ struct RestoreOptions {
 struct RestoreReport {
   size_t files_rebuilt = 0;
   uint64_t unsynced_sectors = 0;  // sectors written after the last sync that covered them
-  uint64_t unsynced_kept = 0;     // of those, the ones the rebuilt file holds
+  uint64_t unsynced_kept = 0;     // of those, the ones holding one of those writes
+  uint64_t unsynced_truncations = 0;
+  uint64_t unsynced_truncations_kept = 0;
   size_t entries_removed = 0;     // files and directories created without a durable entry
 };
 

@@ -1,7 +1,8 @@
 // A helper process for the power-loss model's tests (tests/reliability/power_loss_model_test.cc):
 // runs the file operations its arguments name, in order, then kills itself with SIGKILL, as the
-// harness kills a relay. Run with the power-loss shim preloaded. Exits 2 if an operation fails.
+// harness kills a relay (or, after "exit", exits 0). Run with the power-loss shim preloaded. Exits 2 if an operation fails.
 //   open PATH                   the file operations below use this descriptor (O_RDWR|O_CREAT)
+//   open-trunc PATH             the same with O_TRUNC
 //   open-dsync PATH             a second descriptor of it, opened O_WRONLY|O_DSYNC
 //   mkdir PATH
 //   pwrite OFFSET CHAR LENGTH   LENGTH bytes of CHAR at OFFSET
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     };
     if (op == "open") {
       if ((fd = ::open(next().c_str(), O_RDWR | O_CREAT, 0644)) < 0) Fail(op);
+    } else if (op == "open-trunc") {
+      if ((fd = ::open(next().c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0) Fail(op);
     } else if (op == "open-dsync") {
       if ((dsync_fd = ::open(next().c_str(), O_WRONLY | O_DSYNC)) < 0) Fail(op);
     } else if (op == "mkdir") {
@@ -80,6 +83,8 @@ int main(int argc, char** argv) {
       const liaison::Status committed = txn->Commit();
       if (!committed.ok()) Fail(committed.ToString());
       env->release();  // left open, as a killed relay leaves it
+    } else if (op == "exit") {
+      return 0;
     } else {
       Fail("unknown operation " + op);
     }
