@@ -14,15 +14,15 @@ namespace liaison {
 Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode);
 
 // fsyncs the directory `dir`, so that the entries created, renamed or removed in it last through
-// a power loss. kIoError, naming the directory, if it cannot be opened or synced; except that,
-// as PostgreSQL does, a directory this process may not read (EACCES) or a file system that does
-// not sync directories (EINVAL) counts as done.
+// a power loss. kIoError, naming the directory, if it cannot be opened or synced.
 Status SyncDirectory(const std::string& dir);
 
-// Creates `dir` and any missing parents, then fsyncs every directory above `dir` up to the root,
-// so that the whole path outlives a power loss, also when an earlier process created part of it
-// and crashed before syncing. OK if `dir` already exists. kIoError, naming the directory, on
-// failure.
+// Creates `dir` and any missing parents, then fsyncs every directory above it (the real path:
+// links and ".." resolved) up to the root of its file system, so that the whole path outlives
+// a power loss, also when an earlier process created part of it and crashed before syncing. As
+// PostgreSQL does, a directory above `dir` that this process may not read (EACCES) or whose file
+// system does not sync directories (EINVAL) is passed over. kIoError, naming the directory, on
+// any other failure. OK if `dir` already exists.
 Status CreateDirectoriesDurably(const std::string& dir);
 
 // Reads a whole file of at most `max_bytes`. kNotFound if absent, kTooLarge if longer.

@@ -40,13 +40,26 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
   return SyncDirectory(dir.empty() ? "." : dir);
 }
 
-Status SyncDirectory(const std::string& dir) {
+namespace {
+// 0, or the errno of the open or the fsync that failed; `step` says which.
+int SyncDirectoryErrno(const std::string& dir, const char** step) {
+  *step = "open";
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return errno == EACCES ? Status::Ok() : Errno("open directory " + dir);
-  const int rc = ::fsync(dfd);
-  const Status status = rc != 0 && errno != EINVAL ? Errno("fsync directory " + dir) : Status::Ok();
+  if (dfd < 0) return errno;
+  *step = "fsync";
+  const int error = ::fsync(dfd) != 0 ? errno : 0;
   ::close(dfd);
-  return status;
+  return error;
+}
+Status DirectoryError(const char* step, const std::string& dir, int error) {
+  return Status::Error(Code::kIoError, std::string(step) + " directory " + dir + ": " + std::strerror(error));
+}
+}  // namespace
+
+Status SyncDirectory(const std::string& dir) {
+  const char* step = "";
+  const int error = SyncDirectoryErrno(dir, &step);
+  return error == 0 ? Status::Ok() : DirectoryError(step, dir, error);
 }
 
 Status CreateDirectoriesDurably(const std::string& dir) {
@@ -54,13 +67,21 @@ Status CreateDirectoriesDurably(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::Error(Code::kIoError, "cannot create " + dir + ": " + ec.message());
-  const fs::path absolute = fs::absolute(dir, ec).lexically_normal();
-  if (ec) return Status::Error(Code::kIoError, "cannot look up " + dir + ": " + ec.message());
-  // lexically_normal keeps a trailing separator as an empty last element: start above it.
-  fs::path p = absolute.has_filename() ? absolute : absolute.parent_path();
-  while (p.has_relative_path()) {
+  // The directories the kernel made the path through: symbolic links and ".." resolved.
+  const fs::path real = fs::canonical(dir, ec);
+  if (ec) return Status::Error(Code::kIoError, "cannot resolve " + dir + ": " + ec.message());
+  struct stat below {};
+  if (::stat(real.c_str(), &below) != 0) return Errno("stat " + real.string());
+  for (fs::path p = real; p.has_relative_path();) {
     p = p.parent_path();
-    LIAISON_RETURN_IF_ERROR(SyncDirectory(p.string()));
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return Errno("stat " + p.string());
+    if (st.st_dev != below.st_dev) break;  // a mount point: the entries above it are another file system's
+    const char* step = "";
+    const int error = SyncDirectoryErrno(p.string(), &step);
+    // As PostgreSQL does for the directories above its own: one this process may not read, or
+    // a file system that does not sync directories, is passed over.
+    if (error != 0 && error != EACCES && error != EINVAL) return DirectoryError(step, p.string(), error);
   }
   return Status::Ok();
 }

@@ -232,6 +232,12 @@ TEST_CASE("power-loss model: a store created in new directories keeps its first 
     REQUIRE(RunWriter(scratch, top, {"mkdir", top, "mkdir", top + "/nested", "mkdir", dir}));
     REQUIRE(RunWriter(scratch, top, {"store-put", dir, "key", "committed"}));
   }
+  SECTION("named through a symbolic link and \"..\", so that its real parent is not its named one") {
+    // top/link -> top/nested/deeper: top/link/../store is top/nested/store, not top/store.
+    fs::create_directories(top + "/nested/deeper");
+    fs::create_directory_symlink(top + "/nested/deeper", top + "/link");
+    REQUIRE(RunWriter(scratch, top, {"store-put", top + "/link/../store", "key", "committed"}));
+  }
   const RestoreReport report = RestoreOrFail(scratch, 0);
   CHECK(report.entries_removed == 0);
   CHECK(report.files_rebuilt == 1);  // data.mdb; lock.mdb is not tracked

@@ -70,7 +70,9 @@ Result<std::vector<std::string>> LostEntries(const std::string& events_path) {
     for (size_t j = i + 1; j < lines.size() && !durable; ++j) {
       durable = !lines[j].created && lines[j].path == parent && lines[j].before > i;
     }
-    if (!durable) lost.push_back(lines[i].path);
+    // Written before the call that may create the path: it counts if the path is there.
+    std::error_code ec;
+    if (!durable && fs::symlink_status(lines[i].path, ec).type() != fs::file_type::not_found) lost.push_back(lines[i].path);
   }
   return lost;
 }

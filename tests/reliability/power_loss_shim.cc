@@ -15,11 +15,16 @@
 //   - a file or directory created by a recorded process only once an fsync of its parent
 //     directory, begun after its creation, has returned 0.
 // Not modelled, and refused with abort() where they could be seen: writable shared mappings,
-// dup of a tracked descriptor, fallocate. Not seen at all, so their writes would show as lost
-// (a false alarm, never a false pass): writes through stdio (glibc's stdio calls the kernel
-// directly), pwritev2, sendfile, copy_file_range, truncate by path, dup2/dup3/F_DUPFD, a sync
-// through a read-only descriptor. rename is not modelled. Nothing under test does any of these
-// to its store. Without LIAISON_POWER_LOSS_DIR and LIAISON_POWER_LOSS_STATE it only forwards.
+// dup of a tracked descriptor, fallocate. Not seen at all: writes through stdio (glibc's stdio
+// calls the kernel directly), pwritev2, sendfile, copy_file_range, truncate by path, a sync
+// through a read-only descriptor (each shows as a loss: a false alarm); files made by fopen,
+// creat or mkdirat, and dup2/dup3/close_range over a tracked descriptor number (these can hide
+// a loss). rename is not modelled. Nothing under test does any of these to its store.
+// Known approximations, each a false alarm at worst: a write a SIGKILL catches between the
+// kernel's return and its record is dropped from the record (the next process's syncs cannot
+// bring it back); a truncation is kept or dropped on its own, not in order with the writes to
+// its sector; an O_DSYNC write does not carry earlier unsynced bytes of its sector with it.
+// Without LIAISON_POWER_LOSS_DIR and LIAISON_POWER_LOSS_STATE it only forwards.
 //
 // Thread-safety: every tracked operation runs under one mutex, so a file's journal holds its
 // changes in the order the kernel applied them; calls on untracked descriptors take no lock.
@@ -128,13 +133,21 @@ class State {
     const std::string out(buffer);
     return out == "/" ? "/" + leaf : out + "/" + leaf;
   }
+  // The canonical path of the existing file `path` names relative to `dirfd` (symbolic links
+  // followed, the last one too); empty if none.
+  static std::string ResolvedAt(int dirfd, const char* path) {
+    std::string text(path);
+    if (!text.empty() && text[0] != '/' && dirfd != AT_FDCWD) text = Canonical(dirfd) + "/" + text;
+    char buffer[PATH_MAX];
+    return realpath(text.c_str(), buffer) == nullptr ? std::string() : std::string(buffer);
+  }
   bool IsTrackedFile(const std::string& path) const {
     return IsUnder(path, tracked_) && !EndsWith(path, "lock.mdb") && !EndsWith(path, "-lock");  // LMDB rebuilds its lock file
   }
 
   // Called with the mutex held, after a successful open that returned `fd`. `truncated`: the
   // open's O_TRUNC emptied a file that existed.
-  void Opened(int fd, int flags, bool existed, bool truncated) {
+  void Opened(int fd, int flags, bool truncated) {
     const std::string path = Canonical(fd);
     struct stat st {};
     if (path.empty() || fstat(fd, &st) != 0) return;
@@ -143,13 +156,17 @@ class State {
       return;
     }
     if (!S_ISREG(st.st_mode) || (flags & O_ACCMODE) == O_RDONLY || !IsTrackedFile(path)) return;
-    if (!existed) Event("created " + path);
     const Descriptor d{false, (flags & (O_SYNC | O_DSYNC)) != 0, FileIndex(path), path};
     Track(fd, d);
     if (truncated) Journal(d.file, RecordType::kTruncate, 0, nullptr, 0);
   }
-  void MadeDirectory(const std::string& path) {
-    if (path == tracked_ || IsUnder(path, tracked_)) Event("created " + path);
+  // Before a call that may create `path` (a file under the tracked directory, or it or a
+  // directory under it): a "created" line, so that a kill between the creation and any later
+  // line cannot make it look as if the path had been there before. The restore counts the line
+  // only if the path exists.
+  void MayCreate(const std::string& path, bool directory) {
+    if (path.empty()) return;
+    if (directory ? (path == tracked_ || IsUnder(path, tracked_)) : IsTrackedFile(path)) Event("created " + path);
   }
   const Descriptor* Find(int fd) const {
     auto it = descriptors_.find(fd);
@@ -161,9 +178,10 @@ class State {
   void Journal(size_t index, RecordType type, uint64_t offset, const void* data, uint64_t length) {
     TrackedFile& file = files_[index];
     RecordHeader header{kRecordMagic, static_cast<uint32_t>(type), offset, length};
-    WriteAll(file.journal_fd, &header, sizeof header);
-    if (length > 0) WriteAll(file.journal_fd, data, length);
-    file.journal_bytes += sizeof header + length;
+    std::string record(reinterpret_cast<const char*>(&header), sizeof header);
+    if (length > 0) record.append(static_cast<const char*>(data), length);
+    WriteAll(file.journal_fd, record.data(), record.size());  // one write: a kill rarely splits it
+    file.journal_bytes += record.size();
   }
   uint64_t JournalBytes(size_t index) const { return files_[index].journal_bytes; }
   uint64_t events() const { return events_; }
@@ -322,11 +340,12 @@ int OpenTracked(int dirfd, const char* path, int flags, mode_t mode) {
   const bool truncates = existed && (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY && S_ISREG(st.st_mode);
   if (truncates) {
     // The content the truncation throws away was what the disk held: record it first.
-    const std::string canonical = State::CanonicalAt(dirfd, path);
+    const std::string canonical = State::ResolvedAt(dirfd, path);
     if (state.IsTrackedFile(canonical)) state.FileIndex(canonical);
   }
+  if (!existed && (flags & O_CREAT) != 0) state.MayCreate(State::CanonicalAt(dirfd, path), false);
   const int fd = real.openat(dirfd, path, flags, mode);
-  if (fd >= 0) state.Opened(fd, flags, existed, truncates);
+  if (fd >= 0) state.Opened(fd, flags, truncates);
   return fd;
 }
 
@@ -433,9 +452,9 @@ LIAISON_PRELOAD_EXPORT int mkdir(const char* path, mode_t mode) {
   State& state = State::Get();
   if (!state.enabled()) return real.mkdir(path, mode);
   std::lock_guard lock(state.mutex());
-  const int rc = real.mkdir(path, mode);
-  if (rc == 0) state.MadeDirectory(State::CanonicalAt(AT_FDCWD, path));
-  return rc;
+  struct stat st {};
+  if (stat(path, &st) != 0) state.MayCreate(State::CanonicalAt(AT_FDCWD, path), true);
+  return real.mkdir(path, mode);
 }
 
 LIAISON_PRELOAD_EXPORT ssize_t pwrite(int fd, const void* data, size_t size, off_t offset) {
