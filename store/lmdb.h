@@ -10,12 +10,16 @@
 
 #include <lmdb.h>
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "base/bytes.h"
 #include "liaison/status.h"
+#include "store/effects.h"
 
 namespace liaison::store {
 
@@ -32,6 +36,12 @@ struct EnvOptions {
   // TEST_ONLY: extra mdb_env_open flags, so tests can show that Open refuses durability-weakening
   // ones. Production code leaves it 0.
   unsigned test_extra_flags = 0;
+  // Called by the Commit of every write transaction, just before LMDB commits it, with the
+  // transaction's effects (store/effects.h: every put and delete, in order); an error aborts the
+  // transaction, and Commit returns it. A write-ahead log would make the effects durable here.
+  // Empty (the default): no effects are captured, at no cost. Not captured: tables dropped
+  // with mdb_drop, which only MailboxStore::Open's upgrades of old layouts do.
+  std::function<Status(ByteView effects)> before_commit;
 };
 
 class Env {
@@ -53,25 +63,38 @@ class Env {
   int readers_cleared_at_open() const { return readers_cleared_at_open_; }
   // Size of the data file in bytes (what the map currently occupies on disk).
   Result<uint64_t> FileBytes() const;
+  const std::function<Status(ByteView)>& before_commit() const { return before_commit_; }
+  // The name a table was opened under ("" for the unnamed one), for its effects.
+  std::string TableName(MDB_dbi dbi) const;
 
  private:
+  friend class Txn;
   explicit Env(MDB_env* env) : env_(env) {}
+  void NameTable(MDB_dbi dbi, const char* name);
   MDB_env* env_;
   int readers_cleared_at_open_ = 0;
+  std::function<Status(ByteView)> before_commit_;
+  mutable std::mutex names_mutex_;
+  std::unordered_map<MDB_dbi, std::string> names_;
 };
 
 class Txn {
  public:
+  // A write transaction captures its effects if `env` has a before_commit hook.
   static Result<Txn> BeginWrite(Env& env);
   static Result<Txn> BeginRead(Env& env);
-  Txn(Txn&& other) noexcept : txn_(other.txn_) { other.txn_ = nullptr; }
+  Txn(Txn&& other) noexcept
+      : txn_(other.txn_), env_(other.env_), effects_(std::move(other.effects_)), reserved_(std::move(other.reserved_)) {
+    other.txn_ = nullptr;
+  }
   Txn& operator=(Txn&& other) noexcept;
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
   ~Txn() { Abort(); }
 
-  // Commits (fsync'd: the env has none of the weakening flags). The handle is released whatever
-  // the outcome, as LMDB frees it either way.
+  // Commits (fsync'd: the env has none of the weakening flags), after the env's before_commit
+  // hook, if any, accepted the effects. The handle is released whatever the outcome, as LMDB
+  // frees it either way.
   Status Commit();
   void Abort();
   bool active() const { return txn_ != nullptr; }
@@ -90,8 +113,19 @@ class Txn {
   Result<bool> Del(MDB_dbi dbi, ByteView key);
 
  private:
-  explicit Txn(MDB_txn* txn) : txn_(txn) {}
+  Txn(MDB_txn* txn, Env* env) : txn_(txn), env_(env) {}
+  // The value of the last Reserve, once its caller has filled it: recorded before the next update.
+  void RecordReserved();
   MDB_txn* txn_;
+  Env* env_ = nullptr;
+  std::unique_ptr<EffectsWriter> effects_;  // a write transaction of an env with a before_commit hook
+  struct Reserved {
+    MDB_dbi dbi;
+    Bytes key;
+    const uint8_t* value;
+    size_t size;
+  };
+  std::optional<Reserved> reserved_;
 };
 
 class Cursor {
@@ -111,8 +145,6 @@ class Cursor {
   Result<std::optional<Entry>> First();
   Result<std::optional<Entry>> Next();
   Result<std::optional<Entry>> Last();
-  // Deletes the entry under the cursor.
-  Status DeleteCurrent();
 
  private:
   explicit Cursor(MDB_cursor* cursor) : cursor_(cursor) {}

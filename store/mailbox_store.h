@@ -33,6 +33,7 @@
 #ifndef LIAISON_STORE_MAILBOX_STORE_H_
 #define LIAISON_STORE_MAILBOX_STORE_H_
 
+#include <functional>
 #include <algorithm>
 #include <array>
 #include <map>
@@ -74,6 +75,9 @@ struct MailboxStoreOptions {
   // the whole table would otherwise take more than sweep_calls_per_pass calls (see there).
   size_t sweep_records_per_call = 4'096;
   size_t sweep_calls_per_pass = 3'600;
+  // Given every write transaction's effects before it commits (EnvOptions::before_commit);
+  // empty by default. The tests replay them; a write-ahead log would make them durable.
+  std::function<Status(ByteView effects)> before_commit;
 };
 
 struct PutRequest {

@@ -56,6 +56,7 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
   // does not make its name durable.
   LIAISON_RETURN_IF_ERROR(SyncDirectory(options.path));
   LIAISON_ASSIGN_OR_RETURN(env->readers_cleared_at_open_, env->CheckReaders());
+  env->before_commit_ = options.before_commit;
   return env;
 }
 
@@ -80,33 +81,62 @@ Result<uint64_t> Env::FileBytes() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+std::string Env::TableName(MDB_dbi dbi) const {
+  std::lock_guard lock(names_mutex_);
+  auto it = names_.find(dbi);
+  return it == names_.end() ? std::string() : it->second;
+}
+
+void Env::NameTable(MDB_dbi dbi, const char* name) {
+  std::lock_guard lock(names_mutex_);
+  names_[dbi] = name == nullptr ? "" : name;
+}
+
 Result<Txn> Txn::BeginWrite(Env& env) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
   if (rc != 0) return FromMdb(rc, "begin write transaction");
-  return Txn(txn);
+  Txn out(txn, &env);
+  if (env.before_commit()) out.effects_ = std::make_unique<EffectsWriter>();
+  return out;
 }
 
 Result<Txn> Txn::BeginRead(Env& env) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env.get(), nullptr, MDB_RDONLY, &txn);
   if (rc != 0) return FromMdb(rc, "begin read transaction");
-  return Txn(txn);
+  return Txn(txn, &env);
 }
 
 Txn& Txn::operator=(Txn&& other) noexcept {
   if (this != &other) {
     Abort();
     txn_ = other.txn_;
+    env_ = other.env_;
+    effects_ = std::move(other.effects_);
+    reserved_ = std::move(other.reserved_);
     other.txn_ = nullptr;
   }
   return *this;
+}
+
+void Txn::RecordReserved() {
+  if (!reserved_) return;
+  effects_->Put(env_->TableName(reserved_->dbi), reserved_->key, ByteView(reserved_->value, reserved_->size));
+  reserved_.reset();
 }
 
 Status Txn::Commit() {
   MDB_txn* txn = txn_;
   txn_ = nullptr;  // LMDB frees the handle whether or not the commit succeeds
   if (txn == nullptr) return Status::Error(Code::kInternal, "commit of an inactive transaction");
+  if (effects_) {
+    RecordReserved();
+    if (Status accepted = env_->before_commit()(effects_->view()); !accepted.ok()) {
+      mdb_txn_abort(txn);
+      return accepted.WithContext("before the commit");
+    }
+  }
   return FromMdb(mdb_txn_commit(txn), "commit");
 }
 
@@ -120,7 +150,8 @@ void Txn::Abort() {
 Result<MDB_dbi> Txn::OpenDb(const char* name, unsigned flags) {
   MDB_dbi dbi = 0;
   int rc = mdb_dbi_open(txn_, name, flags, &dbi);
-  if (rc != 0) return FromMdb(rc, std::string("open database ") + name);
+  if (rc != 0) return FromMdb(rc, std::string("open database ") + (name == nullptr ? "(unnamed)" : name));
+  if (env_ != nullptr) env_->NameTable(dbi, name);
   return dbi;
 }
 
@@ -134,24 +165,31 @@ Result<std::optional<ByteView>> Txn::Get(MDB_dbi dbi, ByteView key) {
 }
 
 Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
+  if (effects_) RecordReserved();
   MDB_val k = ToVal(key);
   MDB_val v = ToVal(value);
-  return FromMdb(mdb_put(txn_, dbi, &k, &v, flags), "put");
+  LIAISON_RETURN_IF_ERROR(FromMdb(mdb_put(txn_, dbi, &k, &v, flags), "put"));
+  if (effects_) effects_->Put(env_->TableName(dbi), key, value);
+  return Status::Ok();
 }
 
 Result<uint8_t*> Txn::Reserve(MDB_dbi dbi, ByteView key, size_t size, unsigned flags) {
+  if (effects_) RecordReserved();
   MDB_val k = ToVal(key);
   MDB_val v{size, nullptr};
   const int rc = mdb_put(txn_, dbi, &k, &v, flags | MDB_RESERVE);
   if (rc != 0) return FromMdb(rc, "put");
+  if (effects_) reserved_ = Reserved{dbi, Bytes(key.begin(), key.end()), static_cast<const uint8_t*>(v.mv_data), size};
   return static_cast<uint8_t*>(v.mv_data);
 }
 
 Result<bool> Txn::Del(MDB_dbi dbi, ByteView key) {
+  if (effects_) RecordReserved();
   MDB_val k = ToVal(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return FromMdb(rc, "delete");
+  if (effects_) effects_->Delete(env_->TableName(dbi), key);
   return true;
 }
 
@@ -183,6 +221,5 @@ Result<std::optional<Cursor::Entry>> Cursor::First() { return Get(nullptr, MDB_F
 Result<std::optional<Cursor::Entry>> Cursor::Next() { return Get(nullptr, MDB_NEXT); }
 Result<std::optional<Cursor::Entry>> Cursor::Last() { return Get(nullptr, MDB_LAST); }
 
-Status Cursor::DeleteCurrent() { return FromMdb(mdb_cursor_del(cursor_, 0), "cursor delete"); }
 
 }  // namespace liaison::store

@@ -149,6 +149,7 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
   env_options.path = options.path;
   env_options.map_size_bytes = options.map_size_bytes;
   env_options.test_extra_flags = options.test_extra_env_flags;
+  env_options.before_commit = options.before_commit;
   LIAISON_ASSIGN_OR_RETURN(auto env, Env::Open(env_options));
   std::unique_ptr<MailboxStore> store(new MailboxStore(std::move(env), options, clock));
   LIAISON_RETURN_IF_ERROR(store->OpenTables());
