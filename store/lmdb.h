@@ -39,8 +39,11 @@ struct EnvOptions {
   // Called by the Commit of every write transaction, just before LMDB commits it, with the
   // transaction's effects (store/effects.h: every put and delete, in order); an error aborts the
   // transaction, and Commit returns it. A write-ahead log would make the effects durable here.
-  // Empty (the default): no effects are captured, at no cost. Not captured: tables dropped
-  // with mdb_drop, which only MailboxStore::Open's upgrades of old layouts do.
+  // Empty (the default): no effects are captured, at no cost. With a hook, a transaction in
+  // which a write failed (other than MDB_KEYEXIST) or which wrote to a table not opened through
+  // Txn::OpenDb refuses to commit (kInternal), before the hook. If LMDB's own commit fails after
+  // the hook accepted, the effects describe a transaction that did not happen: a log that made
+  // them durable must stop the process (its replay would apply them).
   std::function<Status(ByteView effects)> before_commit;
 };
 
@@ -64,13 +67,15 @@ class Env {
   // Size of the data file in bytes (what the map currently occupies on disk).
   Result<uint64_t> FileBytes() const;
   const std::function<Status(ByteView)>& before_commit() const { return before_commit_; }
-  // The name a table was opened under ("" for the unnamed one), for its effects.
-  std::string TableName(MDB_dbi dbi) const;
+  // The name a table was opened under through Txn::OpenDb ("" for the unnamed one), for its
+  // effects; nullopt for a handle opened otherwise.
+  std::optional<std::string> TableName(MDB_dbi dbi) const;
 
  private:
   friend class Txn;
   explicit Env(MDB_env* env) : env_(env) {}
   void NameTable(MDB_dbi dbi, const char* name);
+  void ForgetTable(MDB_dbi dbi);
   MDB_env* env_;
   int readers_cleared_at_open_ = 0;
   std::function<Status(ByteView)> before_commit_;
@@ -84,7 +89,12 @@ class Txn {
   static Result<Txn> BeginWrite(Env& env);
   static Result<Txn> BeginRead(Env& env);
   Txn(Txn&& other) noexcept
-      : txn_(other.txn_), env_(other.env_), effects_(std::move(other.effects_)), reserved_(std::move(other.reserved_)) {
+      : txn_(other.txn_),
+        env_(other.env_),
+        effects_(std::move(other.effects_)),
+        reserved_(std::move(other.reserved_)),
+        capture_broken_(other.capture_broken_),
+        write_failed_(other.write_failed_) {
     other.txn_ = nullptr;
   }
   Txn& operator=(Txn&& other) noexcept;
@@ -111,11 +121,18 @@ class Txn {
   Result<uint8_t*> Reserve(MDB_dbi dbi, ByteView key, size_t size, unsigned flags = 0);
   // Deletes the key; returns false if it was absent.
   Result<bool> Del(MDB_dbi dbi, ByteView key);
+  // Deletes the table and its handle (mdb_drop with del = 1).
+  Status DropTable(MDB_dbi dbi);
 
  private:
   Txn(MDB_txn* txn, Env* env) : txn_(txn), env_(env) {}
   // The value of the last Reserve, once its caller has filled it: recorded before the next update.
   void RecordReserved();
+  // The table's name for the effects; marks the capture broken if the handle is not known.
+  std::string CapturedName(MDB_dbi dbi);
+  // After a failed write: forgets its effect, and unless `rc` is MDB_KEYEXIST or MDB_NOTFOUND
+  // (refusals that change nothing) marks the transaction as one that must not commit.
+  void FailedWrite(int rc, size_t effects_mark);
   MDB_txn* txn_;
   Env* env_ = nullptr;
   std::unique_ptr<EffectsWriter> effects_;  // a write transaction of an env with a before_commit hook
@@ -126,6 +143,8 @@ class Txn {
     size_t size;
   };
   std::optional<Reserved> reserved_;
+  bool capture_broken_ = false;  // a write to a handle TableName does not know
+  bool write_failed_ = false;
 };
 
 class Cursor {

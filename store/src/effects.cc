@@ -11,8 +11,10 @@ namespace liaison::store {
 namespace {
 constexpr uint8_t kPut = 1;
 constexpr uint8_t kDelete = 2;
+constexpr uint8_t kDrop = 3;
 
 void AppendBytes(Bytes& out, ByteView bytes) {
+  assert(bytes.size() <= UINT32_MAX);  // LMDB's keys and values, in a map of well under 4 GiB
   uint8_t length[4];
   PutBigEndian32(static_cast<uint32_t>(bytes.size()), length);
   out.insert(out.end(), length, length + 4);
@@ -46,20 +48,25 @@ class Reader {
 };
 }  // namespace
 
-void EffectsWriter::Head(uint8_t kind, std::string_view table, ByteView key) {
+void EffectsWriter::Head(uint8_t kind, std::string_view table) {
   assert(table.size() <= 255);
   bytes_.push_back(kind);
   bytes_.push_back(static_cast<uint8_t>(table.size()));
   bytes_.insert(bytes_.end(), table.begin(), table.end());
-  AppendBytes(bytes_, key);
 }
 
 void EffectsWriter::Put(std::string_view table, ByteView key, ByteView value) {
-  Head(kPut, table, key);
+  Head(kPut, table);
+  AppendBytes(bytes_, key);
   AppendBytes(bytes_, value);
 }
 
-void EffectsWriter::Delete(std::string_view table, ByteView key) { Head(kDelete, table, key); }
+void EffectsWriter::Delete(std::string_view table, ByteView key) {
+  Head(kDelete, table);
+  AppendBytes(bytes_, key);
+}
+
+void EffectsWriter::Drop(std::string_view table) { Head(kDrop, table); }
 
 Status ApplyEffects(Txn& txn, ByteView effects) {
   std::unordered_map<std::string, MDB_dbi> tables;
@@ -67,18 +74,29 @@ Status ApplyEffects(Txn& txn, ByteView effects) {
   for (size_t index = 0; !reader.done(); ++index) {
     uint8_t kind = 0, name_length = 0;
     ByteView name, key, value;
-    if (!reader.Byte(&kind) || (kind != kPut && kind != kDelete) || !reader.Byte(&name_length) ||
-        !reader.Take(name_length, &name) || !reader.Sized(&key) || (kind == kPut && !reader.Sized(&value))) {
+    if (!reader.Byte(&kind) || (kind != kPut && kind != kDelete && kind != kDrop) || !reader.Byte(&name_length) ||
+        !reader.Take(name_length, &name) || (kind != kDrop && !reader.Sized(&key)) ||
+        (kind == kPut && !reader.Sized(&value))) {
       return Status::Error(Code::kMalformed, "effect " + std::to_string(index) + " does not follow the format");
     }
     const std::string table(name.begin(), name.end());
+    if (table.find('\0') != std::string::npos) {
+      return Status::Error(Code::kMalformed, "effect " + std::to_string(index) + " names a table with a NUL byte");
+    }
     auto it = tables.find(table);
     if (it == tables.end()) {
-      LIAISON_ASSIGN_OR_RETURN(MDB_dbi dbi, txn.OpenDb(table.empty() ? nullptr : table.c_str(), MDB_CREATE));
-      it = tables.emplace(table, dbi).first;
+      auto dbi = txn.OpenDb(table.empty() ? nullptr : table.c_str(), kind == kDrop ? 0 : MDB_CREATE);
+      if (!dbi.ok()) {
+        return Status::Error(kind == kDrop && dbi.status().code() == Code::kNotFound ? Code::kCorruption : Code::kMalformed,
+                             "effect " + std::to_string(index) + ": " + dbi.status().message());
+      }
+      it = tables.emplace(table, *dbi).first;
     }
     if (kind == kPut) {
       LIAISON_RETURN_IF_ERROR(txn.Put(it->second, key, value));
+    } else if (kind == kDrop) {
+      LIAISON_RETURN_IF_ERROR(txn.DropTable(it->second));
+      tables.erase(it);
     } else {
       LIAISON_ASSIGN_OR_RETURN(bool found, txn.Del(it->second, key));
       if (!found) {

@@ -81,10 +81,16 @@ Result<uint64_t> Env::FileBytes() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
-std::string Env::TableName(MDB_dbi dbi) const {
+std::optional<std::string> Env::TableName(MDB_dbi dbi) const {
   std::lock_guard lock(names_mutex_);
   auto it = names_.find(dbi);
-  return it == names_.end() ? std::string() : it->second;
+  if (it == names_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Env::ForgetTable(MDB_dbi dbi) {
+  std::lock_guard lock(names_mutex_);
+  names_.erase(dbi);
 }
 
 void Env::NameTable(MDB_dbi dbi, const char* name) {
@@ -115,6 +121,8 @@ Txn& Txn::operator=(Txn&& other) noexcept {
     env_ = other.env_;
     effects_ = std::move(other.effects_);
     reserved_ = std::move(other.reserved_);
+    capture_broken_ = other.capture_broken_;
+    write_failed_ = other.write_failed_;
     other.txn_ = nullptr;
   }
   return *this;
@@ -122,21 +130,40 @@ Txn& Txn::operator=(Txn&& other) noexcept {
 
 void Txn::RecordReserved() {
   if (!reserved_) return;
-  effects_->Put(env_->TableName(reserved_->dbi), reserved_->key, ByteView(reserved_->value, reserved_->size));
+  effects_->Put(CapturedName(reserved_->dbi), reserved_->key, ByteView(reserved_->value, reserved_->size));
   reserved_.reset();
 }
 
+std::string Txn::CapturedName(MDB_dbi dbi) {
+  std::optional<std::string> name = env_->TableName(dbi);
+  if (!name) capture_broken_ = true;
+  return name.value_or("");
+}
+
+void Txn::FailedWrite(int rc, size_t effects_mark) {
+  if (!effects_) return;
+  effects_->Truncate(effects_mark);
+  if (rc != MDB_KEYEXIST && rc != MDB_NOTFOUND) write_failed_ = true;
+}
+
 Status Txn::Commit() {
-  MDB_txn* txn = txn_;
-  txn_ = nullptr;  // LMDB frees the handle whether or not the commit succeeds
-  if (txn == nullptr) return Status::Error(Code::kInternal, "commit of an inactive transaction");
+  if (txn_ == nullptr) return Status::Error(Code::kInternal, "commit of an inactive transaction");
   if (effects_) {
+    if (capture_broken_ || write_failed_) {
+      Abort();
+      return Status::Error(Code::kInternal, write_failed_ ? "commit of a transaction in which a write failed"
+                                                          : "commit of a write to a table not opened through Txn::OpenDb");
+    }
     RecordReserved();
+    // If this or the hook throws, txn_ is still held, and the destructor aborts it.
     if (Status accepted = env_->before_commit()(effects_->view()); !accepted.ok()) {
-      mdb_txn_abort(txn);
+      Abort();
       return accepted.WithContext("before the commit");
     }
   }
+  MDB_txn* txn = txn_;
+  txn_ = nullptr;  // LMDB frees the handle whether or not the commit succeeds
+  effects_.reset();
   return FromMdb(mdb_txn_commit(txn), "commit");
 }
 
@@ -145,9 +172,12 @@ void Txn::Abort() {
     mdb_txn_abort(txn_);
     txn_ = nullptr;
   }
+  effects_.reset();
+  reserved_.reset();
 }
 
 Result<MDB_dbi> Txn::OpenDb(const char* name, unsigned flags) {
+  if (effects_) RecordReserved();  // MDB_CREATE writes to the unnamed table
   MDB_dbi dbi = 0;
   int rc = mdb_dbi_open(txn_, name, flags, &dbi);
   if (rc != 0) return FromMdb(rc, std::string("open database ") + (name == nullptr ? "(unnamed)" : name));
@@ -165,32 +195,64 @@ Result<std::optional<ByteView>> Txn::Get(MDB_dbi dbi, ByteView key) {
 }
 
 Status Txn::Put(MDB_dbi dbi, ByteView key, ByteView value, unsigned flags) {
-  if (effects_) RecordReserved();
+  size_t mark = 0;
+  if (effects_) {
+    RecordReserved();
+    mark = effects_->size();
+    // Recorded before the put: `key` or `value` may point into a page the put moves.
+    effects_->Put(CapturedName(dbi), key, value);
+  }
   MDB_val k = ToVal(key);
   MDB_val v = ToVal(value);
-  LIAISON_RETURN_IF_ERROR(FromMdb(mdb_put(txn_, dbi, &k, &v, flags), "put"));
-  if (effects_) effects_->Put(env_->TableName(dbi), key, value);
-  return Status::Ok();
+  const int rc = mdb_put(txn_, dbi, &k, &v, flags);
+  if (rc != 0) FailedWrite(rc, mark);
+  return FromMdb(rc, "put");
 }
 
 Result<uint8_t*> Txn::Reserve(MDB_dbi dbi, ByteView key, size_t size, unsigned flags) {
   if (effects_) RecordReserved();
+  Bytes key_copy;
+  if (effects_) key_copy.assign(key.begin(), key.end());  // before the put, as in Put
   MDB_val k = ToVal(key);
   MDB_val v{size, nullptr};
   const int rc = mdb_put(txn_, dbi, &k, &v, flags | MDB_RESERVE);
-  if (rc != 0) return FromMdb(rc, "put");
-  if (effects_) reserved_ = Reserved{dbi, Bytes(key.begin(), key.end()), static_cast<const uint8_t*>(v.mv_data), size};
+  if (rc != 0) {
+    FailedWrite(rc, effects_ ? effects_->size() : 0);
+    return FromMdb(rc, "put");
+  }
+  if (effects_) reserved_ = Reserved{dbi, std::move(key_copy), static_cast<const uint8_t*>(v.mv_data), size};
   return static_cast<uint8_t*>(v.mv_data);
 }
 
 Result<bool> Txn::Del(MDB_dbi dbi, ByteView key) {
-  if (effects_) RecordReserved();
+  size_t mark = 0;
+  if (effects_) {
+    RecordReserved();
+    mark = effects_->size();
+    effects_->Delete(CapturedName(dbi), key);
+  }
   MDB_val k = ToVal(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc != 0) FailedWrite(rc, mark);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return FromMdb(rc, "delete");
-  if (effects_) effects_->Delete(env_->TableName(dbi), key);
   return true;
+}
+
+Status Txn::DropTable(MDB_dbi dbi) {
+  size_t mark = 0;
+  if (effects_) {
+    RecordReserved();
+    mark = effects_->size();
+    effects_->Drop(CapturedName(dbi));
+  }
+  const int rc = mdb_drop(txn_, dbi, 1);
+  if (rc != 0) {
+    FailedWrite(rc, mark);
+    return FromMdb(rc, "drop a table");
+  }
+  if (env_ != nullptr) env_->ForgetTable(dbi);
+  return Status::Ok();
 }
 
 Result<Cursor> Cursor::Open(Txn& txn, MDB_dbi dbi) {

@@ -163,15 +163,14 @@ Status MailboxStore::DropUnusedTables() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   std::vector<std::pair<std::string, size_t>> dropped;
   for (const char* name : kUnusedTables) {
-    MDB_dbi table = 0;
-    int rc = mdb_dbi_open(txn.get(), name, 0, &table);
-    if (rc == MDB_NOTFOUND) continue;  // a store of this layout, or dropped before
-    if (rc != 0) return FromMdb(rc, std::string("open the table ") + name);
+    auto opened = txn.OpenDb(name, 0);
+    if (!opened.ok() && opened.status().code() == Code::kNotFound) continue;  // a store of this layout, or dropped before
+    if (!opened.ok()) return opened.status();
+    const MDB_dbi table = *opened;
     if (std::string_view(name) == kExpiryTable) LIAISON_RETURN_IF_ERROR(RestoreDedupFromExpiry(txn, table));
     MDB_stat stat{};
-    rc = mdb_stat(txn.get(), table, &stat);
-    if (rc == 0) rc = mdb_drop(txn.get(), table, 1);
-    if (rc != 0) return FromMdb(rc, std::string("drop the table ") + name);
+    if (const int rc = mdb_stat(txn.get(), table, &stat); rc != 0) return FromMdb(rc, std::string("count the table ") + name);
+    LIAISON_RETURN_IF_ERROR(txn.DropTable(table));
     dropped.emplace_back(name, stat.ms_entries);
   }
   if (dropped.empty()) return Status::Ok();
@@ -247,10 +246,10 @@ Status MailboxStore::MigrateMailboxFirstDedup() {
   const size_t per_commit = std::max<size_t>(1, options_.migration_records_per_commit);
   for (;;) {
     LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
-    MDB_dbi old_table = 0;
-    const int rc = mdb_dbi_open(txn.get(), kMailboxFirstDedupTable, 0, &old_table);
-    if (rc == MDB_NOTFOUND) return Status::Ok();  // nothing (left) to move
-    if (rc != 0) return FromMdb(rc, "open the old dedup table");
+    auto opened = txn.OpenDb(kMailboxFirstDedupTable, 0);
+    if (!opened.ok() && opened.status().code() == Code::kNotFound) return Status::Ok();  // nothing (left) to move
+    if (!opened.ok()) return opened.status();
+    const MDB_dbi old_table = *opened;
     // Collect first, then write: a write transaction's cursor is closed before its commit.
     std::vector<std::pair<Bytes, Bytes>> records;
     {
@@ -263,8 +262,7 @@ Status MailboxStore::MigrateMailboxFirstDedup() {
     }
     if (records.empty()) {
       // Every record moved: the old table goes in its own commit.
-      const int dropped = mdb_drop(txn.get(), old_table, 1);
-      if (dropped != 0) return FromMdb(dropped, "drop the old dedup table");
+      LIAISON_RETURN_IF_ERROR(txn.DropTable(old_table));
       return txn.Commit();
     }
     size_t damaged = 0;

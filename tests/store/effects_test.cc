@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include <map>
+#include <cstring>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -16,36 +17,6 @@ using namespace liaison::store;
 using namespace liaison::store::testing;
 
 namespace {
-
-using Tables = std::map<std::string, std::vector<std::pair<Bytes, Bytes>>>;
-
-// Every named table of `env` with all its entries, read directly.
-Tables Dump(Env& env) {
-  Tables tables;
-  auto txn = Txn::BeginRead(env);
-  REQUIRE(txn.ok());
-  auto main = txn->OpenDb(nullptr);
-  REQUIRE(main.ok());
-  std::vector<std::string> names;
-  {
-    auto cursor = Cursor::Open(*txn, *main);
-    REQUIRE(cursor.ok());
-    for (auto e = cursor->First(); e.ok() && e->has_value(); e = cursor->Next()) {
-      names.emplace_back(reinterpret_cast<const char*>((*e)->key.data()), (*e)->key.size());
-    }
-  }
-  for (const auto& name : names) {
-    auto dbi = txn->OpenDb(name.c_str());
-    REQUIRE(dbi.ok());
-    auto cursor = Cursor::Open(*txn, *dbi);
-    REQUIRE(cursor.ok());
-    auto& entries = tables[name];
-    for (auto e = cursor->First(); e.ok() && e->has_value(); e = cursor->Next()) {
-      entries.emplace_back(Bytes((*e)->key.begin(), (*e)->key.end()), Bytes((*e)->value.begin(), (*e)->value.end()));
-    }
-  }
-  return tables;
-}
 
 Bytes RandomBytes(std::mt19937& rng, size_t size) {
   Bytes out(size);
@@ -136,21 +107,14 @@ TEST_CASE("replaying a store's captured effects onto an empty environment gives 
   replica_options.path = replica_dir.path;
   auto replica = Env::Open(replica_options);
   REQUIRE(replica.ok());
-  for (const Bytes& effects : committed) {
-    auto txn = Txn::BeginWrite(**replica);
-    REQUIRE(txn.ok());
-    const Status applied = ApplyEffects(*txn, effects);
-    INFO(applied.ToString());
-    REQUIRE(applied.ok());
-    REQUIRE(txn->Commit().ok());
-  }
-  auto replica_store = Dump(**replica);
+  Replay(**replica, committed);
+  auto replica_store = DumpTables(**replica);
   store->reset();  // closes the original environment, so that it can be opened again to read
   EnvOptions original_options;
   original_options.path = dir.path;
   auto original = Env::Open(original_options);
   REQUIRE(original.ok());
-  const Tables original_store = Dump(**original);
+  const Tables original_store = DumpTables(**original);
   // A table that was created and never written to has no effects: the replica does not have it.
   size_t written = 0;
   for (const auto& [name, entries] : original_store) {
@@ -163,7 +127,7 @@ TEST_CASE("replaying a store's captured effects onto an empty environment gives 
     REQUIRE(replica_store.count(name) == 1);
     CHECK(replica_store.at(name) == entries);
   }
-  CHECK(written >= 5);  // bodies, broadcast bodies and references, index, dedup, meta
+  CHECK(written >= 5);  // at least bodies, index, dedup_by_id, meta and the broadcasts' tables
   CHECK(replica_store.size() == written);
 }
 
@@ -227,4 +191,82 @@ TEST_CASE("effects that do not follow the format, or delete a key that is not th
   CHECK(ApplyEffects(*txn, whole).code() == Code::kCorruption);  // key 9 was never put
   const Bytes unknown_kind{7, 0, 0, 0, 0, 0};
   CHECK(ApplyEffects(*txn, unknown_kind).code() == Code::kMalformed);
+}
+
+TEST_CASE("a reserved value is captured as its caller filled it, also as the transaction's last write",
+          "[store][effects]") {
+  StoreDir dir, replica_dir;
+  std::vector<Bytes> committed;
+  EnvOptions options;
+  options.path = dir.path;
+  options.before_commit = [&](ByteView effects) {
+    committed.emplace_back(effects.begin(), effects.end());
+    return Status::Ok();
+  };
+  auto env = Env::Open(options);
+  REQUIRE(env.ok());
+  auto txn = Txn::BeginWrite(**env);
+  REQUIRE(txn.ok());
+  auto table = txn->OpenDb("t", MDB_CREATE);
+  REQUIRE(table.ok());
+  auto first = txn->Reserve(*table, Bytes{1}, 3);
+  REQUIRE(first.ok());
+  std::memcpy(*first, "abc", 3);
+  auto last = txn->Reserve(*table, Bytes{2}, 5);  // the first is recorded here, this one at Commit
+  REQUIRE(last.ok());
+  std::memcpy(*last, "hello", 5);
+  REQUIRE(txn->Commit().ok());
+  REQUIRE(committed.size() == 1);
+
+  EnvOptions replica_options;
+  replica_options.path = replica_dir.path;
+  auto replica = Env::Open(replica_options);
+  REQUIRE(replica.ok());
+  Replay(**replica, committed);
+  const Tables tables = DumpTables(**replica);
+  REQUIRE(tables.count("t") == 1);
+  CHECK(tables.at("t") == std::vector<std::pair<Bytes, Bytes>>{{Bytes{1}, Bytes{'a', 'b', 'c'}},
+                                                                {Bytes{2}, Bytes{'h', 'e', 'l', 'l', 'o'}}});
+}
+
+TEST_CASE("with a hook, a failed write or a write to a table opened around Txn::OpenDb refuses to commit",
+          "[store][effects]") {
+  StoreDir dir;
+  size_t hook_calls = 0;
+  EnvOptions options;
+  options.path = dir.path;
+  options.before_commit = [&](ByteView) {
+    ++hook_calls;
+    return Status::Ok();
+  };
+  auto env = Env::Open(options);
+  REQUIRE(env.ok());
+  SECTION("a put LMDB refuses (a key over its 511 bytes)") {
+    auto txn = Txn::BeginWrite(**env);
+    REQUIRE(txn.ok());
+    auto table = txn->OpenDb("t", MDB_CREATE);
+    REQUIRE(table.ok());
+    REQUIRE(txn->Put(*table, Bytes{1}, Bytes{1}).ok());
+    CHECK_FALSE(txn->Put(*table, Bytes(600, 7), Bytes{1}).ok());
+    CHECK(txn->Commit().code() == Code::kInternal);
+  }
+  SECTION("a refusal that changes nothing (MDB_NOOVERWRITE on a present key) does not") {
+    auto txn = Txn::BeginWrite(**env);
+    REQUIRE(txn.ok());
+    auto table = txn->OpenDb("t", MDB_CREATE);
+    REQUIRE(table.ok());
+    REQUIRE(txn->Put(*table, Bytes{1}, Bytes{1}).ok());
+    CHECK_FALSE(txn->Put(*table, Bytes{1}, Bytes{2}, MDB_NOOVERWRITE).ok());
+    CHECK(txn->Commit().ok());
+    CHECK(hook_calls == 1);
+  }
+  SECTION("a handle opened with mdb_dbi_open directly") {
+    auto txn = Txn::BeginWrite(**env);
+    REQUIRE(txn.ok());
+    MDB_dbi raw = 0;
+    REQUIRE(mdb_dbi_open(txn->get(), "raw", MDB_CREATE, &raw) == 0);
+    REQUIRE(txn->Put(raw, Bytes{1}, Bytes{1}).ok());
+    CHECK(txn->Commit().code() == Code::kInternal);
+  }
+  CHECK(hook_calls <= 1);
 }

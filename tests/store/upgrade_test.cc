@@ -4,6 +4,7 @@
 // nothing reads any more, and the usage added up from the index instead.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -323,4 +324,45 @@ TEST_CASE("a message whose old dedup record the move set aside gets its dedup re
   REQUIRE(swept.ok());
   CHECK(*swept == 3);  // a/1's three, id 2 among them
   CHECK((*store)->Usage("a/1")->messages == 0);
+}
+
+TEST_CASE("an upgrade's moves and table drops are captured: replayed onto the old store they give the upgraded one",
+          "[store][upgrade][effects]") {
+  StoreDir dir, copy;
+  FakeClock clock(kStart);
+  FiveInTheOldLayout(dir, clock);
+  std::filesystem::create_directories(copy.path);
+  std::filesystem::copy_file(dir.path + "/data.mdb", copy.path + "/data.mdb");
+  std::vector<Bytes> committed;
+  {
+    MailboxStoreOptions options;
+    options.path = dir.path;
+    options.migration_records_per_commit = 2;  // the move in three commits, then the drop
+    options.before_commit = [&](ByteView effects) {
+      committed.emplace_back(effects.begin(), effects.end());
+      return Status::Ok();
+    };
+    auto store = MailboxStore::Open(options, clock);
+    REQUIRE(store.ok());
+    CHECK(Dropped(**store).count("expiry") == 1);
+  }
+  REQUIRE_FALSE(Records(dir, "dedup").has_value());
+  {
+    auto env = OpenEnv(copy);
+    Replay(*env, committed);
+  }
+  auto upgraded = OpenEnv(dir);
+  auto replayed = OpenEnv(copy);
+  const Tables want = DumpTables(*upgraded), got = DumpTables(*replayed);
+  CHECK(want.count("dedup") == 0);
+  CHECK(want.count("expiry") == 0);
+  for (const auto& [name, entries] : want) {
+    INFO("table " << name);
+    REQUIRE(got.count(name) == 1);
+    CHECK(got.at(name) == entries);
+  }
+  for (const auto& [name, entries] : got) {
+    INFO("table " << name);
+    CHECK((want.count(name) == 1 || entries.empty()));
+  }
 }
