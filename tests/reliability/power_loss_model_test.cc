@@ -15,6 +15,7 @@
 
 #include "reliability/power_loss_restore.h"
 #include "store/lmdb.h"
+#include "store/write_ahead_log.h"
 
 extern char** environ;
 
@@ -254,4 +255,20 @@ TEST_CASE("power-loss model: a store created in new directories keeps its first 
   REQUIRE(value.ok());
   REQUIRE(value->has_value());
   CHECK(std::string(reinterpret_cast<const char*>((*value)->data()), (*value)->size()) == "committed");
+}
+
+TEST_CASE("power-loss model: every record the write-ahead log appended survives a power cut, and nothing more",
+          "[wal]") {
+  Scratch scratch;
+  const std::string log_path = scratch.data() + "/wal";
+  const double keep = GENERATE(0.0, 0.5, 1.0);
+  REQUIRE(RunWriter(scratch, scratch.data(), {"wal-append", log_path, "20", "3000"}));
+  const RestoreReport report = RestoreOrFail(scratch, keep, 3);
+  CHECK(report.entries_removed == 0);  // Open synced the new file's directory
+  auto log = liaison::store::WriteAheadLog::Open(log_path, 1 << 20);
+  REQUIRE(log.ok());
+  auto records = (*log)->Scan(1);
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 20);
+  for (size_t i = 0; i < records->size(); ++i) CHECK((*records)[i] == liaison::Bytes(3000, static_cast<uint8_t>(i)));
 }

@@ -13,6 +13,8 @@
 //   dirsync PATH                fsync of a directory
 //   store-put DIR KEY VALUE     opens (creating) the LMDB store in DIR through store::Env, puts
 //                               KEY = VALUE in its main database and commits
+//   wal-append PATH COUNT SIZE  opens (creating, 1 MiB) the write-ahead log at PATH, starts epoch
+//                               1 and appends COUNT records of SIZE bytes, record i filled with i
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -23,6 +25,7 @@
 #include <string>
 
 #include "store/lmdb.h"
+#include "store/write_ahead_log.h"
 
 namespace {
 
@@ -83,6 +86,18 @@ int main(int argc, char** argv) {
       const liaison::Status committed = txn->Commit();
       if (!committed.ok()) Fail(committed.ToString());
       env->release();  // left open, as a killed relay leaves it
+    } else if (op == "wal-append") {
+      const std::string path = next();
+      const int count = std::stoi(next());
+      const size_t size = std::stoul(next());
+      auto log = liaison::store::WriteAheadLog::Open(path, 1 << 20);
+      if (!log.ok()) Fail(log.status().ToString());
+      (*log)->Reset(1);
+      for (int r = 0; r < count; ++r) {
+        const liaison::Status appended = (*log)->Append(liaison::Bytes(size, static_cast<uint8_t>(r)));
+        if (!appended.ok()) Fail(appended.ToString());
+      }
+      log->release();  // left open, as a killed relay leaves it
     } else if (op == "exit") {
       return 0;
     } else {

@@ -1,0 +1,158 @@
+#include "store/write_ahead_log.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "base/file_util.h"
+
+namespace liaison::store {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x4c574c31;  // "LWL1"
+constexpr size_t kHeaderBytes = 24;      // magic, length, epoch, sequence
+constexpr size_t kTagBytes = 16;
+constexpr size_t kOverheadBytes = kHeaderBytes + kTagBytes;
+constexpr uint32_t kMaxPayloadBytes = 256u << 20;  // bounds what Scan() reads for one record
+
+Status Errno(const std::string& what) { return Status::Error(Code::kIoError, what + ": " + std::strerror(errno)); }
+
+void PutBigEndian64(uint64_t v, uint8_t* out) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
+}
+uint64_t GetBigEndian64At(const uint8_t* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | in[i];
+  return v;
+}
+
+void Tag(const uint8_t* header, ByteView payload, uint8_t* out) {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, kTagBytes);
+  crypto_generichash_update(&state, header, kHeaderBytes);
+  crypto_generichash_update(&state, payload.data(), payload.size());
+  crypto_generichash_final(&state, out, kTagBytes);
+}
+
+// Reads exactly `size` bytes at `offset`; false at the end of the file or on an error.
+bool ReadAt(int fd, uint8_t* out, size_t size, uint64_t offset) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+Status WriteAt(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("write " + path);
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& path, uint64_t bytes) {
+  if (sodium_init() < 0) return Status::Error(Code::kInternal, "sodium_init failed");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("open " + path);
+  std::unique_ptr<WriteAheadLog> log(new WriteAheadLog(fd, path, 0));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Errno("stat " + path);
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size < bytes) {
+    // Written in full, so that an append's fdatasync writes only the record, not the file's size.
+    const Bytes zeros(1 << 20, 0);
+    for (uint64_t at = size; at < bytes;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), bytes - at));
+      LIAISON_RETURN_IF_ERROR(WriteAt(fd, zeros.data(), n, at, path));
+      at += n;
+    }
+    if (::fsync(fd) != 0) return Errno("fsync " + path);
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    LIAISON_RETURN_IF_ERROR(SyncDirectory(dir.empty() ? "." : dir));
+  }
+  log->capacity_ = std::max(size, bytes);
+  return log;
+}
+
+WriteAheadLog::~WriteAheadLog() { ::close(fd_); }
+
+Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
+  std::vector<Bytes> payloads;
+  uint64_t offset = 0, sequence = 0;
+  uint8_t head[kOverheadBytes];
+  while (capacity_ - offset >= kOverheadBytes && ReadAt(fd_, head, kOverheadBytes, offset)) {
+    const uint32_t magic = GetBigEndian32(head), length = GetBigEndian32(head + 4);
+    if (magic != kMagic || GetBigEndian64At(head + 8) != epoch || GetBigEndian64At(head + 16) != sequence + 1 ||
+        length > kMaxPayloadBytes || length > capacity_ - offset - kOverheadBytes) {
+      break;
+    }
+    Bytes payload(length);
+    if (!ReadAt(fd_, payload.data(), length, offset + kOverheadBytes)) break;
+    uint8_t tag[kTagBytes];
+    Tag(head, payload, tag);
+    if (sodium_memcmp(tag, head + kHeaderBytes, kTagBytes) != 0) break;  // torn, or another file's bytes
+    payloads.push_back(std::move(payload));
+    offset += kOverheadBytes + length;
+    ++sequence;
+  }
+  epoch_ = epoch;
+  sequence_ = sequence;
+  offset_ = offset;
+  positioned_ = true;
+  failed_ = false;
+  return payloads;
+}
+
+void WriteAheadLog::Reset(uint64_t epoch) {
+  epoch_ = epoch;
+  sequence_ = 0;
+  offset_ = 0;
+  positioned_ = true;
+  failed_ = false;
+}
+
+Status WriteAheadLog::Append(ByteView payload) {
+  if (!positioned_ || failed_) {
+    return Status::Error(Code::kInvalidArgument, failed_ ? "the log's last append failed: Scan() it first"
+                                                         : "Scan() or Reset() the log before appending");
+  }
+  if (payload.size() > kMaxPayloadBytes || kOverheadBytes + payload.size() > capacity_ - offset_) {
+    return Status::Error(Code::kStoreFull, "the log " + path_ + " has no room for a record of " +
+                                               std::to_string(payload.size()) + " bytes");
+  }
+  Bytes record(kOverheadBytes + payload.size());
+  PutBigEndian32(kMagic, record.data());
+  PutBigEndian32(static_cast<uint32_t>(payload.size()), record.data() + 4);
+  PutBigEndian64(epoch_, record.data() + 8);
+  PutBigEndian64(sequence_ + 1, record.data() + 16);
+  Tag(record.data(), payload, record.data() + kHeaderBytes);
+  if (!payload.empty()) std::memcpy(record.data() + kOverheadBytes, payload.data(), payload.size());
+  Status written = WriteAt(fd_, record.data(), record.size(), offset_, path_);
+  if (written.ok() && ::fdatasync(fd_) != 0) written = Errno("fdatasync " + path_);
+  if (!written.ok()) {
+    failed_ = true;
+    return written;
+  }
+  offset_ += record.size();
+  ++sequence_;
+  return Status::Ok();
+}
+
+}  // namespace liaison::store

@@ -1,0 +1,67 @@
+// The log file of a write-ahead log in front of LMDB (docs/performance.md, next step 1): records
+// appended one at a time, each made durable by one fdatasync before Append returns, into a file
+// written in full when it was created, so that a sync has only the record's sectors to write.
+// The checkpoints, the NOSYNC commits behind the log and the recovery are not built yet; nothing
+// in the relay uses this file.
+//
+// A record: u32be magic | u32be payload length | u64be epoch | u64be sequence (1, 2, ... within
+// an epoch) | 16-byte BLAKE2b of the 24 bytes before it and the payload | payload. Reset() starts
+// a new epoch at the file's beginning; what older epochs left further on is never read again,
+// since Scan() stops at the first record that is not the next of its epoch (a torn record, an
+// older epoch's, the zeros of a fresh file).
+//
+// Thread-safety: none; one writer.
+#ifndef LIAISON_STORE_WRITE_AHEAD_LOG_H_
+#define LIAISON_STORE_WRITE_AHEAD_LOG_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "liaison/status.h"
+
+namespace liaison::store {
+
+class WriteAheadLog {
+ public:
+  // Opens the log at `path`, creating it at `bytes` (zeros, synced, and its directory synced) if
+  // it is missing or shorter. Appends go after Scan() or Reset(), whichever is called first.
+  // kIoError on a file operation's failure.
+  static Result<std::unique_ptr<WriteAheadLog>> Open(const std::string& path, uint64_t bytes);
+  ~WriteAheadLog();
+  WriteAheadLog(const WriteAheadLog&) = delete;
+  WriteAheadLog& operator=(const WriteAheadLog&) = delete;
+
+  // The payloads of `epoch`'s records, in order, from the file's beginning up to the first that
+  // is not the next of that epoch; later appends go after the last of them.
+  Result<std::vector<Bytes>> Scan(uint64_t epoch);
+  // Starts `epoch` at the file's beginning. Call it only once nothing needs the records there
+  // (a checkpoint holds what they did): the first append overwrites them.
+  void Reset(uint64_t epoch);
+  // Appends one record and fdatasyncs it. kStoreFull if it does not fit in the file's rest (a
+  // checkpoint and Reset() make room), kInvalidArgument before Scan() or Reset(), kIoError if
+  // the write or the sync fails: then the record may or may not be durable, and the log must
+  // not be appended to again before a Scan() (the process should stop).
+  Status Append(ByteView payload);
+
+  uint64_t epoch() const { return epoch_; }
+  uint64_t next_sequence() const { return sequence_ + 1; }
+  uint64_t used_bytes() const { return offset_; }
+  uint64_t capacity_bytes() const { return capacity_; }
+
+ private:
+  WriteAheadLog(int fd, std::string path, uint64_t capacity) : fd_(fd), path_(std::move(path)), capacity_(capacity) {}
+  int fd_;
+  std::string path_;
+  uint64_t capacity_;
+  bool positioned_ = false;  // Scan() or Reset() has run
+  bool failed_ = false;      // an Append failed: the tail is unknown
+  uint64_t epoch_ = 0;
+  uint64_t sequence_ = 0;  // of the last record of epoch_
+  uint64_t offset_ = 0;    // where the next record goes
+};
+
+}  // namespace liaison::store
+
+#endif  // LIAISON_STORE_WRITE_AHEAD_LOG_H_

@@ -1,0 +1,124 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store/store_test_util.h"
+#include "store/write_ahead_log.h"
+
+using namespace liaison;
+using namespace liaison::store;
+using namespace liaison::store::testing;
+
+namespace {
+
+std::unique_ptr<WriteAheadLog> OpenLog(const std::string& path, uint64_t bytes = 1 << 20) {
+  auto log = WriteAheadLog::Open(path, bytes);
+  INFO((log.ok() ? std::string("ok") : log.status().ToString()));
+  REQUIRE(log.ok());
+  return std::move(log).value();
+}
+
+Bytes Payload(size_t size, uint8_t fill) { return Bytes(size, fill); }
+
+// Overwrites `size` bytes at `offset` of the file, as a damaged or half-written sector would.
+void Scribble(const std::string& path, uint64_t offset, size_t size, uint8_t byte) {
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  const Bytes junk(size, byte);
+  REQUIRE(::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(offset)) == static_cast<ssize_t>(size));
+  ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("the log gives back what was appended, in order, after it is opened again", "[store][wal]") {
+  StoreDir dir;
+  std::filesystem::create_directories(dir.path);
+  const std::string path = dir.path + "/log";
+  const std::vector<Bytes> appended{Payload(0, 0), Payload(1, 1), Payload(100'000, 2), Payload(37, 3)};
+  {
+    auto log = OpenLog(path);
+    CHECK(std::filesystem::file_size(path) == (1u << 20));  // written in full at creation
+    log->Reset(7);
+    for (const auto& p : appended) REQUIRE(log->Append(p).ok());
+    CHECK(log->next_sequence() == 5);
+  }
+  auto log = OpenLog(path);
+  auto scanned = log->Scan(7);
+  REQUIRE(scanned.ok());
+  CHECK(*scanned == appended);
+  // Appends go on after the last record.
+  REQUIRE(log->Append(Payload(5, 5)).ok());
+  auto again = OpenLog(path)->Scan(7);
+  REQUIRE(again.ok());
+  REQUIRE(again->size() == 5);
+  CHECK(again->back() == Payload(5, 5));
+}
+
+TEST_CASE("the log's scan stops at a damaged record and at the end of what was written", "[store][wal]") {
+  StoreDir dir;
+  std::filesystem::create_directories(dir.path);
+  const std::string path = dir.path + "/log";
+  {
+    auto log = OpenLog(path);
+    log->Reset(1);
+    for (uint8_t i = 0; i < 4; ++i) REQUIRE(log->Append(Payload(1000, i)).ok());
+  }
+  SECTION("a payload byte changed in the third record") {
+    Scribble(path, 2 * (40 + 1000) + 40 + 500, 1, 0xee);
+    auto scanned = OpenLog(path)->Scan(1);
+    REQUIRE(scanned.ok());
+    CHECK(scanned->size() == 2);
+  }
+  SECTION("the fourth record's header torn") {
+    Scribble(path, 3 * (40 + 1000) + 4, 4, 0xff);  // its length now claims 4 GiB
+    auto scanned = OpenLog(path)->Scan(1);
+    REQUIRE(scanned.ok());
+    CHECK(scanned->size() == 3);
+  }
+  SECTION("another epoch's records are not this one's") {
+    auto scanned = OpenLog(path)->Scan(2);
+    REQUIRE(scanned.ok());
+    CHECK(scanned->empty());
+  }
+}
+
+TEST_CASE("a new epoch starts at the log's beginning and the older epoch's records are not read again",
+          "[store][wal]") {
+  StoreDir dir;
+  std::filesystem::create_directories(dir.path);
+  const std::string path = dir.path + "/log";
+  auto log = OpenLog(path);
+  log->Reset(1);
+  for (uint8_t i = 0; i < 3; ++i) REQUIRE(log->Append(Payload(500, i)).ok());
+  log->Reset(2);
+  REQUIRE(log->Append(Payload(10, 9)).ok());
+  auto second = OpenLog(path)->Scan(2);
+  REQUIRE(second.ok());
+  CHECK(*second == std::vector<Bytes>{Payload(10, 9)});  // epoch 1's second and third records follow it on disk
+  auto first = OpenLog(path)->Scan(1);
+  REQUIRE(first.ok());
+  CHECK(first->empty());  // its first record was overwritten
+}
+
+TEST_CASE("the log refuses a record it has no room for, and appends before it knows its end", "[store][wal]") {
+  StoreDir dir;
+  std::filesystem::create_directories(dir.path);
+  const std::string path = dir.path + "/log";
+  auto log = OpenLog(path, 4096);
+  CHECK(log->Append(Payload(1, 1)).code() == Code::kInvalidArgument);  // neither Scan() nor Reset() yet
+  log->Reset(1);
+  size_t appended = 0;
+  Status status;
+  while ((status = log->Append(Payload(1000, 1))).ok()) ++appended;
+  CHECK(status.code() == Code::kStoreFull);
+  CHECK(appended == 4096 / 1040);
+  auto scanned = OpenLog(path, 4096)->Scan(1);
+  REQUIRE(scanned.ok());
+  CHECK(scanned->size() == appended);
+}
