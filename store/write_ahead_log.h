@@ -6,9 +6,17 @@
 //
 // A record: u32be magic | u32be payload length | u64be epoch | u64be sequence (1, 2, ... within
 // an epoch) | 16-byte BLAKE2b of the 24 bytes before it and the payload | payload. Reset() starts
-// a new epoch at the file's beginning; what older epochs left further on is never read again,
-// since Scan() stops at the first record that is not the next of its epoch (a torn record, an
-// older epoch's, the zeros of a fresh file).
+// a new epoch, a random 64-bit number, at the file's beginning; what older epochs left further on
+// is never read again, since Scan() stops at the first record that is not the next of its epoch
+// (a torn record, an older epoch's, the zeros of a fresh file). The epoch being random and kept
+// on disk only, bytes a client chose inside an older record's payload cannot pass for a record
+// of a later epoch.
+//
+// The contract with the checkpoints that will use it: Reset() only once a checkpoint that names
+// the new epoch is durable, since the first Append after it overwrites the older epoch's first
+// record, even if that write is torn; recovery scans the epoch the newest durable checkpoint
+// names. Commits that go on while a checkpoint's sync runs need a second log file (two used in
+// turn), not a Reset of this one.
 //
 // Thread-safety: none; one writer.
 #ifndef LIAISON_STORE_WRITE_AHEAD_LOG_H_
@@ -25,24 +33,27 @@ namespace liaison::store {
 
 class WriteAheadLog {
  public:
-  // Opens the log at `path`, creating it at `bytes` (zeros, synced, and its directory synced) if
-  // it is missing or shorter. Appends go after Scan() or Reset(), whichever is called first.
-  // kIoError on a file operation's failure.
+  // Opens the log at `path`, creating it at `bytes` (zeros) if it is missing or shorter, then
+  // fsyncs it and its directory (also when it existed: an earlier process may have crashed before
+  // doing so). Appends go after Scan() or Reset(), whichever is called first. kIoError on a file
+  // operation's failure.
   static Result<std::unique_ptr<WriteAheadLog>> Open(const std::string& path, uint64_t bytes);
   ~WriteAheadLog();
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
 
   // The payloads of `epoch`'s records, in order, from the file's beginning up to the first that
-  // is not the next of that epoch; later appends go after the last of them.
+  // is not the next of that epoch; later appends go after the last of them. kIoError if a read
+  // fails (then nothing may be appended).
   Result<std::vector<Bytes>> Scan(uint64_t epoch);
-  // Starts `epoch` at the file's beginning. Call it only once nothing needs the records there
-  // (a checkpoint holds what they did): the first append overwrites them.
-  void Reset(uint64_t epoch);
+  // Starts a new epoch, a random number it returns, at the file's beginning (see the contract
+  // above); appending is allowed again after a failed Append.
+  uint64_t Reset();
   // Appends one record and fdatasyncs it. kStoreFull if it does not fit in the file's rest (a
-  // checkpoint and Reset() make room), kInvalidArgument before Scan() or Reset(), kIoError if
-  // the write or the sync fails: then the record may or may not be durable, and the log must
-  // not be appended to again before a Scan() (the process should stop).
+  // checkpoint and Reset() make room), kInvalidArgument before Scan() or Reset(). kIoError if the
+  // write or the sync fails: the record may or may not be durable, and after a failed fdatasync
+  // the page cache may hold what the disk does not, so nothing more is appended until a Reset()
+  // after a durable checkpoint (the process should stop).
   Status Append(ByteView payload);
 
   uint64_t epoch() const { return epoch_; }

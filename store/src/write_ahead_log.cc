@@ -32,7 +32,7 @@ uint64_t GetBigEndian64At(const uint8_t* in) {
   return v;
 }
 
-void Tag(const uint8_t* header, ByteView payload, uint8_t* out) {
+void TagOf(const uint8_t* header, ByteView payload, uint8_t* out) {
   crypto_generichash_state state;
   crypto_generichash_init(&state, nullptr, 0, kTagBytes);
   crypto_generichash_update(&state, header, kHeaderBytes);
@@ -40,12 +40,13 @@ void Tag(const uint8_t* header, ByteView payload, uint8_t* out) {
   crypto_generichash_final(&state, out, kTagBytes);
 }
 
-// Reads exactly `size` bytes at `offset`; false at the end of the file or on an error.
-bool ReadAt(int fd, uint8_t* out, size_t size, uint64_t offset) {
+// Reads exactly `size` bytes at `offset`: true, false at the end of the file, kIoError.
+Result<bool> ReadAt(int fd, uint8_t* out, size_t size, uint64_t offset, const std::string& path) {
   while (size > 0) {
     const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n < 0) return Errno("read " + path);
+    if (n == 0) return false;
     out += n;
     size -= static_cast<size_t>(n);
     offset += static_cast<uint64_t>(n);
@@ -57,7 +58,8 @@ Status WriteAt(int fd, const uint8_t* data, size_t size, uint64_t offset, const 
   while (size > 0) {
     const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("write " + path);
+    if (n < 0) return Errno("write " + path);
+    if (n == 0) return Status::Error(Code::kIoError, "write " + path + ": nothing written");
     data += n;
     size -= static_cast<size_t>(n);
     offset += static_cast<uint64_t>(n);
@@ -83,10 +85,10 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& pa
       LIAISON_RETURN_IF_ERROR(WriteAt(fd, zeros.data(), n, at, path));
       at += n;
     }
-    if (::fsync(fd) != 0) return Errno("fsync " + path);
-    const std::string dir = std::filesystem::path(path).parent_path().string();
-    LIAISON_RETURN_IF_ERROR(SyncDirectory(dir.empty() ? "." : dir));
   }
+  if (::fsync(fd) != 0) return Errno("fsync " + path);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  LIAISON_RETURN_IF_ERROR(SyncDirectory(dir.empty() ? "." : dir));
   log->capacity_ = std::max(size, bytes);
   return log;
 }
@@ -97,17 +99,33 @@ Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
   std::vector<Bytes> payloads;
   uint64_t offset = 0, sequence = 0;
   uint8_t head[kOverheadBytes];
-  while (capacity_ - offset >= kOverheadBytes && ReadAt(fd_, head, kOverheadBytes, offset)) {
+  while (capacity_ - offset >= kOverheadBytes) {
+    LIAISON_ASSIGN_OR_RETURN(const bool whole, ReadAt(fd_, head, kOverheadBytes, offset, path_));
+    if (!whole) break;
     const uint32_t magic = GetBigEndian32(head), length = GetBigEndian32(head + 4);
     if (magic != kMagic || GetBigEndian64At(head + 8) != epoch || GetBigEndian64At(head + 16) != sequence + 1 ||
         length > kMaxPayloadBytes || length > capacity_ - offset - kOverheadBytes) {
       break;
     }
-    Bytes payload(length);
-    if (!ReadAt(fd_, payload.data(), length, offset + kOverheadBytes)) break;
+    // The tag is checked in pieces before the payload is held whole: a damaged length costs a
+    // read, not an allocation.
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, nullptr, 0, kTagBytes);
+    crypto_generichash_update(&state, head, kHeaderBytes);
+    uint8_t piece[1 << 16];
+    bool read_whole = true;
+    for (uint64_t done = 0; done < length && read_whole;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof piece, length - done));
+      LIAISON_ASSIGN_OR_RETURN(read_whole, ReadAt(fd_, piece, n, offset + kOverheadBytes + done, path_));
+      if (read_whole) crypto_generichash_update(&state, piece, n);
+      done += n;
+    }
     uint8_t tag[kTagBytes];
-    Tag(head, payload, tag);
-    if (sodium_memcmp(tag, head + kHeaderBytes, kTagBytes) != 0) break;  // torn, or another file's bytes
+    crypto_generichash_final(&state, tag, kTagBytes);
+    if (!read_whole || sodium_memcmp(tag, head + kHeaderBytes, kTagBytes) != 0) break;  // torn, or not a record
+    Bytes payload(length);
+    LIAISON_ASSIGN_OR_RETURN(const bool again, ReadAt(fd_, payload.data(), length, offset + kOverheadBytes, path_));
+    if (!again) break;
     payloads.push_back(std::move(payload));
     offset += kOverheadBytes + length;
     ++sequence;
@@ -115,22 +133,24 @@ Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
   epoch_ = epoch;
   sequence_ = sequence;
   offset_ = offset;
-  positioned_ = true;
-  failed_ = false;
+  positioned_ = true;  // failed_ stays: after a failed sync the page cache is not the disk
   return payloads;
 }
 
-void WriteAheadLog::Reset(uint64_t epoch) {
+uint64_t WriteAheadLog::Reset() {
+  uint64_t epoch = 0;
+  while (epoch == 0) randombytes_buf(&epoch, sizeof epoch);
   epoch_ = epoch;
   sequence_ = 0;
   offset_ = 0;
   positioned_ = true;
   failed_ = false;
+  return epoch;
 }
 
 Status WriteAheadLog::Append(ByteView payload) {
   if (!positioned_ || failed_) {
-    return Status::Error(Code::kInvalidArgument, failed_ ? "the log's last append failed: Scan() it first"
+    return Status::Error(Code::kInvalidArgument, failed_ ? "an append to the log failed: nothing more until a Reset()"
                                                          : "Scan() or Reset() the log before appending");
   }
   if (payload.size() > kMaxPayloadBytes || kOverheadBytes + payload.size() > capacity_ - offset_) {
@@ -142,7 +162,7 @@ Status WriteAheadLog::Append(ByteView payload) {
   PutBigEndian32(static_cast<uint32_t>(payload.size()), record.data() + 4);
   PutBigEndian64(epoch_, record.data() + 8);
   PutBigEndian64(sequence_ + 1, record.data() + 16);
-  Tag(record.data(), payload, record.data() + kHeaderBytes);
+  TagOf(record.data(), payload, record.data() + kHeaderBytes);
   if (!payload.empty()) std::memcpy(record.data() + kOverheadBytes, payload.data(), payload.size());
   Status written = WriteAt(fd_, record.data(), record.size(), offset_, path_);
   if (written.ok() && ::fdatasync(fd_) != 0) written = Errno("fdatasync " + path_);

@@ -13,8 +13,10 @@
 //   dirsync PATH                fsync of a directory
 //   store-put DIR KEY VALUE     opens (creating) the LMDB store in DIR through store::Env, puts
 //                               KEY = VALUE in its main database and commits
-//   wal-append PATH COUNT SIZE  opens (creating, 1 MiB) the write-ahead log at PATH, starts epoch
-//                               1 and appends COUNT records of SIZE bytes, record i filled with i
+//   wal-append PATH EPOCH_FILE COUNT SIZE
+//                               opens (creating, 1 MiB) the write-ahead log at PATH, starts an
+//                               epoch (written to EPOCH_FILE, synced) and appends COUNT records of
+//                               SIZE bytes, record i filled with i
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -87,12 +89,18 @@ int main(int argc, char** argv) {
       if (!committed.ok()) Fail(committed.ToString());
       env->release();  // left open, as a killed relay leaves it
     } else if (op == "wal-append") {
-      const std::string path = next();
+      const std::string path = next(), epoch_file = next();
       const int count = std::stoi(next());
       const size_t size = std::stoul(next());
       auto log = liaison::store::WriteAheadLog::Open(path, 1 << 20);
       if (!log.ok()) Fail(log.status().ToString());
-      (*log)->Reset(1);
+      const std::string epoch = std::to_string((*log)->Reset());
+      const int epoch_fd = ::open(epoch_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (epoch_fd < 0 || ::write(epoch_fd, epoch.data(), epoch.size()) != static_cast<ssize_t>(epoch.size()) ||
+          ::fsync(epoch_fd) != 0) {
+        Fail("write " + epoch_file);
+      }
+      ::close(epoch_fd);
       for (int r = 0; r < count; ++r) {
         const liaison::Status appended = (*log)->Append(liaison::Bytes(size, static_cast<uint8_t>(r)));
         if (!appended.ok()) Fail(appended.ToString());

@@ -41,20 +41,21 @@ TEST_CASE("the log gives back what was appended, in order, after it is opened ag
   std::filesystem::create_directories(dir.path);
   const std::string path = dir.path + "/log";
   const std::vector<Bytes> appended{Payload(0, 0), Payload(1, 1), Payload(100'000, 2), Payload(37, 3)};
+  uint64_t epoch = 0;
   {
     auto log = OpenLog(path);
     CHECK(std::filesystem::file_size(path) == (1u << 20));  // written in full at creation
-    log->Reset(7);
+    epoch = log->Reset();
     for (const auto& p : appended) REQUIRE(log->Append(p).ok());
     CHECK(log->next_sequence() == 5);
   }
   auto log = OpenLog(path);
-  auto scanned = log->Scan(7);
+  auto scanned = log->Scan(epoch);
   REQUIRE(scanned.ok());
   CHECK(*scanned == appended);
   // Appends go on after the last record.
   REQUIRE(log->Append(Payload(5, 5)).ok());
-  auto again = OpenLog(path)->Scan(7);
+  auto again = OpenLog(path)->Scan(epoch);
   REQUIRE(again.ok());
   REQUIRE(again->size() == 5);
   CHECK(again->back() == Payload(5, 5));
@@ -64,25 +65,26 @@ TEST_CASE("the log's scan stops at a damaged record and at the end of what was w
   StoreDir dir;
   std::filesystem::create_directories(dir.path);
   const std::string path = dir.path + "/log";
+  uint64_t epoch = 0;
   {
     auto log = OpenLog(path);
-    log->Reset(1);
+    epoch = log->Reset();
     for (uint8_t i = 0; i < 4; ++i) REQUIRE(log->Append(Payload(1000, i)).ok());
   }
   SECTION("a payload byte changed in the third record") {
     Scribble(path, 2 * (40 + 1000) + 40 + 500, 1, 0xee);
-    auto scanned = OpenLog(path)->Scan(1);
+    auto scanned = OpenLog(path)->Scan(epoch);
     REQUIRE(scanned.ok());
     CHECK(scanned->size() == 2);
   }
   SECTION("the fourth record's header torn") {
     Scribble(path, 3 * (40 + 1000) + 4, 4, 0xff);  // its length now claims 4 GiB
-    auto scanned = OpenLog(path)->Scan(1);
+    auto scanned = OpenLog(path)->Scan(epoch);
     REQUIRE(scanned.ok());
     CHECK(scanned->size() == 3);
   }
   SECTION("another epoch's records are not this one's") {
-    auto scanned = OpenLog(path)->Scan(2);
+    auto scanned = OpenLog(path)->Scan(epoch + 1);
     REQUIRE(scanned.ok());
     CHECK(scanned->empty());
   }
@@ -94,16 +96,37 @@ TEST_CASE("a new epoch starts at the log's beginning and the older epoch's recor
   std::filesystem::create_directories(dir.path);
   const std::string path = dir.path + "/log";
   auto log = OpenLog(path);
-  log->Reset(1);
+  const uint64_t first_epoch = log->Reset();
   for (uint8_t i = 0; i < 3; ++i) REQUIRE(log->Append(Payload(500, i)).ok());
-  log->Reset(2);
-  REQUIRE(log->Append(Payload(10, 9)).ok());
-  auto second = OpenLog(path)->Scan(2);
+  const uint64_t second_epoch = log->Reset();
+  CHECK(second_epoch != first_epoch);
+  // As long as the first epoch's first record: the first epoch's second record, sequence 2,
+  // follows it on disk, where the second epoch's sequence 2 would be.
+  REQUIRE(log->Append(Payload(500, 9)).ok());
+  auto second = OpenLog(path)->Scan(second_epoch);
   REQUIRE(second.ok());
-  CHECK(*second == std::vector<Bytes>{Payload(10, 9)});  // epoch 1's second and third records follow it on disk
-  auto first = OpenLog(path)->Scan(1);
+  CHECK(*second == std::vector<Bytes>{Payload(500, 9)});
+  auto first = OpenLog(path)->Scan(first_epoch);
   REQUIRE(first.ok());
   CHECK(first->empty());  // its first record was overwritten
+}
+
+TEST_CASE("a log opened larger keeps its records", "[store][wal]") {
+  StoreDir dir;
+  std::filesystem::create_directories(dir.path);
+  const std::string path = dir.path + "/log";
+  uint64_t epoch = 0;
+  {
+    auto log = OpenLog(path, 4096);
+    epoch = log->Reset();
+    REQUIRE(log->Append(Payload(3000, 4)).ok());
+  }
+  auto log = OpenLog(path, 1 << 20);
+  CHECK(log->capacity_bytes() == (1u << 20));
+  auto scanned = log->Scan(epoch);
+  REQUIRE(scanned.ok());
+  CHECK(*scanned == std::vector<Bytes>{Payload(3000, 4)});
+  REQUIRE(log->Append(Payload(5000, 5)).ok());  // past the old end
 }
 
 TEST_CASE("the log refuses a record it has no room for, and appends before it knows its end", "[store][wal]") {
@@ -112,13 +135,13 @@ TEST_CASE("the log refuses a record it has no room for, and appends before it kn
   const std::string path = dir.path + "/log";
   auto log = OpenLog(path, 4096);
   CHECK(log->Append(Payload(1, 1)).code() == Code::kInvalidArgument);  // neither Scan() nor Reset() yet
-  log->Reset(1);
+  const uint64_t epoch = log->Reset();
   size_t appended = 0;
   Status status;
   while ((status = log->Append(Payload(1000, 1))).ok()) ++appended;
   CHECK(status.code() == Code::kStoreFull);
   CHECK(appended == 4096 / 1040);
-  auto scanned = OpenLog(path, 4096)->Scan(1);
+  auto scanned = OpenLog(path, 4096)->Scan(epoch);
   REQUIRE(scanned.ok());
   CHECK(scanned->size() == appended);
 }
