@@ -23,15 +23,6 @@ constexpr uint32_t kMaxPayloadBytes = 256u << 20;  // bounds what Scan() reads f
 
 Status Errno(const std::string& what) { return Status::Error(Code::kIoError, what + ": " + std::strerror(errno)); }
 
-void PutBigEndian64(uint64_t v, uint8_t* out) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
-}
-uint64_t GetBigEndian64At(const uint8_t* in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = v << 8 | in[i];
-  return v;
-}
-
 void TagOf(const uint8_t* header, ByteView payload, uint8_t* out) {
   crypto_generichash_state state;
   crypto_generichash_init(&state, nullptr, 0, kTagBytes);
@@ -103,7 +94,7 @@ Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
     LIAISON_ASSIGN_OR_RETURN(const bool whole, ReadAt(fd_, head, kOverheadBytes, offset, path_));
     if (!whole) break;
     const uint32_t magic = GetBigEndian32(head), length = GetBigEndian32(head + 4);
-    if (magic != kMagic || GetBigEndian64At(head + 8) != epoch || GetBigEndian64At(head + 16) != sequence + 1 ||
+    if (magic != kMagic || GetBigEndian64(head + 8) != epoch || GetBigEndian64(head + 16) != sequence + 1 ||
         length > kMaxPayloadBytes || length > capacity_ - offset - kOverheadBytes) {
       break;
     }

@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "base/file_util.h"
 #include "reliability/power_loss_restore.h"
 #include "store/lmdb.h"
 #include "store/write_ahead_log.h"
@@ -41,10 +41,10 @@ struct Scratch {
 };
 
 std::string Contents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  auto content = liaison::ReadFile(path, size_t{1} << 30);
+  INFO(path << ": " << (content.ok() ? std::string("ok") : content.status().ToString()));
+  REQUIRE(content.ok());
+  return *content;
 }
 
 void Put(const std::string& path, const std::string& content) {

@@ -1,13 +1,14 @@
 #include "power_loss_restore.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <unordered_map>
-#include <sstream>
 #include <vector>
 
+#include "base/file_util.h"
 #include "power_loss_journal.h"
 
 namespace liaison::power_loss {
@@ -16,26 +17,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Result<std::string> Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(Code::kIoError, "cannot read " + path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// A state file, or a tracked file's image: the size of a store, bounded only to stay finite.
+Result<std::string> Slurp(const std::string& path) { return ReadFile(path, size_t{1} << 36); }
 
+// Replaces the file with its rebuilt content, keeping its permissions.
 Status Overwrite(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".power-loss.tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) return Status::Error(Code::kIoError, "cannot write " + tmp);
-  }
-  std::error_code ec;
-  fs::permissions(tmp, fs::status(path, ec).permissions(), ec);
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Error(Code::kIoError, "cannot rename " + tmp + ": " + ec.message());
-  return Status::Ok();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Error(Code::kIoError, "cannot stat " + path);
+  return WriteFileAtomically(path, content, st.st_mode & 07777);
 }
 
 // The created paths whose entry no fsync of their parent directory, begun after the creation,
