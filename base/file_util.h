@@ -28,6 +28,12 @@ Status CreateDirectoriesDurably(const std::string& dir);
 // Reads a whole file of at most `max_bytes`. kNotFound if absent, kTooLarge if longer.
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 1 << 20);
 
+// Reads exactly `size` bytes at `offset` of the open file `fd` (pread, retried on EINTR and short
+// reads): true, or false if the file ends first. kIoError naming `path` if a read fails.
+Result<bool> ReadAt(int fd, uint8_t* out, size_t size, uint64_t offset, const std::string& path);
+// Writes all `size` bytes at `offset` (pwrite, retried likewise). kIoError naming `path`.
+Status WriteAt(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& path);
+
 }  // namespace liaison
 
 #endif  // LIAISON_BASE_FILE_UTIL_H_

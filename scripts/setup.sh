@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libsodium-dev libzmq3-dev cppzmq-dev libcereal-dev liblmdb-dev lmdb-utils
+  libsodium-dev libzmq3-dev cppzmq-dev libcereal-dev liblmdb-dev lmdb-utils libxxhash-dev
   catch2 libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   strace procps python3
 )

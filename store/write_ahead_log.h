@@ -1,22 +1,20 @@
 // The log file of a write-ahead log in front of LMDB (docs/performance.md, next step 1): records
 // appended one at a time, each made durable by one fdatasync before Append returns, into a file
 // written in full when it was created, so that a sync has only the record's sectors to write.
-// The checkpoints, the NOSYNC commits behind the log and the recovery are not built yet; nothing
-// in the relay uses this file.
+// store/commit_log.h puts two of them in front of an LMDB environment.
 //
 // A record: u32be magic | u32be payload length | u64be epoch | u64be sequence (1, 2, ... within
-// an epoch) | 16-byte BLAKE2b of the 24 bytes before it and the payload | payload. Reset() starts
+// an epoch) | 16-byte XXH3-128 of the 24 bytes before it and the payload | payload. Reset() starts
 // a new epoch, a random 64-bit number, at the file's beginning; what older epochs left further on
 // is never read again, since Scan() stops at the first record that is not the next of its epoch
 // (a torn record, an older epoch's, the zeros of a fresh file). The epoch being random and kept
 // on disk only, bytes a client chose inside an older record's payload cannot pass for a record
 // of a later epoch.
 //
-// The contract with the checkpoints that will use it: Reset() only once a checkpoint that names
-// the new epoch is durable, since the first Append after it overwrites the older epoch's first
-// record, even if that write is torn; recovery scans the epoch the newest durable checkpoint
-// names. Commits that go on while a checkpoint's sync runs need a second log file (two used in
-// turn), not a Reset of this one.
+// The contract with its user: Reset() a file only once no recovery can need its records, since
+// the first Append after it overwrites the older epoch's first record, even if that write is
+// torn. store/commit_log.cc keeps it: a file is reset when a checkpoint begins, and only after the
+// checkpoint before, which covers everything that file held, was durable.
 //
 // Thread-safety: none; one writer.
 #ifndef LIAISON_STORE_WRITE_AHEAD_LOG_H_
@@ -49,6 +47,9 @@ class WriteAheadLog {
   // Starts a new epoch, a random number it returns, at the file's beginning (see the contract
   // above); appending is allowed again after a failed Append.
   uint64_t Reset();
+  // The same with a chosen epoch: store/commit_log.h gives the file after a checkpoint the epoch
+  // that follows the one before, so that a recovery can find it without a durable checkpoint.
+  void ResetTo(uint64_t epoch);
   // Appends one record and fdatasyncs it. kStoreFull if it does not fit in the file's rest (a
   // checkpoint and Reset() make room), kInvalidArgument before Scan() or Reset(). kIoError if the
   // write or the sync fails: the record may or may not be durable, and after a failed fdatasync

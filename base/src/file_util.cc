@@ -113,4 +113,30 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+Result<bool> ReadAt(int fd, uint8_t* out, size_t size, uint64_t offset, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Error(Code::kIoError, "read " + path + ": " + std::strerror(errno));
+    if (n == 0) return false;
+    out += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+Status WriteAt(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Error(Code::kIoError, "write " + path + ": " + std::strerror(errno));
+    if (n == 0) return Status::Error(Code::kIoError, "write " + path + ": nothing written");
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
 }  // namespace liaison

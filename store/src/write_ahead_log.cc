@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <xxhash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,40 +24,29 @@ constexpr uint32_t kMaxPayloadBytes = 256u << 20;  // bounds what Scan() reads f
 
 Status Errno(const std::string& what) { return Status::Error(Code::kIoError, what + ": " + std::strerror(errno)); }
 
-void TagOf(const uint8_t* header, ByteView payload, uint8_t* out) {
-  crypto_generichash_state state;
-  crypto_generichash_init(&state, nullptr, 0, kTagBytes);
-  crypto_generichash_update(&state, header, kHeaderBytes);
-  crypto_generichash_update(&state, payload.data(), payload.size());
-  crypto_generichash_final(&state, out, kTagBytes);
-}
-
-// Reads exactly `size` bytes at `offset`: true, false at the end of the file, kIoError.
-Result<bool> ReadAt(int fd, uint8_t* out, size_t size, uint64_t offset, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("read " + path);
-    if (n == 0) return false;
-    out += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
+// The tag: XXH3-128 of the header and the payload, big-endian. A checksum against torn, stale
+// and damaged records, not an authenticator (what keeps a client's bytes from passing for a
+// record is the epoch, which it cannot know); it runs at about 14 GB/s here against BLAKE2b's
+// 0.8, and it is computed on the commit's critical path.
+class Tag {
+ public:
+  Tag() : state_(XXH3_createState()) {
+    if (state_ != nullptr) XXH3_128bits_reset(state_);
   }
-  return true;
-}
-
-Status WriteAt(int fd, const uint8_t* data, size_t size, uint64_t offset, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("write " + path);
-    if (n == 0) return Status::Error(Code::kIoError, "write " + path + ": nothing written");
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
+  ~Tag() { XXH3_freeState(state_); }
+  Tag(const Tag&) = delete;
+  Tag& operator=(const Tag&) = delete;
+  bool ok() const { return state_ != nullptr; }
+  void Update(const uint8_t* data, size_t size) { XXH3_128bits_update(state_, data, size); }
+  void Final(uint8_t* out) const {
+    const XXH128_hash_t hash = XXH3_128bits_digest(state_);
+    PutBigEndian64(hash.high64, out);
+    PutBigEndian64(hash.low64, out + 8);
   }
-  return Status::Ok();
-}
+
+ private:
+  XXH3_state_t* state_;
+};
 
 }  // namespace
 
@@ -100,19 +90,19 @@ Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
     }
     // The tag is checked in pieces before the payload is held whole: a damaged length costs a
     // read, not an allocation.
-    crypto_generichash_state state;
-    crypto_generichash_init(&state, nullptr, 0, kTagBytes);
-    crypto_generichash_update(&state, head, kHeaderBytes);
+    Tag state;
+    if (!state.ok()) return Status::Error(Code::kInternal, "XXH3_createState failed");
+    state.Update(head, kHeaderBytes);
     uint8_t piece[1 << 16];
     bool read_whole = true;
     for (uint64_t done = 0; done < length && read_whole;) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof piece, length - done));
       LIAISON_ASSIGN_OR_RETURN(read_whole, ReadAt(fd_, piece, n, offset + kOverheadBytes + done, path_));
-      if (read_whole) crypto_generichash_update(&state, piece, n);
+      if (read_whole) state.Update(piece, n);
       done += n;
     }
     uint8_t tag[kTagBytes];
-    crypto_generichash_final(&state, tag, kTagBytes);
+    state.Final(tag);
     if (!read_whole || sodium_memcmp(tag, head + kHeaderBytes, kTagBytes) != 0) break;  // torn, or not a record
     Bytes payload(length);
     LIAISON_ASSIGN_OR_RETURN(const bool again, ReadAt(fd_, payload.data(), length, offset + kOverheadBytes, path_));
@@ -131,12 +121,16 @@ Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
 uint64_t WriteAheadLog::Reset() {
   uint64_t epoch = 0;
   while (epoch == 0) randombytes_buf(&epoch, sizeof epoch);
+  ResetTo(epoch);
+  return epoch;
+}
+
+void WriteAheadLog::ResetTo(uint64_t epoch) {
   epoch_ = epoch;
   sequence_ = 0;
   offset_ = 0;
   positioned_ = true;
   failed_ = false;
-  return epoch;
 }
 
 Status WriteAheadLog::Append(ByteView payload) {
@@ -153,7 +147,11 @@ Status WriteAheadLog::Append(ByteView payload) {
   PutBigEndian32(static_cast<uint32_t>(payload.size()), record.data() + 4);
   PutBigEndian64(epoch_, record.data() + 8);
   PutBigEndian64(sequence_ + 1, record.data() + 16);
-  TagOf(record.data(), payload, record.data() + kHeaderBytes);
+  Tag tag;
+  if (!tag.ok()) return Status::Error(Code::kInternal, "XXH3_createState failed");
+  tag.Update(record.data(), kHeaderBytes);
+  tag.Update(payload.data(), payload.size());
+  tag.Final(record.data() + kHeaderBytes);
   if (!payload.empty()) std::memcpy(record.data() + kOverheadBytes, payload.data(), payload.size());
   Status written = WriteAt(fd_, record.data(), record.size(), offset_, path_);
   if (written.ok() && ::fdatasync(fd_) != 0) written = Errno("fdatasync " + path_);
