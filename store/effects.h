@@ -3,9 +3,9 @@
 // replay of them onto the state the transaction began from gives the state it committed, byte for
 // byte, whatever clock, quota or layout decided them the first time.
 //
-// Format, repeated: u8 kind (1 put, 2 delete, 3 drop of the whole table) | u8 table name length |
-// name ("" for the unnamed table; no NUL byte) | for a put or delete: u32be key length | key |
-// for a put: u32be value length | value.
+// Format, repeated: u8 kind (1 put, 2 delete, 3 drop of the whole table, 4 creation of a table
+// if it is missing) | u8 table name length | name ("" for the unnamed table; no NUL byte) | for a
+// put or delete: u32be key length | key | for a put: u32be value length | value.
 // Thread-safety: none; an EffectsWriter belongs to one transaction.
 #ifndef LIAISON_STORE_EFFECTS_H_
 #define LIAISON_STORE_EFFECTS_H_
@@ -25,6 +25,7 @@ class EffectsWriter {
   void Put(std::string_view table, ByteView key, ByteView value);
   void Delete(std::string_view table, ByteView key);
   void Drop(std::string_view table);
+  void Create(std::string_view table);
   ByteView view() const { return bytes_; }
   size_t size() const { return bytes_.size(); }
   // Forgets what was written after size() was `size`: the effect of a call that then failed.

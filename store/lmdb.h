@@ -19,6 +19,7 @@
 
 #include "base/bytes.h"
 #include "liaison/status.h"
+#include "store/commit_log.h"
 #include "store/effects.h"
 
 namespace liaison::store {
@@ -36,22 +37,26 @@ struct EnvOptions {
   // TEST_ONLY: extra mdb_env_open flags, so tests can show that Open refuses durability-weakening
   // ones. Production code leaves it 0.
   unsigned test_extra_flags = 0;
-  // Called by the Commit of every write transaction, just before LMDB commits it, with the
-  // transaction's effects (store/effects.h: every put and delete, in order); an error aborts the
-  // transaction, and Commit returns it. A write-ahead log would make the effects durable here.
-  // Empty (the default): no effects are captured, at no cost. With a hook, a transaction in
-  // which a write failed (other than MDB_KEYEXIST) or which wrote to a table not opened through
-  // Txn::OpenDb refuses to commit (kInternal), before the hook. If LMDB's own commit fails after
-  // the hook accepted, the effects describe a transaction that did not happen: a log that made
-  // them durable must stop the process (its replay would apply them).
+  // Called by the Commit of every write transaction, just before LMDB commits it (and before
+  // the write-ahead log's append), with the transaction's effects (store/effects.h: every put,
+  // delete, drop and table creation, in order); an error aborts the transaction, and Commit
+  // returns it. Tests replay them. Empty (the default) and the log off: no effects are captured,
+  // at no cost. While they are captured, a transaction in which a write failed (other than
+  // MDB_KEYEXIST), or which wrote to a table not opened through Txn::OpenDb, or opened one with
+  // a flag other than MDB_CREATE, refuses to commit (kInternal), before the hook.
   std::function<Status(ByteView effects)> before_commit;
+  // A write-ahead log in front of LMDB (store/commit_log.h): with it on, each commit is one
+  // append and fdatasync of the log, and LMDB commits with MDB_NOSYNC behind it. Whether on or
+  // off, Open first recovers from a checkpoint a logged run left.
+  CommitLogOptions write_ahead_log;
 };
 
 class Env {
  public:
   // Opens (creating if needed) the environment. Refuses with kInvalidArgument if the resulting
   // flags include MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC or MDB_WRITEMAP: liaison acknowledges
-  // only what is on disk. fsyncs the store's directory, and the parent of each directory it
+  // only what is on disk (the write-ahead log sets MDB_NOSYNC itself, behind its own syncs). With
+  // the log on, or a checkpoint of an earlier logged run present, CommitLog's errors too. fsyncs the store's directory, and the parent of each directory it
   // created, so that a new store's files outlive a power loss (kIoError if that fails). Clears
   // stale reader slots left by killed processes.
   static Result<std::unique_ptr<Env>> Open(const EnvOptions& options);
@@ -70,6 +75,15 @@ class Env {
   // The name a table was opened under through Txn::OpenDb ("" for the unnamed one), for its
   // effects; nullopt for a handle opened otherwise.
   std::optional<std::string> TableName(MDB_dbi dbi) const;
+  // With the write-ahead log on: makes a checkpoint of the last commit and waits until it is
+  // durable and the older checkpoint's pin has ended, so that pages freed before that commit can
+  // be reused (see MailboxStore::ReleaseFreedPages). Call it outside any write transaction of
+  // this thread. OK at once with the log off.
+  Status CheckpointLog();
+  // Null unless the write-ahead log is on.
+  const CommitLog* write_ahead_log() const { return log_.get(); }
+  // What Open recovered from an earlier logged run's checkpoint (all zero if there was none).
+  const CommitLogRecovery& log_recovery() const { return log_recovery_; }
 
  private:
   friend class Txn;
@@ -79,13 +93,15 @@ class Env {
   MDB_env* env_;
   int readers_cleared_at_open_ = 0;
   std::function<Status(ByteView)> before_commit_;
+  std::unique_ptr<CommitLog> log_;  // ended before mdb_env_close
+  CommitLogRecovery log_recovery_;
   mutable std::mutex names_mutex_;
   std::unordered_map<MDB_dbi, std::string> names_;
 };
 
 class Txn {
  public:
-  // A write transaction captures its effects if `env` has a before_commit hook.
+  // A write transaction captures its effects if `env` has a before_commit hook or a log.
   static Result<Txn> BeginWrite(Env& env);
   static Result<Txn> BeginRead(Env& env);
   Txn(Txn&& other) noexcept
@@ -102,9 +118,9 @@ class Txn {
   Txn& operator=(const Txn&) = delete;
   ~Txn() { Abort(); }
 
-  // Commits (fsync'd: the env has none of the weakening flags), after the env's before_commit
-  // hook, if any, accepted the effects. The handle is released whatever the outcome, as LMDB
-  // frees it either way.
+  // Commits, durably: fsync'd by LMDB, or with the write-ahead log on, after its append (whose
+  // errors it returns). The env's before_commit hook, if any, accepts the effects first. The
+  // handle is released whatever the outcome, as LMDB frees it either way.
   Status Commit();
   void Abort();
   bool active() const { return txn_ != nullptr; }
@@ -143,7 +159,7 @@ class Txn {
     size_t size;
   };
   std::optional<Reserved> reserved_;
-  bool capture_broken_ = false;  // a write to a handle TableName does not know
+  bool capture_broken_ = false;  // a write to a handle TableName does not know, or a table opened with flags
   bool write_failed_ = false;
 };
 

@@ -76,8 +76,10 @@ struct MailboxStoreOptions {
   size_t sweep_records_per_call = 4'096;
   size_t sweep_calls_per_pass = 3'600;
   // Given every write transaction's effects before it commits (EnvOptions::before_commit);
-  // empty by default. The tests replay them; a write-ahead log would make them durable.
+  // empty by default. The tests replay them.
   std::function<Status(ByteView effects)> before_commit;
+  // The write-ahead log in front of LMDB (EnvOptions::write_ahead_log); off by default.
+  CommitLogOptions write_ahead_log;
 };
 
 struct PutRequest {
@@ -286,7 +288,8 @@ class MailboxStore {
 
   // LMDB reuses pages freed by a commit only in transactions that start after a later commit
   // (readers of the freeing snapshot might still need them). After acknowledgements drained a
-  // full map, this commits a trivial write so that the freed pages become usable. Call it when
+  // full map, this commits a trivial write so that the freed pages become usable (with the
+  // write-ahead log on, and a checkpoint of it, which ends the older checkpoints' pins). Call it when
   // a write failed with kStoreFull, then retry once.
   Status ReleaseFreedPages();
 

@@ -12,6 +12,7 @@ namespace {
 constexpr uint8_t kPut = 1;
 constexpr uint8_t kDelete = 2;
 constexpr uint8_t kDrop = 3;
+constexpr uint8_t kCreate = 4;
 
 void AppendBytes(Bytes& out, ByteView bytes) {
   assert(bytes.size() <= UINT32_MAX);  // LMDB's keys and values, in a map of well under 4 GiB
@@ -68,14 +69,16 @@ void EffectsWriter::Delete(std::string_view table, ByteView key) {
 
 void EffectsWriter::Drop(std::string_view table) { Head(kDrop, table); }
 
+void EffectsWriter::Create(std::string_view table) { Head(kCreate, table); }
+
 Status ApplyEffects(Txn& txn, ByteView effects) {
   std::unordered_map<std::string, MDB_dbi> tables;
   Reader reader(effects);
   for (size_t index = 0; !reader.done(); ++index) {
     uint8_t kind = 0, name_length = 0;
     ByteView name, key, value;
-    if (!reader.Byte(&kind) || (kind != kPut && kind != kDelete && kind != kDrop) || !reader.Byte(&name_length) ||
-        !reader.Take(name_length, &name) || (kind != kDrop && !reader.Sized(&key)) ||
+    if (!reader.Byte(&kind) || kind < kPut || kind > kCreate || !reader.Byte(&name_length) ||
+        !reader.Take(name_length, &name) || ((kind == kPut || kind == kDelete) && !reader.Sized(&key)) ||
         (kind == kPut && !reader.Sized(&value))) {
       return Status::Error(Code::kMalformed, "effect " + std::to_string(index) + " does not follow the format");
     }
@@ -87,12 +90,18 @@ Status ApplyEffects(Txn& txn, ByteView effects) {
     if (it == tables.end()) {
       auto dbi = txn.OpenDb(table.empty() ? nullptr : table.c_str(), kind == kDrop ? 0 : MDB_CREATE);
       if (!dbi.ok()) {
-        return Status::Error(kind == kDrop && dbi.status().code() == Code::kNotFound ? Code::kCorruption : Code::kMalformed,
+        // A table to drop that is missing, or a damaged store, is corruption; the store being full
+        // or unreadable keeps its code; anything else LMDB refuses (such as a name) is malformed.
+        const Code code = dbi.status().code();
+        const bool kept = code == Code::kCorruption || code == Code::kIoError || code == Code::kStoreFull;
+        return Status::Error(kept ? code : kind == kDrop && code == Code::kNotFound ? Code::kCorruption : Code::kMalformed,
                              "effect " + std::to_string(index) + ": " + dbi.status().message());
       }
       it = tables.emplace(table, *dbi).first;
     }
-    if (kind == kPut) {
+    if (kind == kCreate) {
+      // Opened with MDB_CREATE above, or earlier in these effects.
+    } else if (kind == kPut) {
       LIAISON_RETURN_IF_ERROR(txn.Put(it->second, key, value));
     } else if (kind == kDrop) {
       LIAISON_RETURN_IF_ERROR(txn.DropTable(it->second));

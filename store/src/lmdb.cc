@@ -37,6 +37,8 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
   int rc = mdb_env_create(&raw);
   if (rc != 0) return FromMdb(rc, "mdb_env_create");
   std::unique_ptr<Env> env(new Env(raw));
+  // Declared after `env`, so that an early return ends it (and its pins) before mdb_env_close.
+  LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<CommitLog> log, CommitLog::Prepare(options.path, options.write_ahead_log));
   if ((rc = mdb_env_set_mapsize(raw, options.map_size_bytes)) != 0) return FromMdb(rc, "mdb_env_set_mapsize");
   if ((rc = mdb_env_set_maxdbs(raw, options.max_dbs)) != 0) return FromMdb(rc, "mdb_env_set_maxdbs");
   if ((rc = mdb_env_set_maxreaders(raw, options.max_readers)) != 0) return FromMdb(rc, "mdb_env_set_maxreaders");
@@ -56,11 +58,19 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
   // does not make its name durable.
   LIAISON_RETURN_IF_ERROR(SyncDirectory(options.path));
   LIAISON_ASSIGN_OR_RETURN(env->readers_cleared_at_open_, env->CheckReaders());
+  if (log) {
+    LIAISON_RETURN_IF_ERROR(log->Start(*env).WithContext("the write-ahead log of " + options.path));
+    env->log_recovery_ = log->recovery();
+    if (log->enabled()) env->log_ = std::move(log);
+  }
   env->before_commit_ = options.before_commit;
   return env;
 }
 
-Env::~Env() { mdb_env_close(env_); }
+Env::~Env() {
+  log_.reset();
+  mdb_env_close(env_);
+}
 
 Result<int> Env::CheckReaders() {
   int dead = 0;
@@ -79,6 +89,15 @@ Result<uint64_t> Env::FileBytes() const {
     return Status::Error(Code::kIoError, "stat " + file + ": " + std::strerror(errno));
   }
   return static_cast<uint64_t>(st.st_size);
+}
+
+Status Env::CheckpointLog() {
+  if (!log_) return Status::Ok();
+  MDB_txn* writer = nullptr;  // holds LMDB's writer lock: no commit runs during the capture
+  if (const int rc = mdb_txn_begin(env_, nullptr, 0, &writer); rc != 0) return FromMdb(rc, "begin write transaction");
+  Status made = log_->CheckpointNow();
+  mdb_txn_abort(writer);
+  return made;
 }
 
 std::optional<std::string> Env::TableName(MDB_dbi dbi) const {
@@ -103,7 +122,7 @@ Result<Txn> Txn::BeginWrite(Env& env) {
   int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
   if (rc != 0) return FromMdb(rc, "begin write transaction");
   Txn out(txn, &env);
-  if (env.before_commit()) out.effects_ = std::make_unique<EffectsWriter>();
+  if (env.before_commit() || env.log_) out.effects_ = std::make_unique<EffectsWriter>();
   return out;
 }
 
@@ -152,19 +171,29 @@ Status Txn::Commit() {
     if (capture_broken_ || write_failed_) {
       Abort();
       return Status::Error(Code::kInternal, write_failed_ ? "commit of a transaction in which a write failed"
-                                                          : "commit of a write to a table not opened through Txn::OpenDb");
+                                                          : "commit of a write to a table not opened through Txn::OpenDb without flags");
     }
     RecordReserved();
     // If this or the hook throws, txn_ is still held, and the destructor aborts it.
-    if (Status accepted = env_->before_commit()(effects_->view()); !accepted.ok()) {
-      Abort();
-      return accepted.WithContext("before the commit");
+    if (env_->before_commit()) {
+      if (Status accepted = env_->before_commit()(effects_->view()); !accepted.ok()) {
+        Abort();
+        return accepted.WithContext("before the commit");
+      }
+    }
+    if (env_->log_ && effects_->size() > 0) {
+      if (Status logged = env_->log_->Append(effects_->view()); !logged.ok()) {
+        Abort();
+        return logged.WithContext("the write-ahead log");
+      }
     }
   }
   MDB_txn* txn = txn_;
   txn_ = nullptr;  // LMDB frees the handle whether or not the commit succeeds
   effects_.reset();
-  return FromMdb(mdb_txn_commit(txn), "commit");
+  Status committed = FromMdb(mdb_txn_commit(txn), "commit");
+  if (!committed.ok() && env_->log_) env_->log_->CommitFailed(committed);
+  return committed;
 }
 
 void Txn::Abort() {
@@ -182,6 +211,11 @@ Result<MDB_dbi> Txn::OpenDb(const char* name, unsigned flags) {
   int rc = mdb_dbi_open(txn_, name, flags, &dbi);
   if (rc != 0) return FromMdb(rc, std::string("open database ") + (name == nullptr ? "(unnamed)" : name));
   if (env_ != nullptr) env_->NameTable(dbi, name);
+  if (effects_) {
+    // The replay opens tables without flags: one with others (MDB_DUPSORT, ...) cannot be replayed.
+    if ((flags & ~static_cast<unsigned>(MDB_CREATE)) != 0) capture_broken_ = true;
+    if (flags & MDB_CREATE) effects_->Create(name == nullptr ? "" : name);
+  }
   return dbi;
 }
 

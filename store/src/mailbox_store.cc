@@ -150,6 +150,7 @@ Result<std::unique_ptr<MailboxStore>> MailboxStore::Open(const MailboxStoreOptio
   env_options.map_size_bytes = options.map_size_bytes;
   env_options.test_extra_flags = options.test_extra_env_flags;
   env_options.before_commit = options.before_commit;
+  env_options.write_ahead_log = options.write_ahead_log;
   LIAISON_ASSIGN_OR_RETURN(auto env, Env::Open(env_options));
   std::unique_ptr<MailboxStore> store(new MailboxStore(std::move(env), options, clock));
   LIAISON_RETURN_IF_ERROR(store->OpenTables());
@@ -725,7 +726,9 @@ Status MailboxStore::ReleaseFreedPages() {
   LIAISON_ASSIGN_OR_RETURN(Txn txn, Txn::BeginWrite(*env_));
   const auto now = Be64(static_cast<uint64_t>(clock_.NowMicros()));
   LIAISON_RETURN_IF_ERROR(txn.Put(meta_, AsBytes("pages_released_at"), now));
-  return txn.Commit();
+  LIAISON_RETURN_IF_ERROR(txn.Commit());
+  // With the log on, the pages are also pinned by its checkpoints' snapshots until a later one.
+  return env_->CheckpointLog();
 }
 
 Result<MailboxUsage> MailboxStore::Usage(std::string_view recipient) {
