@@ -17,7 +17,9 @@
 //
 // Usage: liaison-bench --relay PATH [--messages N] [--window W] [--latency-messages M]
 //                      [--rate R] [--durability K] [--idle C] [--fanout F] [--broadcasts B]
-//                      [--only ABCDE] [--label NAME]
+//                      [--only ABCDE] [--label NAME] [--no-write-ahead-log]
+// --no-write-ahead-log runs the relay with store.write_ahead_log = false (LMDB syncs each commit
+// itself), for a comparison with the default.
 // Environment: LIAISON_BENCH_PERF_DIR=DIR records `perf record -g` of the relay per phase into
 // DIR; LIAISON_BENCH_SYSCALLS=1 counts the relay's syscalls during A's send phase (perf stat);
 // LIAISON_BENCH_RELAY_PRELOAD=LIB starts the relay with LD_PRELOAD=LIB (bench/run.sh: the
@@ -56,6 +58,7 @@ using std::chrono::milliseconds;
 namespace {
 
 std::string kSystem = "liaison";  // --label changes it (e.g. a second run of A with another window)
+bool kWriteAheadLog = true;       // --no-write-ahead-log clears it
 
 // `server` is the liaison-relay binary (--relay).
 struct Options : WorkloadOptions {
@@ -75,6 +78,14 @@ class Relay {
     Check(RunToCompletion({bin_, "init", dir_, "--listen", "tcp://127.0.0.1:*"}, log_) == 0, "liaison-relay init");
     public_key_ = Trim(ReadWholeFile(dir_ + "/relay.pub"));
     Check(public_key_.size() == 40, "relay.pub");
+    if (!kWriteAheadLog) {
+      std::string config = ReadWholeFile(dir_ + "/relay.toml");
+      const std::string on = "write_ahead_log = true";
+      const size_t at = config.find(on);
+      Check(at != std::string::npos, "relay.toml has write_ahead_log = true");
+      config.replace(at, on.size(), "write_ahead_log = false");
+      WriteWholeFile(dir_ + "/relay.toml", config);
+    }
   }
   ~Relay() {
     if (pid_ > 0) KillAndWait(pid_, SIGKILL);
@@ -187,7 +198,7 @@ class PerfPhase {
   PerfPhase(pid_t target, const std::string& name) {
     const char* dir = std::getenv("LIAISON_BENCH_PERF_DIR");
     if (dir != nullptr && *dir != '\0') {
-      pid_ = Spawn({"perf", "record", "-F", "999", "-g", "-p", std::to_string(target), "-o",
+      pid_ = Spawn({"perf", "record", "-F", "4999", "-g", "-p", std::to_string(target), "-o",
                     std::string(dir) + "/" + name + ".data"},
                    std::string(dir) + "/" + name + ".perf.log");
     }
@@ -872,6 +883,7 @@ int main(int argc, char** argv) {
     if (flag == "--fanout") o.fanout = std::stoul(next());
     else if (flag == "--broadcasts") o.broadcasts = std::max<size_t>(2, std::stoul(next()));
     else if (flag == "--label") kSystem = next();
+    else if (flag == "--no-write-ahead-log") kWriteAheadLog = false;
     else return false;
     return true;
   });

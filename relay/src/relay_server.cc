@@ -155,7 +155,15 @@ Status RelayServer::Setup() {
   options.max_mailbox_bytes = config_.max_mailbox_mib << 20;
   options.default_ttl_micros = static_cast<int64_t>(config_.default_ttl_days) * 86400 * kMicrosPerSecond;
   options.max_ttl_micros = static_cast<int64_t>(config_.max_ttl_days) * 86400 * kMicrosPerSecond;
+  options.write_ahead_log.enabled = config_.write_ahead_log;
+  options.write_ahead_log.file_bytes = config_.log_file_mib << 20;
+  options.write_ahead_log.checkpoint_after_bytes = config_.checkpoint_after_mib << 20;
+  options.write_ahead_log.checkpoint_interval_micros = static_cast<int64_t>(config_.checkpoint_interval_ms) * 1000;
   LIAISON_ASSIGN_OR_RETURN(store_, store::MailboxStore::Open(options, clock_));
+  if (const store::CommitLogRecovery& recovered = store_->env().log_recovery(); recovered.checkpoint_found) {
+    spdlog::info("recovered the store from its checkpoint: {} log records replayed from {} log files",
+                 recovered.records_replayed, recovered.log_files_replayed);
+  }
 
   if (const size_t moved = store_->dedup_records_migrated_at_open(); moved > 0) {
     spdlog::info("moved {} dedup records to the store's id-first keys", moved);
