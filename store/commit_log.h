@@ -3,8 +3,9 @@
 // file and fdatasync'd before LMDB commits them with MDB_NOSYNC, so that a commit costs one
 // device write instead of LMDB's two. Internal to store::Env (store/lmdb.h), which opens it.
 //
-// Files in the environment's directory: log.lock (held with flock while the environment is
-// open), checkpoint (two slots), log.0 and log.1 (WriteAheadLog files, used in turn).
+// Files in the environment's directory: checkpoint (two slots), log.0 and log.1 (WriteAheadLog
+// files, used in turn). store::Env holds a flock on liaison.lock there while it is open, so that no
+// second opener through this library rewinds a live store.
 //
 // Checkpoints. When the current log file holds checkpoint_after_bytes, or checkpoint_interval
 // passed since the last began, the next commit's hook
@@ -24,8 +25,9 @@
 // the checkpoint and log files are removed and LMDB syncs its own commits again.
 //
 // Failure: if an append, a data sync or a slot write fails, or LMDB's commit fails after its
-// record was appended, every later commit is refused with kIoError: the log then holds what LMDB
-// may not, and only a restart (its recovery) brings them together again.
+// record was appended (other than for a full map, whose record is taken back), every later commit
+// is refused with kIoError: the log then may hold what LMDB does not, and only a restart (its
+// recovery) brings them together again.
 //
 // Thread-safety: Append and CommitFailed run inside write transactions (LMDB's writer lock
 // serializes them); the checkpoint thread shares only what its mutex guards.
@@ -69,6 +71,7 @@ struct CheckpointSlot {
   uint64_t counter = 0;  // 1, 2, ...: the newest valid slot is the one recovered from
   uint32_t file = 0;     // the log file (0 or 1) the records after its snapshot begin in
   uint64_t epoch = 0;    // their epoch in that file; the other file holds epoch + 1, and so on
+  uint64_t txnid = 0;    // LMDB's id of the snapshot, which recovery must open at
   Bytes meta_pages;      // LMDB's two, as they were when the checkpoint began
 };
 
@@ -81,13 +84,14 @@ struct CommitLogRecovery {
 
 class CommitLog {
  public:
-  // Before mdb_env_open of `dir`: takes log.lock (kConflict if another process holds it) and,
-  // if a checkpoint exists, writes its meta pages back over data.mdb's. Returns null when the
-  // log is off and there is no checkpoint: nothing to do. kCorruption if the checkpoint file has
-  // no valid slot or data.mdb is missing; kIoError on a file operation's failure.
+  // Before mdb_env_open of `dir` (whose lock the caller holds): if a checkpoint exists, writes its
+  // meta pages back over data.mdb's. Returns null when the log is off and there is no
+  // checkpoint: nothing to do. kCorruption if the checkpoint file has no valid slot, or data.mdb
+  // or a log file is missing; kIoError on a file operation's failure.
   static Result<std::unique_ptr<CommitLog>> Prepare(const std::string& dir, const CommitLogOptions& options);
   // After mdb_env_open of the same directory: the replay and, with the log on, the first
-  // checkpoint and MDB_NOSYNC; with it off, the removal of the log's files. kCorruption or
+  // checkpoint and MDB_NOSYNC; with it off, the removal of the log's files. kConflict if LMDB did
+  // not open at the checkpoint's snapshot (another process has the store open); kCorruption or
   // kMalformed if a record does not apply (its number is named; nothing after the checkpoint is
   // kept, so a later Open tries again from it); kIoError; kStoreFull.
   Status Start(Env& env);
@@ -103,13 +107,17 @@ class CommitLog {
 
   // The hook of every write transaction (store::Txn::Commit): appends `effects` and fdatasyncs
   // them, beginning a checkpoint first if one is due. kStoreFull if one transaction's effects
-  // do not fit in a log file; kIoError after any failure (see above).
+  // do not fit in a log file; a checkpoint that cannot begin refuses the transaction and changes
+  // nothing; kIoError after a failed append or checkpoint (see above): the outcome of that one
+  // transaction is then unknown (a restart may replay it).
   Status Append(ByteView effects);
   // Waits for a checkpoint in progress, then makes one of the last commit and waits until it is
   // durable (and the pin before it ended). The caller holds a write transaction, so that no
   // commit runs meanwhile. Failures as Append's.
   Status CheckpointNow();
-  // LMDB refused a commit whose effects Append accepted.
+  // LMDB refused a commit whose effects Append accepted: takes the record back from the log. A
+  // map-full refusal leaves the log usable; any other, or a failed take-back, refuses every later
+  // commit (see Failure above).
   void CommitFailed(const Status& why);
 
   // How many checkpoints became durable since Open (the first one included).
@@ -121,7 +129,7 @@ class CommitLog {
     CheckpointSlot slot;
   };
 
-  CommitLog(std::string dir, const CommitLogOptions& options, int lock_fd);
+  CommitLog(std::string dir, const CommitLogOptions& options);
   Status Replay(Env& env);
   Status RemoveFiles();
   // Pins the last committed snapshot and copies the meta pages that describe it.
@@ -138,7 +146,6 @@ class CommitLog {
 
   const std::string dir_;
   const CommitLogOptions options_;
-  const int lock_fd_;
   int checkpoint_fd_ = -1;  // open after Start with the log on
   int data_fd_ = -1;        // data.mdb, read-only, for the meta pages
   size_t page_size_ = 0;

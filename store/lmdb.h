@@ -58,7 +58,8 @@ class Env {
   // only what is on disk (the write-ahead log sets MDB_NOSYNC itself, behind its own syncs). With
   // the log on, or a checkpoint of an earlier logged run present, CommitLog's errors too. fsyncs the store's directory, and the parent of each directory it
   // created, so that a new store's files outlive a power loss (kIoError if that fails). Clears
-  // stale reader slots left by killed processes.
+  // stale reader slots left by killed processes. Holds a flock on liaison.lock in the directory
+  // until it is closed: kConflict if another Env (in any process) has the store open.
   static Result<std::unique_ptr<Env>> Open(const EnvOptions& options);
   ~Env();
   Env(const Env&) = delete;
@@ -91,6 +92,7 @@ class Env {
   void NameTable(MDB_dbi dbi, const char* name);
   void ForgetTable(MDB_dbi dbi);
   MDB_env* env_;
+  int lock_fd_ = -1;  // flock on liaison.lock in the store's directory
   int readers_cleared_at_open_ = 0;
   std::function<Status(ByteView)> before_commit_;
   std::unique_ptr<CommitLog> log_;  // ended before mdb_env_close

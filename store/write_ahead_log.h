@@ -4,7 +4,10 @@
 // store/commit_log.h puts two of them in front of an LMDB environment.
 //
 // A record: u32be magic | u32be payload length | u64be epoch | u64be sequence (1, 2, ... within
-// an epoch) | 16-byte XXH3-128 of the 24 bytes before it and the payload | payload. Reset() starts
+// an epoch) | 16-byte XXH3-128 of the 24 bytes before it and the payload | payload | zeros up to
+// the next multiple of 4096 bytes, where the next record begins. Appends are O_DIRECT where the
+// file system allows (one block-aligned write, then fdatasync): no page-cache folio larger than
+// the record is written, and no append rewrites a block that holds an earlier record. Reset() starts
 // a new epoch, a random 64-bit number, at the file's beginning; what older epochs left further on
 // is never read again, since Scan() stops at the first record that is not the next of its epoch
 // (a torn record, an older epoch's, the zeros of a fresh file). The epoch being random and kept
@@ -57,6 +60,12 @@ class WriteAheadLog {
   // after a durable checkpoint (the process should stop).
   Status Append(ByteView payload);
 
+  // Undoes the last Append of this epoch, whose transaction did not commit: zeros its first
+  // block (so that Scan stops before it) and fdatasyncs. kInvalidArgument if there is none (only
+  // the last one can be retracted); kIoError as Append's, after which nothing more is appended.
+  // A power cut before it returns may leave the record in place.
+  Status RetractLast();
+
   uint64_t epoch() const { return epoch_; }
   uint64_t next_sequence() const { return sequence_ + 1; }
   uint64_t used_bytes() const { return offset_; }
@@ -64,7 +73,10 @@ class WriteAheadLog {
 
  private:
   WriteAheadLog(int fd, std::string path, uint64_t capacity) : fd_(fd), path_(std::move(path)), capacity_(capacity) {}
-  int fd_;
+  int fd_;              // reads, and the zero fill
+  int append_fd_ = -1;  // O_DIRECT where the file system has it
+  uint8_t* buffer_ = nullptr;  // the record being appended, block-aligned; reused
+  size_t buffer_bytes_ = 0;
   std::string path_;
   uint64_t capacity_;
   bool positioned_ = false;  // Scan() or Reset() has run
@@ -72,6 +84,8 @@ class WriteAheadLog {
   uint64_t epoch_ = 0;
   uint64_t sequence_ = 0;  // of the last record of epoch_
   uint64_t offset_ = 0;    // where the next record goes
+  uint64_t last_offset_ = 0;  // where the last appended record began
+  bool can_retract_ = false;  // the last operation was an Append
 };
 
 }  // namespace liaison::store

@@ -18,10 +18,10 @@ namespace liaison::store {
 namespace {
 
 // A checkpoint slot, at slot_index * kSlotStride of the checkpoint file: u32be magic | u32be page
-// size | u64be counter | u32be log file | u32be 0 | u64be epoch | the two meta pages | 16-byte
-// BLAKE2b of everything before it.
-constexpr uint32_t kSlotMagic = 0x4c434b31;  // "LCK1"
-constexpr size_t kSlotHeaderBytes = 32;
+// size | u64be counter | u32be log file | u32be 0 | u64be epoch | u64be LMDB transaction id of the
+// snapshot | the two meta pages | 16-byte BLAKE2b of everything before it.
+constexpr uint32_t kSlotMagic = 0x4c434b32;  // "LCK2"
+constexpr size_t kSlotHeaderBytes = 40;
 constexpr size_t kSlotTagBytes = 16;
 constexpr size_t kMaxPageBytes = 1 << 16;
 constexpr size_t kSlotStride = 2 * kMaxPageBytes + 4096;
@@ -48,6 +48,7 @@ Result<std::optional<CheckpointSlot>> ReadSlot(int fd, int index, const std::str
   SlotTag(ByteView(covered.data(), tagged), tag);
   if (sodium_memcmp(tag, covered.data() + tagged, kSlotTagBytes) != 0) return std::optional<CheckpointSlot>();
   CheckpointSlot slot{GetBigEndian64(head + 8), GetBigEndian32(head + 16), GetBigEndian64(head + 24),
+                      GetBigEndian64(head + 32),
                       Bytes(covered.begin() + kSlotHeaderBytes, covered.begin() + static_cast<std::ptrdiff_t>(tagged))};
   if (slot.file > 1) return std::optional<CheckpointSlot>();
   return std::optional<CheckpointSlot>(std::move(slot));
@@ -61,6 +62,7 @@ Bytes EncodeSlot(const CheckpointSlot& slot) {
   PutBigEndian32(slot.file, out.data() + 16);
   PutBigEndian32(0, out.data() + 20);
   PutBigEndian64(slot.epoch, out.data() + 24);
+  PutBigEndian64(slot.txnid, out.data() + 32);
   std::memcpy(out.data() + kSlotHeaderBytes, slot.meta_pages.data(), slot.meta_pages.size());
   const size_t tagged = out.size() - kSlotTagBytes;
   SlotTag(ByteView(out.data(), tagged), out.data() + tagged);
@@ -76,26 +78,25 @@ std::string LogPath(const std::string& dir, uint32_t file) { return dir + "/log.
 
 }  // namespace
 
-CommitLog::CommitLog(std::string dir, const CommitLogOptions& options, int lock_fd)
-    : dir_(std::move(dir)), options_(options), lock_fd_(lock_fd) {}
+CommitLog::CommitLog(std::string dir, const CommitLogOptions& options) : dir_(std::move(dir)), options_(options) {}
 
 Result<std::unique_ptr<CommitLog>> CommitLog::Prepare(const std::string& dir, const CommitLogOptions& options) {
   const std::string checkpoint = dir + "/checkpoint";
   const bool found = Exists(checkpoint);
   if (!options.enabled && !found) return std::unique_ptr<CommitLog>();
   if (sodium_init() < 0) return Status::Error(Code::kInternal, "sodium_init failed");
-  if (options.checkpoint_after_bytes == 0 || options.checkpoint_after_bytes >= options.file_bytes) {
+  if (options.enabled && (options.checkpoint_after_bytes == 0 || options.checkpoint_after_bytes >= options.file_bytes)) {
     return Status::Error(Code::kInvalidArgument, "the log's checkpoint_after_bytes must lie between 0 and its file_bytes");
   }
-  const std::string lock_path = dir + "/log.lock";
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) return Errno("open " + lock_path);
-  std::unique_ptr<CommitLog> log(new CommitLog(dir, options, lock_fd));
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return Status::Error(Code::kConflict, "the store " + dir + " is open in another process");
-    return Errno("lock " + lock_path);
-  }
+  std::unique_ptr<CommitLog> log(new CommitLog(dir, options));
   if (!found) return log;
+  for (uint32_t file = 0; file < 2; ++file) {
+    // Start() created both before the first checkpoint: a missing one held records.
+    if (!Exists(LogPath(dir, file))) {
+      return Status::Error(Code::kCorruption, "the store " + dir + " has a checkpoint but no " + LogPath(dir, file) +
+                                                  ": what was committed after the checkpoint is missing");
+    }
+  }
 
   const int fd = ::open(checkpoint.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open " + checkpoint);
@@ -141,7 +142,6 @@ CommitLog::~CommitLog() {
   if (pin_ != nullptr) mdb_txn_abort(pin_);
   if (checkpoint_fd_ >= 0) ::close(checkpoint_fd_);
   if (data_fd_ >= 0) ::close(data_fd_);
-  ::close(lock_fd_);  // releases the flock
 }
 
 Status CommitLog::Start(Env& env) {
@@ -162,6 +162,14 @@ Status CommitLog::Start(Env& env) {
   if (found_) {
     if (const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &recovery_pin); rc != 0) {
       return FromMdb(rc, "pin the checkpoint's snapshot");
+    }
+    if (const uint64_t opened = mdb_txn_id(recovery_pin); opened != found_->txnid) {
+      // A process that has the store open without this library (an LMDB tool) keeps LMDB's own
+      // idea of the last transaction, whatever the meta pages now say: replaying would corrupt.
+      mdb_txn_abort(recovery_pin);
+      return Status::Error(Code::kConflict, "LMDB opened the store " + dir_ + " at transaction " + std::to_string(opened) +
+                                                ", not at the checkpoint's " + std::to_string(found_->txnid) +
+                                                ": another process has it open");
     }
     Status replayed = Replay(env);
     if (replayed.ok()) {
@@ -217,7 +225,12 @@ Status CommitLog::Replay(Env& env) {
 }
 
 Status CommitLog::RemoveFiles() {
-  for (const std::string& path : {dir_ + "/checkpoint", LogPath(dir_, 0), LogPath(dir_, 1)}) {
+  // The checkpoint first, durably: a log file without it is never read, one with it is needed.
+  const std::string checkpoint = dir_ + "/checkpoint";
+  if (::unlink(checkpoint.c_str()) != 0 && errno != ENOENT) return Errno("remove " + checkpoint);
+  LIAISON_RETURN_IF_ERROR(SyncDirectory(dir_));
+  for (uint32_t file = 0; file < 2; ++file) {
+    const std::string path = LogPath(dir_, file);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("remove " + path);
   }
   return SyncDirectory(dir_);
@@ -230,6 +243,7 @@ Result<CommitLog::Job> CommitLog::Capture(uint32_t file, uint64_t epoch) {
   }
   job.slot.file = file;
   job.slot.epoch = epoch;
+  job.slot.txnid = mdb_txn_id(job.pin);
   job.slot.meta_pages.resize(2 * page_size_);
   auto read = ReadAt(data_fd_, job.slot.meta_pages.data(), job.slot.meta_pages.size(), 0, dir_ + "/data.mdb");
   if (!read.ok() || !*read) {
@@ -284,6 +298,12 @@ Status CommitLog::WriteSlot(const CheckpointSlot& slot) {
 }
 
 Status CommitLog::BeginCheckpoint() {
+  {
+    // Resetting the other file is safe only after the checkpoint before completed, durably.
+    std::lock_guard lock(mutex_);
+    if (!failure_.ok()) return failure_;
+    if (running_) return Status::Error(Code::kInternal, "a checkpoint began while another runs");
+  }
   const uint32_t next = 1 - current_;
   const uint64_t epoch = logs_[current_]->epoch() + 1;
   LIAISON_ASSIGN_OR_RETURN(Job job, Capture(next, epoch));
@@ -334,30 +354,20 @@ void CommitLog::Fail(Status why) {
 }
 
 Status CommitLog::Append(ByteView effects) {
-  LIAISON_RETURN_IF_ERROR(Failure().WithContext("the write-ahead log refuses writes until a restart"));
-  if (logs_[current_]->used_bytes() >= options_.checkpoint_after_bytes ||
-      std::chrono::steady_clock::now() - last_begun_ >= std::chrono::microseconds(options_.checkpoint_interval_micros)) {
-    bool running = false;
-    {
-      std::lock_guard lock(mutex_);
-      running = running_;
-    }
-    if (!running) {
-      if (Status begun = BeginCheckpoint(); !begun.ok()) {
-        Fail(begun);
-        return begun;
-      }
-    }
+  bool due = logs_[current_]->used_bytes() >= options_.checkpoint_after_bytes ||
+             std::chrono::steady_clock::now() - last_begun_ >= std::chrono::microseconds(options_.checkpoint_interval_micros);
+  {
+    std::lock_guard lock(mutex_);
+    LIAISON_RETURN_IF_ERROR(failure_.WithContext("the write-ahead log refuses writes until a restart"));
+    if (running_) due = false;
   }
+  // A checkpoint that cannot begin (no reader slot, a read error) has changed nothing: the
+  // transaction is refused, and the next one tries again.
+  if (due) LIAISON_RETURN_IF_ERROR(BeginCheckpoint().WithContext("beginning a checkpoint"));
   Status appended = logs_[current_]->Append(effects);
   if (appended.code() == Code::kStoreFull) {
     LIAISON_RETURN_IF_ERROR(WaitForCheckpoint().WithContext("the write-ahead log refuses writes until a restart"));
-    if (logs_[current_]->used_bytes() > 0) {
-      if (Status begun = BeginCheckpoint(); !begun.ok()) {
-        Fail(begun);
-        return begun;
-      }
-    }
+    if (logs_[current_]->used_bytes() > 0) LIAISON_RETURN_IF_ERROR(BeginCheckpoint().WithContext("beginning a checkpoint"));
     appended = logs_[current_]->Append(effects);
     if (appended.code() == Code::kStoreFull) {
       return Status::Error(Code::kStoreFull, "a transaction's effects (" + std::to_string(effects.size()) +
@@ -371,16 +381,21 @@ Status CommitLog::Append(ByteView effects) {
 
 Status CommitLog::CheckpointNow() {
   LIAISON_RETURN_IF_ERROR(WaitForCheckpoint().WithContext("the write-ahead log refuses writes until a restart"));
-  if (Status begun = BeginCheckpoint(); !begun.ok()) {
-    Fail(begun);
-    return begun;
-  }
+  LIAISON_RETURN_IF_ERROR(BeginCheckpoint().WithContext("beginning a checkpoint"));
   return WaitForCheckpoint();
 }
 
 void CommitLog::CommitFailed(const Status& why) {
-  Fail(Status::Error(Code::kIoError, "LMDB refused a commit whose record is in the log (" + why.message() +
-                                         "): only a restart's replay brings the two together again"));
+  // The transaction did not happen: its record must not be replayed.
+  const Status retracted = logs_[current_]->RetractLast();
+  if (!retracted.ok()) {
+    Fail(Status::Error(Code::kIoError, "LMDB refused a commit (" + why.message() +
+                                           ") whose record could not be taken back from the log (" +
+                                           retracted.message() + "): only a restart's replay brings the two together again"));
+  } else if (why.code() != Code::kStoreFull) {
+    // Other failures may leave LMDB's environment unusable; a restart recovers from the log.
+    Fail(Status::Error(Code::kIoError, "LMDB refused a commit (" + why.message() + "): restart the process"));
+  }
 }
 
 uint64_t CommitLog::checkpoints_completed() const {

@@ -1,6 +1,9 @@
 #include "store/lmdb.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -37,6 +40,15 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
   int rc = mdb_env_create(&raw);
   if (rc != 0) return FromMdb(rc, "mdb_env_create");
   std::unique_ptr<Env> env(new Env(raw));
+  // One opener through this library at a time: the log's recovery rewinds LMDB's meta pages,
+  // which must never happen under another process's feet.
+  const std::string lock_path = options.path + "/liaison.lock";
+  env->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (env->lock_fd_ < 0) return Status::Error(Code::kIoError, "open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(env->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return Status::Error(Code::kConflict, "the store " + options.path + " is open in another process");
+    return Status::Error(Code::kIoError, "lock " + lock_path + ": " + std::strerror(errno));
+  }
   // Declared after `env`, so that an early return ends it (and its pins) before mdb_env_close.
   LIAISON_ASSIGN_OR_RETURN(std::unique_ptr<CommitLog> log, CommitLog::Prepare(options.path, options.write_ahead_log));
   if ((rc = mdb_env_set_mapsize(raw, options.map_size_bytes)) != 0) return FromMdb(rc, "mdb_env_set_mapsize");
@@ -70,6 +82,7 @@ Result<std::unique_ptr<Env>> Env::Open(const EnvOptions& options) {
 Env::~Env() {
   log_.reset();
   mdb_env_close(env_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 Result<int> Env::CheckReaders() {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -21,6 +22,9 @@ constexpr size_t kHeaderBytes = 24;      // magic, length, epoch, sequence
 constexpr size_t kTagBytes = 16;
 constexpr size_t kOverheadBytes = kHeaderBytes + kTagBytes;
 constexpr uint32_t kMaxPayloadBytes = 256u << 20;  // bounds what Scan() reads for one record
+constexpr uint64_t kBlockBytes = 4096;             // records begin on these boundaries
+
+uint64_t RoundUp(uint64_t n) { return (n + kBlockBytes - 1) / kBlockBytes * kBlockBytes; }
 
 Status Errno(const std::string& what) { return Status::Error(Code::kIoError, what + ": " + std::strerror(errno)); }
 
@@ -70,11 +74,24 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const std::string& pa
   if (::fsync(fd) != 0) return Errno("fsync " + path);
   const std::string dir = std::filesystem::path(path).parent_path().string();
   LIAISON_RETURN_IF_ERROR(SyncDirectory(dir.empty() ? "." : dir));
-  log->capacity_ = std::max(size, bytes);
+  log->capacity_ = std::max(size, bytes) / kBlockBytes * kBlockBytes;
+  // Appends bypass the page cache where the file system allows it: a buffered write dirties
+  // whole folios, which on this kernel can be 1 MiB for a file written in large pieces, and the
+  // fdatasync then writes all of them (1.08 MB of writes per 36 KB record, measured).
+  log->append_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (log->append_fd_ < 0 && errno != EINVAL) return Errno("open " + path + " for direct writes");
+  if (log->append_fd_ < 0) log->append_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // tmpfs and the like
+  if (log->append_fd_ < 0) return Errno("open " + path);
+  // The zero fill's cached pages would only be invalidated by the first direct write to each.
+  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   return log;
 }
 
-WriteAheadLog::~WriteAheadLog() { ::close(fd_); }
+WriteAheadLog::~WriteAheadLog() {
+  if (append_fd_ >= 0) ::close(append_fd_);
+  ::close(fd_);
+  std::free(buffer_);
+}
 
 Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
   std::vector<Bytes> payloads;
@@ -108,12 +125,13 @@ Result<std::vector<Bytes>> WriteAheadLog::Scan(uint64_t epoch) {
     LIAISON_ASSIGN_OR_RETURN(const bool again, ReadAt(fd_, payload.data(), length, offset + kOverheadBytes, path_));
     if (!again) break;
     payloads.push_back(std::move(payload));
-    offset += kOverheadBytes + length;
+    offset = RoundUp(offset + kOverheadBytes + length);
     ++sequence;
   }
   epoch_ = epoch;
   sequence_ = sequence;
   offset_ = offset;
+  can_retract_ = false;
   positioned_ = true;  // failed_ stays: after a failed sync the page cache is not the disk
   return payloads;
 }
@@ -131,6 +149,7 @@ void WriteAheadLog::ResetTo(uint64_t epoch) {
   offset_ = 0;
   positioned_ = true;
   failed_ = false;
+  can_retract_ = false;
 }
 
 Status WriteAheadLog::Append(ByteView payload) {
@@ -138,29 +157,55 @@ Status WriteAheadLog::Append(ByteView payload) {
     return Status::Error(Code::kInvalidArgument, failed_ ? "an append to the log failed: nothing more until a Reset()"
                                                          : "Scan() or Reset() the log before appending");
   }
-  if (payload.size() > kMaxPayloadBytes || kOverheadBytes + payload.size() > capacity_ - offset_) {
+  if (payload.size() > kMaxPayloadBytes || RoundUp(kOverheadBytes + payload.size()) > capacity_ - offset_) {
     return Status::Error(Code::kStoreFull, "the log " + path_ + " has no room for a record of " +
                                                std::to_string(payload.size()) + " bytes");
   }
-  Bytes record(kOverheadBytes + payload.size());
-  PutBigEndian32(kMagic, record.data());
-  PutBigEndian32(static_cast<uint32_t>(payload.size()), record.data() + 4);
-  PutBigEndian64(epoch_, record.data() + 8);
-  PutBigEndian64(sequence_ + 1, record.data() + 16);
+  const size_t size = static_cast<size_t>(RoundUp(kOverheadBytes + payload.size()));
+  if (size > buffer_bytes_) {
+    std::free(buffer_);
+    buffer_bytes_ = 0;
+    buffer_ = static_cast<uint8_t*>(std::aligned_alloc(kBlockBytes, size));  // O_DIRECT's alignment
+    if (buffer_ == nullptr) return Status::Error(Code::kInternal, "no memory for a log record of " + std::to_string(size) + " bytes");
+    buffer_bytes_ = size;
+  }
+  uint8_t* record = buffer_;
+  PutBigEndian32(kMagic, record);
+  PutBigEndian32(static_cast<uint32_t>(payload.size()), record + 4);
+  PutBigEndian64(epoch_, record + 8);
+  PutBigEndian64(sequence_ + 1, record + 16);
   Tag tag;
   if (!tag.ok()) return Status::Error(Code::kInternal, "XXH3_createState failed");
-  tag.Update(record.data(), kHeaderBytes);
+  tag.Update(record, kHeaderBytes);
   tag.Update(payload.data(), payload.size());
-  tag.Final(record.data() + kHeaderBytes);
-  if (!payload.empty()) std::memcpy(record.data() + kOverheadBytes, payload.data(), payload.size());
-  Status written = WriteAt(fd_, record.data(), record.size(), offset_, path_);
-  if (written.ok() && ::fdatasync(fd_) != 0) written = Errno("fdatasync " + path_);
+  tag.Final(record + kHeaderBytes);
+  if (!payload.empty()) std::memcpy(record + kOverheadBytes, payload.data(), payload.size());
+  std::memset(record + kOverheadBytes + payload.size(), 0, size - kOverheadBytes - payload.size());
+  Status written = WriteAt(append_fd_, record, size, offset_, path_);
+  if (written.ok() && ::fdatasync(append_fd_) != 0) written = Errno("fdatasync " + path_);
   if (!written.ok()) {
     failed_ = true;
     return written;
   }
-  offset_ += record.size();
+  last_offset_ = offset_;
+  can_retract_ = true;
+  offset_ += size;
   ++sequence_;
+  return Status::Ok();
+}
+
+Status WriteAheadLog::RetractLast() {
+  if (failed_ || !can_retract_) return Status::Error(Code::kInvalidArgument, "no appended record to retract");
+  std::memset(buffer_, 0, kBlockBytes);  // Append left the buffer at least a block long
+  Status written = WriteAt(append_fd_, buffer_, kBlockBytes, last_offset_, path_);
+  if (written.ok() && ::fdatasync(append_fd_) != 0) written = Errno("fdatasync " + path_);
+  if (!written.ok()) {
+    failed_ = true;
+    return written;
+  }
+  offset_ = last_offset_;
+  --sequence_;
+  can_retract_ = false;
   return Status::Ok();
 }
 

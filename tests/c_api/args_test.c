@@ -173,9 +173,13 @@ static void check_handles(const harness_relay* relay, const char* dir) {
   CHECK_STR(liaison_last_error(), "");  /* a success clears the last error */
   CHECK_STR(liaison_client_address(client), "alice/1");
   liaison_client* again = kPoison;
-  CHECK_CODE(liaison_client_create(&options, "alice/1", &again), LIAISON_ALREADY_EXISTS);
+  /* While a client has the state directory open, no second one may open it. */
+  CHECK_CODE(liaison_client_create(&options, "alice/1", &again), LIAISON_CONFLICT);
   CHECK(again == NULL);
   liaison_client_free(client);
+  again = kPoison;
+  CHECK_CODE(liaison_client_create(&options, "alice/1", &again), LIAISON_ALREADY_EXISTS);
+  CHECK(again == NULL);
   /* Reopened from the stored endpoint and key. */
   liaison_client_options reopen;
   liaison_client_options_init(&reopen);

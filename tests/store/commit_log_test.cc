@@ -108,14 +108,14 @@ TEST_CASE("with the log on, commits come back after a reopen, replayed from the 
 TEST_CASE("checkpoints move the log on between its two files and lose nothing", "[store][commit_log]") {
   StoreDir dir;
   {
-    // About 1 KiB per record: a checkpoint every 64 records, a file full after 256.
+    // A 4 KiB block per record: a checkpoint every 16 records, a file full after 64.
     auto env = OpenEnv(Logged(dir.path, 256 << 10, 64 << 10));
     PutEach(*env, 0, 2000);
     CHECK(env->write_ahead_log()->checkpoints_completed() >= 10);
   }
   auto env = OpenEnv(Logged(dir.path, 256 << 10, 64 << 10));
   // Only what followed the last durable checkpoint is replayed.
-  CHECK(env->log_recovery().records_replayed < 2 * 256);
+  CHECK(env->log_recovery().records_replayed < 2 * 64);
   CHECK(CountHeld(*env, 2000) == 2000);
 }
 
@@ -124,13 +124,16 @@ TEST_CASE("after LMDB lost every write since the checkpoint, the log brings them
   const std::string data = dir.path + "/data.mdb";
   const std::string saved = dir.path + "/data.mdb.at-checkpoint";
   {
-    auto env = OpenEnv(Logged(dir.path));
+    auto env = OpenEnv(Logged(dir.path, 4 << 20, 1 << 20));
     PutEach(*env, 0, 10);
   }
   {
-    auto env = OpenEnv(Logged(dir.path));  // replays the 10 and makes a checkpoint of them
+    // Replays the 10 and makes a checkpoint of them; the 90 that follow (a 4 KiB block each) make
+    // no other.
+    auto env = OpenEnv(Logged(dir.path, 4 << 20, 1 << 20));
     std::filesystem::copy_file(data, saved);
     PutEach(*env, 10, 90);
+    REQUIRE(env->write_ahead_log()->checkpoints_completed() == 1);
   }
   // As if none of LMDB's NOSYNC writes since the checkpoint had reached the disk.
   std::filesystem::copy_file(saved, data, std::filesystem::copy_options::overwrite_existing);
@@ -211,6 +214,43 @@ TEST_CASE("a store opened with the log is refused to a second opener", "[store][
   PutEach(*env, 0, 3);  // the first is unharmed
 }
 
+TEST_CASE("a store opened without the log is refused to an opener with it", "[store][commit_log]") {
+  StoreDir dir;
+  EnvOptions plain;
+  plain.path = dir.path;
+  auto env = OpenEnv(plain);
+  auto logged = Env::Open(Logged(dir.path));
+  REQUIRE_FALSE(logged.ok());
+  CHECK(logged.status().code() == Code::kConflict);
+}
+
+TEST_CASE("a checkpoint whose log file is missing is refused: what followed it would be lost",
+          "[store][commit_log]") {
+  StoreDir dir;
+  {
+    auto env = OpenEnv(Logged(dir.path));
+    PutEach(*env, 0, 5);
+  }
+  std::filesystem::remove(dir.path + "/log.0");
+  auto env = Env::Open(Logged(dir.path));
+  REQUIRE_FALSE(env.ok());
+  CHECK(env.status().code() == Code::kCorruption);
+  CHECK(env.status().message().find("log.0") != std::string::npos);
+}
+
+TEST_CASE("recoveries in a row each replay what followed the checkpoint before and keep everything",
+          "[store][commit_log]") {
+  StoreDir dir;
+  for (uint32_t round = 0; round < 4; ++round) {
+    auto env = OpenEnv(Logged(dir.path));
+    INFO("round " << round);
+    CHECK(env->log_recovery().checkpoint_found == (round > 0));
+    CHECK(env->log_recovery().records_replayed == (round > 0 ? 20u : 0u));
+    CHECK(CountHeld(*env, 20 * round) == 20 * round);
+    PutEach(*env, 20 * round, 20);
+  }
+}
+
 TEST_CASE("a checkpoint file with no valid slot is refused, and the data file is left as it was",
           "[store][commit_log]") {
   StoreDir dir;
@@ -241,13 +281,13 @@ TEST_CASE("a checkpoint file with no valid slot is refused, and the data file is
 TEST_CASE("a process that stops during a checkpoint is recovered from the one before, across both files",
           "[store][commit_log]") {
   StoreDir dir;
-  // The child makes its first checkpoint at Open, begins the second after about 64 records (the
+  // The child makes its first checkpoint at Open, begins the second after 64 records (the
   // log moves on to log.1 under the next epoch) and never completes it; then it exits without
   // closing anything, as a SIGKILL would leave it.
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    EnvOptions options = Logged(dir.path, 256 << 10, 64 << 10);
+    EnvOptions options = Logged(dir.path, 1 << 20, 256 << 10);  // a record takes a 4 KiB block
     options.write_ahead_log.test_hold_checkpoints = true;
     auto env = Env::Open(options);
     if (!env.ok()) ::_exit(2);
@@ -263,7 +303,7 @@ TEST_CASE("a process that stops during a checkpoint is recovered from the one be
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
-  auto env = OpenEnv(Logged(dir.path, 256 << 10, 64 << 10));
+  auto env = OpenEnv(Logged(dir.path, 1 << 20, 256 << 10));
   CHECK(env->log_recovery().checkpoint_found);
   // From the first checkpoint: the records in log.0, then those of the next epoch in log.1.
   CHECK(env->log_recovery().log_files_replayed == 2);

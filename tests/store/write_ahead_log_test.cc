@@ -72,13 +72,13 @@ TEST_CASE("the log's scan stops at a damaged record and at the end of what was w
     for (uint8_t i = 0; i < 4; ++i) REQUIRE(log->Append(Payload(1000, i)).ok());
   }
   SECTION("a payload byte changed in the third record") {
-    Scribble(path, 2 * (40 + 1000) + 40 + 500, 1, 0xee);
+    Scribble(path, 2 * 4096 + 40 + 500, 1, 0xee);  // records begin every 4096 bytes
     auto scanned = OpenLog(path)->Scan(epoch);
     REQUIRE(scanned.ok());
     CHECK(scanned->size() == 2);
   }
   SECTION("the fourth record's header torn") {
-    Scribble(path, 3 * (40 + 1000) + 4, 4, 0xff);  // its length now claims 4 GiB
+    Scribble(path, 3 * 4096 + 4, 4, 0xff);  // its length now claims 4 GiB
     auto scanned = OpenLog(path)->Scan(epoch);
     REQUIRE(scanned.ok());
     CHECK(scanned->size() == 3);
@@ -133,15 +133,15 @@ TEST_CASE("the log refuses a record it has no room for, and appends before it kn
   StoreDir dir;
   std::filesystem::create_directories(dir.path);
   const std::string path = dir.path + "/log";
-  auto log = OpenLog(path, 4096);
+  auto log = OpenLog(path, 4 * 4096);
   CHECK(log->Append(Payload(1, 1)).code() == Code::kInvalidArgument);  // neither Scan() nor Reset() yet
   const uint64_t epoch = log->Reset();
   size_t appended = 0;
   Status status;
   while ((status = log->Append(Payload(1000, 1))).ok()) ++appended;
   CHECK(status.code() == Code::kStoreFull);
-  CHECK(appended == 4096 / 1040);
-  auto scanned = OpenLog(path, 4096)->Scan(epoch);
+  CHECK(appended == 4);  // each record takes whole 4096-byte blocks
+  auto scanned = OpenLog(path, 4 * 4096)->Scan(epoch);
   REQUIRE(scanned.ok());
   CHECK(scanned->size() == appended);
 }
