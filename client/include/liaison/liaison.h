@@ -184,7 +184,8 @@ static inline void liaison_client_options_init(liaison_client_options* options) 
 /* Makes a new device (keys, state directory) for `address` ("member/device", 1..64 bytes) and
  * returns its handle in *out (free with liaison_client_free). Errors: LIAISON_INVALID_ARGUMENT
  * (bad address, missing endpoint or relay key, malformed relay or coordinator key),
- * LIAISON_ALREADY_EXISTS (the directory holds a device), LIAISON_IO_ERROR. Needs no relay. */
+ * LIAISON_ALREADY_EXISTS (the directory holds a device), LIAISON_CONFLICT (another handle, in
+ * this or another process, has the directory open), LIAISON_IO_ERROR. Needs no relay. */
 LIAISON_API liaison_code liaison_client_create(const liaison_client_options* options, const char* address,
                                                liaison_client** out);
 /* Makes a new roster-mode device from a coordinator's invitation (the one line `liaison admin
@@ -194,7 +195,8 @@ LIAISON_API liaison_code liaison_client_create(const liaison_client_options* opt
  * create, and LIAISON_MALFORMED (damaged invitation), LIAISON_EXPIRED (expired invitation). */
 LIAISON_API liaison_code liaison_client_enroll(const liaison_client_options* options, const char* invitation,
                                                liaison_client** out, char** out_request);
-/* Opens the device in options->state_dir. LIAISON_NOT_FOUND if the directory holds none. */
+/* Opens the device in options->state_dir. LIAISON_NOT_FOUND if the directory holds none,
+ * LIAISON_CONFLICT if another handle has it open. */
 LIAISON_API liaison_code liaison_client_open(const liaison_client_options* options, liaison_client** out);
 /* Closes the handle (the state stays on disk). NULL is fine. Not concurrently with other calls
  * on the same handle. */
