@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sodium.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -329,7 +328,15 @@ Status CommitLog::WaitForCheckpoint() {
 void CommitLog::Run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [this] { return (pending_.has_value() && !options_.test_hold_checkpoints) || stopping_; });
+    const auto ready = [this] { return (pending_.has_value() && !options_.test_hold_checkpoints) || stopping_; };
+    while (!ready()) {
+      // Between checkpoints, LMDB's unsynced pages are sent to the disk a little at a time, so
+      // that a checkpoint's sync (and a log append's flush behind it) does not find them all.
+      if (changed_.wait_for(lock, std::chrono::milliseconds(5), ready)) break;
+      lock.unlock();
+      (void)::sync_file_range(data_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+      lock.lock();
+    }
     if (stopping_ && options_.test_hold_checkpoints) return;
     if (!pending_) return;
     Job job = std::move(*pending_);
