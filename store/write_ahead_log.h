@@ -72,6 +72,8 @@ class WriteAheadLog {
   uint64_t capacity_bytes() const { return capacity_; }
 
  private:
+  // Writes through append_fd_ and fdatasyncs; on failure marks the log failed.
+  Status WriteDurably(const uint8_t* data, size_t size, uint64_t offset);
   WriteAheadLog(int fd, std::string path, uint64_t capacity) : fd_(fd), path_(std::move(path)), capacity_(capacity) {}
   int fd_;              // reads, and the zero fill
   int append_fd_ = -1;  // O_DIRECT where the file system has it

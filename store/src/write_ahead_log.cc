@@ -181,12 +181,7 @@ Status WriteAheadLog::Append(ByteView payload) {
   tag.Final(record + kHeaderBytes);
   if (!payload.empty()) std::memcpy(record + kOverheadBytes, payload.data(), payload.size());
   std::memset(record + kOverheadBytes + payload.size(), 0, size - kOverheadBytes - payload.size());
-  Status written = WriteAt(append_fd_, record, size, offset_, path_);
-  if (written.ok() && ::fdatasync(append_fd_) != 0) written = Errno("fdatasync " + path_);
-  if (!written.ok()) {
-    failed_ = true;
-    return written;
-  }
+  LIAISON_RETURN_IF_ERROR(WriteDurably(record, size, offset_));
   last_offset_ = offset_;
   can_retract_ = true;
   offset_ += size;
@@ -194,15 +189,17 @@ Status WriteAheadLog::Append(ByteView payload) {
   return Status::Ok();
 }
 
+Status WriteAheadLog::WriteDurably(const uint8_t* data, size_t size, uint64_t offset) {
+  Status written = WriteAt(append_fd_, data, size, offset, path_);
+  if (written.ok() && ::fdatasync(append_fd_) != 0) written = Errno("fdatasync " + path_);
+  if (!written.ok()) failed_ = true;
+  return written;
+}
+
 Status WriteAheadLog::RetractLast() {
   if (failed_ || !can_retract_) return Status::Error(Code::kInvalidArgument, "no appended record to retract");
   std::memset(buffer_, 0, kBlockBytes);  // Append left the buffer at least a block long
-  Status written = WriteAt(append_fd_, buffer_, kBlockBytes, last_offset_, path_);
-  if (written.ok() && ::fdatasync(append_fd_) != 0) written = Errno("fdatasync " + path_);
-  if (!written.ok()) {
-    failed_ = true;
-    return written;
-  }
+  LIAISON_RETURN_IF_ERROR(WriteDurably(buffer_, kBlockBytes, last_offset_));
   offset_ = last_offset_;
   --sequence_;
   can_retract_ = false;

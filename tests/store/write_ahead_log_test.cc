@@ -145,3 +145,24 @@ TEST_CASE("the log refuses a record it has no room for, and appends before it kn
   REQUIRE(scanned.ok());
   CHECK(scanned->size() == appended);
 }
+
+TEST_CASE("a retracted record is not scanned, and the next append takes its place", "[store][wal]") {
+  StoreDir dir;
+  std::filesystem::create_directories(dir.path);
+  const std::string path = dir.path + "/log";
+  auto log = OpenLog(path);
+  CHECK(log->Reset() != 0);
+  const uint64_t epoch = log->epoch();
+  for (uint8_t i = 0; i < 3; ++i) REQUIRE(log->Append(Payload(700, i)).ok());
+  REQUIRE(log->RetractLast().ok());
+  CHECK(log->RetractLast().code() == Code::kInvalidArgument);  // only the last append, once
+  {
+    auto scanned = OpenLog(path)->Scan(epoch);
+    REQUIRE(scanned.ok());
+    CHECK(*scanned == std::vector<Bytes>{Payload(700, 0), Payload(700, 1)});
+  }
+  REQUIRE(log->Append(Payload(700, 7)).ok());
+  auto scanned = OpenLog(path)->Scan(epoch);
+  REQUIRE(scanned.ok());
+  CHECK(*scanned == std::vector<Bytes>{Payload(700, 0), Payload(700, 1), Payload(700, 7)});
+}
