@@ -17,9 +17,9 @@
 //
 // Usage: liaison-bench --relay PATH [--messages N] [--window W] [--latency-messages M]
 //                      [--rate R] [--durability K] [--idle C] [--fanout F] [--broadcasts B]
-//                      [--only ABCDE] [--label NAME] [--no-write-ahead-log]
-// --no-write-ahead-log runs the relay with store.write_ahead_log = false (LMDB syncs each commit
-// itself), for a comparison with the default.
+//                      [--only ABCDE] [--label NAME] [--write-ahead-log]
+// --write-ahead-log runs the relay with store.write_ahead_log = true (store/commit_log.h), for a
+// comparison with the default (LMDB syncs each commit itself).
 // Environment: LIAISON_BENCH_PERF_DIR=DIR records `perf record -g` of the relay per phase into
 // DIR; LIAISON_BENCH_SYSCALLS=1 counts the relay's syscalls during A's send phase (perf stat);
 // LIAISON_BENCH_RELAY_PRELOAD=LIB starts the relay with LD_PRELOAD=LIB (bench/run.sh: the
@@ -58,7 +58,7 @@ using std::chrono::milliseconds;
 namespace {
 
 std::string kSystem = "liaison";  // --label changes it (e.g. a second run of A with another window)
-bool kWriteAheadLog = true;       // --no-write-ahead-log clears it
+bool kWriteAheadLog = false;      // --write-ahead-log sets it
 
 // `server` is the liaison-relay binary (--relay).
 struct Options : WorkloadOptions {
@@ -78,12 +78,12 @@ class Relay {
     Check(RunToCompletion({bin_, "init", dir_, "--listen", "tcp://127.0.0.1:*"}, log_) == 0, "liaison-relay init");
     public_key_ = Trim(ReadWholeFile(dir_ + "/relay.pub"));
     Check(public_key_.size() == 40, "relay.pub");
-    if (!kWriteAheadLog) {
+    if (kWriteAheadLog) {
       std::string config = ReadWholeFile(dir_ + "/relay.toml");
-      const std::string on = "write_ahead_log = true";
-      const size_t at = config.find(on);
-      Check(at != std::string::npos, "relay.toml has write_ahead_log = true");
-      config.replace(at, on.size(), "write_ahead_log = false");
+      const std::string off = "write_ahead_log = false";
+      const size_t at = config.find(off);
+      Check(at != std::string::npos, "relay.toml has write_ahead_log = false");
+      config.replace(at, off.size(), "write_ahead_log = true");
       WriteWholeFile(dir_ + "/relay.toml", config);
     }
   }
@@ -883,7 +883,7 @@ int main(int argc, char** argv) {
     if (flag == "--fanout") o.fanout = std::stoul(next());
     else if (flag == "--broadcasts") o.broadcasts = std::max<size_t>(2, std::stoul(next()));
     else if (flag == "--label") kSystem = next();
-    else if (flag == "--no-write-ahead-log") kWriteAheadLog = false;
+    else if (flag == "--write-ahead-log") kWriteAheadLog = true;
     else return false;
     return true;
   });

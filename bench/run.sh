@@ -93,14 +93,14 @@ round_step() {  # round_step SYSTEM ROUND COMMAND...
   logged "$system-A-$round" "$@" | sed -n "s/^RESULT $system /RESULT $system@$round /p" >>"$results"
 }
 a_rounds=${A_ROUNDS:-5}
-# liaison-nolog: the relay with its write-ahead log off (LMDB syncs each commit), in the same
-# rounds, for the log's effect; its first run is the step above.
-step liaison-nolog "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A \
-  --label liaison-nolog --no-write-ahead-log
+# liaison-log: the relay with its write-ahead log on (store.write_ahead_log; off by default), in
+# the same rounds, for the log's effect; its first run is this step.
+step liaison-log "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A \
+  --label liaison-log --write-ahead-log
 for round in $(seq 2 "$a_rounds"); do
   round_step liaison "$round" "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 --only A
-  round_step liaison-nolog "$round" "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 \
-    --only A --label liaison-nolog --no-write-ahead-log
+  round_step liaison-log "$round" "$b/liaison-bench" --relay "$build/relay/liaison-relay" "${sizes[@]}" --window 100 \
+    --only A --label liaison-log --write-ahead-log
   round_step mosquitto "$round" "$b/liaison-bench-mosquitto" "${sizes[@]}" --window 100 --only A
   round_step redis "$round" "$b/liaison-bench-redis" "${sizes[@]}" --window 100 --only A
 done

@@ -70,7 +70,7 @@ def median(values):
 
 a_runs = len(runs("liaison", "A.send_msgs_per_s"))
 for key, what in [("A.send_msgs_per_s", "A send"), ("A.drain_msgs_per_s", "A drain")]:
-    for system in ["liaison", "liaison-nolog"] + peers:
+    for system in ["liaison", "liaison-log"] + peers:
         r[(system + "~median", key)] = median(runs(system, key))
 head = ["workload", "liaison"] + peers + ["liaison/" + p for p in peers]
 table = []
@@ -102,9 +102,9 @@ extra = [
     ("A send as SEND_MANY of 25, 100 messages in flight (msg/s)", g("liaison", "A.send_many_msgs_per_s")),
     ("A SEND_MANY backlog drained exactly once (1 = yes)", g("liaison", "A.send_many_exactly_once")),
     ("A send, relay's syncs taken out (diagnostic) (msg/s)", g("liaison-nosync", "A.send_msgs_per_s")),
-    ("A send with the write-ahead log off, median of its runs (msg/s)", g("liaison-nolog~median", "A.send_msgs_per_s")),
-    ("A send with the write-ahead log off, its runs (msg/s)",
-     " / ".join(f"{v:,.0f}" for v in runs("liaison-nolog", "A.send_msgs_per_s")) or None),
+    ("A send with the write-ahead log on, median of its runs (msg/s)", g("liaison-log~median", "A.send_msgs_per_s")),
+    ("A send with the write-ahead log on, its runs (msg/s)",
+     " / ".join(f"{v:,.0f}" for v in runs("liaison-log", "A.send_msgs_per_s")) or None),
     ("A relay's writes per commit while sending (its counters)", g("liaison", "A.writes_per_commit")),
     ("A relay CPU per message sent, all threads (us)", g("liaison", "A.relay_cpu_us_per_msg")),
     ("A sender (liaison-bench) CPU per message sent (us)", g("liaison", "A.sender_cpu_us_per_msg")),

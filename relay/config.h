@@ -20,7 +20,7 @@ struct RelayConfig {
   uint64_t default_ttl_days = 30;
   uint64_t max_ttl_days = 90;
   uint64_t reader_check_seconds = 60;           // how often stale LMDB reader slots are cleared
-  bool write_ahead_log = true;                  // store/commit_log.h; off: LMDB syncs each commit
+  bool write_ahead_log = false;                 // store/commit_log.h; off: LMDB syncs each commit
   uint64_t log_file_mib = 64;                   // each of the log's two files
   uint64_t checkpoint_after_mib = 16;           // of log between LMDB's own syncs
   uint64_t checkpoint_interval_ms = 100;        // or this long, whichever comes first

@@ -35,13 +35,14 @@ max_ttl_days = 90
 # Reader slots left by killed processes pin old pages (the file grows); the relay clears them at
 # start and this often while it runs.
 reader_check_seconds = 60
-# Each commit is made durable by one append and fdatasync of a preallocated log (two files of
-# log_file_mib each), and LMDB's own syncs run in checkpoints every checkpoint_after_mib of log
-# or checkpoint_interval_ms, whichever comes first (until one completes, the pages commits free
-# are not reused: the interval bounds how much the file grows by).
-# Off: LMDB syncs every commit itself (two device writes each). Either way nothing is
-# acknowledged before it is on disk, and a restart recovers what a log left.
-write_ahead_log = true
+# Off (the default): LMDB syncs every commit itself (two device writes each). On: each commit is
+# made durable by one append and fdatasync of a preallocated log (two files of log_file_mib
+# each), LMDB commits behind it without syncing, and checkpoints sync LMDB's file every
+# checkpoint_after_mib of log or checkpoint_interval_ms, whichever comes first (until one
+# completes, the pages commits free are not reused: the interval bounds how much the file grows
+# by). On this 2-core machine the log measured no faster for sends (docs/performance.md). Either
+# way nothing is acknowledged before it is on disk, and a restart recovers what a log left.
+write_ahead_log = false
 log_file_mib = 64
 checkpoint_after_mib = 16
 checkpoint_interval_ms = 100

@@ -44,10 +44,6 @@ struct ChurnRelay {
   zmq::context_t context;
   std::string store, file;
   explicit ChurnRelay(int reader_check_seconds = 0) {
-    // The write-ahead log's checkpoints pin the pages commits free for up to two checkpoint
-    // intervals (a bound tests/store/commit_log_test.cc shows); these tests are about the pins
-    // dead readers leave, and would see the log's in a few fast rounds too.
-    relay.EditConfig("write_ahead_log = true", "write_ahead_log = false");
     if (reader_check_seconds > 0) {
       relay.EditConfig("reader_check_seconds = 60", "reader_check_seconds = " + std::to_string(reader_check_seconds));
     }

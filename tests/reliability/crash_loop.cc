@@ -14,7 +14,9 @@
 // and never synced are removed. The kills between the cuts are plain crashes: what the relay left
 // unsynced then is still unsynced at the next cut.
 //
-//   crash_loop [--power-loss SHIM_LIBRARY] RELAY_BIN WORK_DIR MESSAGES KILLS [SEED]
+// With --write-ahead-log the relay runs with store.write_ahead_log = true (store/commit_log.h).
+//
+//   crash_loop [--write-ahead-log] [--power-loss SHIM_LIBRARY] RELAY_BIN WORK_DIR MESSAGES KILLS [SEED]
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -151,13 +153,20 @@ std::string Tag(int sender, int n) {
 
 int main(int argc, char** argv) {
   std::string shim;
+  bool write_ahead_log = false;
+  if (argc > 1 && std::string(argv[1]) == "--write-ahead-log") {
+    write_ahead_log = true;
+    ++argv;
+    --argc;
+  }
   if (argc > 2 && std::string(argv[1]) == "--power-loss") {
     shim = argv[2];
     argv += 2;
     argc -= 2;
   }
   if (argc < 5) {
-    std::fprintf(stderr, "usage: crash_loop [--power-loss SHIM_LIBRARY] RELAY_BIN WORK_DIR MESSAGES KILLS [SEED]\n");
+    std::fprintf(stderr,
+                 "usage: crash_loop [--write-ahead-log] [--power-loss SHIM_LIBRARY] RELAY_BIN WORK_DIR MESSAGES KILLS [SEED]\n");
     return 2;
   }
   const std::string relay_bin = argv[1];
@@ -166,11 +175,23 @@ int main(int argc, char** argv) {
   const int kills = std::stoi(argv[4]);
   const unsigned seed = argc > 5 ? static_cast<unsigned>(std::stoul(argv[5])) : std::random_device{}();
   setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::printf("crash loop: %d messages, %d %s, seed %u\n", messages, kills, shim.empty() ? "kills" : "power cuts", seed);
+  std::printf("crash loop: %d messages, %d %s, seed %u, write-ahead log %s\n", messages, kills,
+              shim.empty() ? "kills" : "power cuts", seed, write_ahead_log ? "on" : "off");
   std::filesystem::remove_all(work);
   std::filesystem::create_directories(work);
   const std::string relay_dir = work + "/relay";
   if (RunToEnd({relay_bin, "init", relay_dir}, work + "/relay.log") != 0) return 2;
+  if (write_ahead_log) {
+    std::string config = ReadAll(relay_dir + "/relay.toml");
+    const std::string off = "write_ahead_log = false";
+    const size_t at = config.find(off);
+    if (at == std::string::npos) {
+      std::fprintf(stderr, "relay.toml has no \"%s\"\n", off.c_str());
+      return 2;
+    }
+    config.replace(at, off.size(), "write_ahead_log = true");
+    std::ofstream(relay_dir + "/relay.toml", std::ios::trunc) << config;
+  }
   const std::string relay_key = Trim(ReadAll(relay_dir + "/relay.pub"));
   Relay relay(relay_bin, relay_dir);
   const std::string power_state = work + "/power-loss-state";
