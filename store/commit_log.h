@@ -86,8 +86,9 @@ class CommitLog {
  public:
   // Before mdb_env_open of `dir` (whose lock the caller holds): if a checkpoint exists, writes its
   // meta pages back over data.mdb's. Returns null when the log is off and there is no
-  // checkpoint: nothing to do. kCorruption if the checkpoint file has no valid slot, or data.mdb
-  // or a log file is missing; kIoError on a file operation's failure.
+  // checkpoint: nothing to do. kConflict if another process has the LMDB environment open (its
+  // lock.mdb lock; nothing is written then); kCorruption if the checkpoint file has no valid
+  // slot, or data.mdb or a log file is missing; kIoError on a file operation's failure.
   static Result<std::unique_ptr<CommitLog>> Prepare(const std::string& dir, const CommitLogOptions& options);
   // After mdb_env_open of the same directory: the replay and, with the log on, the first
   // checkpoint and MDB_NOSYNC; with it off, the removal of the log's files. kConflict if LMDB did
@@ -101,7 +102,7 @@ class CommitLog {
   CommitLog(const CommitLog&) = delete;
   CommitLog& operator=(const CommitLog&) = delete;
 
-  // Null after Start with the log off: the Env drops it.
+  // False: Start only recovered and retired the log, and the Env does not keep this object.
   bool enabled() const { return options_.enabled; }
   const CommitLogRecovery& recovery() const { return recovery_; }
 
@@ -117,7 +118,7 @@ class CommitLog {
   Status CheckpointNow();
   // LMDB refused a commit whose effects Append accepted: takes the record back from the log. A
   // map-full refusal leaves the log usable; any other, or a failed take-back, refuses every later
-  // commit (see Failure above).
+  // commit (see "Failure" above).
   void CommitFailed(const Status& why);
 
   // How many checkpoints became durable since Open (the first one included).
@@ -141,7 +142,6 @@ class CommitLog {
   Status BeginCheckpoint();
   Status WaitForCheckpoint();
   void Run();
-  Status Failure() const;
   void Fail(Status why);
 
   const std::string dir_;

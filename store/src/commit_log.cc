@@ -75,6 +75,29 @@ bool Exists(const std::string& path) {
 
 std::string LogPath(const std::string& dir, uint32_t file) { return dir + "/log." + std::to_string(file); }
 
+// kConflict if a process has the environment open, through this library or not (an LMDB tool):
+// every LMDB opener holds at least a shared fcntl lock on the first byte of lock.mdb for as long
+// as it has the environment open (mdb_env_excl_lock), so a write lock there would conflict.
+Status RefuseIfLmdbOpenElsewhere(const std::string& dir) {
+  const std::string path = dir + "/lock.mdb";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? Status::Ok() : Errno("open " + path);
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = 0;
+  probe.l_len = 1;
+  const int rc = ::fcntl(fd, F_GETLK, &probe);
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0) return Status::Error(Code::kIoError, "probe the lock of " + path + ": " + std::strerror(error));
+  if (probe.l_type != F_UNLCK) {
+    return Status::Error(Code::kConflict, "the store " + dir + " is open in process " + std::to_string(probe.l_pid) +
+                                              ": its checkpoint cannot be restored under it");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 CommitLog::CommitLog(std::string dir, const CommitLogOptions& options) : dir_(std::move(dir)), options_(options) {}
@@ -112,6 +135,7 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Prepare(const std::string& dir, co
     return Status::Error(Code::kCorruption, "the checkpoint file " + checkpoint +
                                                 " has no valid slot: the store cannot be brought back to a checkpoint");
   }
+  LIAISON_RETURN_IF_ERROR(RefuseIfLmdbOpenElsewhere(dir));
   // LMDB's data file rewound to the checkpoint's snapshot: its two meta pages as they were then.
   const std::string data = dir + "/data.mdb";
   const int data_fd = ::open(data.c_str(), O_RDWR | O_CLOEXEC);
@@ -153,7 +177,8 @@ Status CommitLog::Start(Env& env) {
   data_fd_ = ::open(data.c_str(), O_RDONLY | O_CLOEXEC);
   if (data_fd_ < 0) return Errno("open " + data);
   for (uint32_t file = 0; file < 2; ++file) {
-    LIAISON_ASSIGN_OR_RETURN(logs_[file], WriteAheadLog::Open(LogPath(dir_, file), options_.file_bytes));
+    // With the log off, the files are only read, then removed: opened at their size, not grown.
+    LIAISON_ASSIGN_OR_RETURN(logs_[file], WriteAheadLog::Open(LogPath(dir_, file), options_.enabled ? options_.file_bytes : 0));
   }
 
   // While a found checkpoint is replayed and until the next is durable, its snapshot stays pinned.
@@ -348,11 +373,6 @@ void CommitLog::Run() {
     running_ = false;
     changed_.notify_all();
   }
-}
-
-Status CommitLog::Failure() const {
-  std::lock_guard lock(mutex_);
-  return failure_;
 }
 
 void CommitLog::Fail(Status why) {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <string>
 
@@ -222,6 +223,49 @@ TEST_CASE("a store opened without the log is refused to an opener with it", "[st
   auto logged = Env::Open(Logged(dir.path));
   REQUIRE_FALSE(logged.ok());
   CHECK(logged.status().code() == Code::kConflict);
+}
+
+TEST_CASE("a checkpoint is not restored under a process that has the store open through LMDB alone",
+          "[store][commit_log]") {
+  StoreDir dir;
+  {
+    auto env = OpenEnv(Logged(dir.path));
+    PutEach(*env, 0, 5);
+  }
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // As mdb_stat would: LMDB's own open, without liaison's lock.
+    MDB_env* raw = nullptr;
+    if (mdb_env_create(&raw) != 0 || mdb_env_set_maxdbs(raw, 16) != 0 ||
+        mdb_env_open(raw, dir.path.c_str(), MDB_RDONLY, 0600) != 0) {
+      ::_exit(2);
+    }
+    const char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  const auto before = ReadFile(dir.path + "/data.mdb", 64 << 20);
+  REQUIRE(before.ok());
+  auto refused = Env::Open(Logged(dir.path));
+  const auto after = ReadFile(dir.path + "/data.mdb", 64 << 20);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Code::kConflict);
+  REQUIRE(after.ok());
+  CHECK(*after == *before);  // the meta pages were not rewritten
+  auto env = OpenEnv(Logged(dir.path));  // once it is gone, the recovery runs
+  CHECK(env->log_recovery().records_replayed == 5);
+  CHECK(CountHeld(*env, 5) == 5);
 }
 
 TEST_CASE("a checkpoint whose log file is missing is refused: what followed it would be lost",
