@@ -180,6 +180,7 @@ void Txn::FailedWrite(int rc, size_t effects_mark) {
 
 Status Txn::Commit() {
   if (txn_ == nullptr) return Status::Error(Code::kInternal, "commit of an inactive transaction");
+  bool logged = false;  // this commit's record is in the log
   if (effects_) {
     if (capture_broken_ || write_failed_) {
       Abort();
@@ -195,17 +196,19 @@ Status Txn::Commit() {
       }
     }
     if (env_->log_ && effects_->size() > 0) {
-      if (Status logged = env_->log_->Append(effects_->view()); !logged.ok()) {
+      if (Status appended = env_->log_->Append(effects_->view()); !appended.ok()) {
         Abort();
-        return logged.WithContext("the write-ahead log");
+        return appended.WithContext("the write-ahead log");
       }
+      logged = true;
     }
   }
   MDB_txn* txn = txn_;
   txn_ = nullptr;  // LMDB frees the handle whether or not the commit succeeds
   effects_.reset();
   Status committed = FromMdb(mdb_txn_commit(txn), "commit");
-  if (!committed.ok() && env_->log_) env_->log_->CommitFailed(committed);
+  // Only a record this commit appended may be taken back: the last one is otherwise another's.
+  if (!committed.ok() && logged) env_->log_->CommitFailed(committed);
   return committed;
 }
 
